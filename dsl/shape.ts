@@ -23,8 +23,11 @@ export const mT = <D extends DType>(x: Tensor<D>): Tensor<D> => {
 export const concat = <D extends DType>(xs: readonly Tensor<D>[], axis: number): Tensor<D> =>
   make('Concat', xs, { axis: axisOf(axis, xs[0].shape.length) }) as Tensor<D>
 
-/** `x[..., start:end, ...]` along one axis (negative bounds count from the end). */
-export const slice = <D extends DType>(x: Tensor<D>, axis: number, start: number, end: number): Tensor<D> =>
+/**
+ * `x[..., start:end, ...]` along one axis. Negative bounds count from the end of a
+ * static dim; `end` may be a named dim (the runtime size of that dim).
+ */
+export const slice = <D extends DType>(x: Tensor<D>, axis: number, start: number, end: Dim): Tensor<D> =>
   make('Slice', [x], { starts: [start], ends: [end], axes: [axisOf(axis, x.shape.length)], steps: [1] }) as Tensor<D>
 
 /** Broadcasts to a shape. */
@@ -71,4 +74,10 @@ export const oneHot = (indices: I64, depth: number): F32 => make('OneHot', [indi
 export const staticDim = (d: Dim, what: string): number => {
   if (typeof d !== 'number') throw new Error(`${what} must be static, got ${d}`)
   return d
+}
+
+/** `x[..., start:, ...]` along one axis, for static and named dims alike. */
+export const sliceFrom = <D extends DType>(x: Tensor<D>, axis: number, start: number): Tensor<D> => {
+  const ax = axisOf(axis, x.shape.length)
+  return slice(x, ax, start, x.shape[ax])
 }

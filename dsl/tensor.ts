@@ -30,9 +30,12 @@ export type { Dim, Shape, DType }
 // leaves
 // -------------------------------------------------------------------------------------
 
+/** A graph input: a tensor that is also an `Input` node. */
+export type InputTensor<D extends DType = DType> = Tensor<D> & Node<'Input'>
+
 /** A graph input (declare it in the graph's input list too). */
-export const input = <D extends DType>(name: string, dtype: D, shape: Shape): Tensor<D> & Node<'Input'> =>
-  make('Input', [], { name, dtype, shape }) as Tensor<D> & Node<'Input'>
+export const input = <D extends DType>(name: string, dtype: D, shape: Shape): InputTensor<D> =>
+  make('Input', [], { name, dtype, shape }) as InputTensor<D>
 
 /** A named parameter, matched by name against a checkpoint. */
 export const param = <D extends DType = 'float32'>(name: string, shape: Shape, dtype: D = 'float32' as D): Tensor<D> =>

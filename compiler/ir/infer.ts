@@ -212,11 +212,27 @@ export const inferRules: { readonly [K in OpKind]: Rule<OpAttrs[K]> } = {
       const e = axisOk(ax, shape.length)
       if (e !== null) return e
       const n = shape[ax]
-      if (typeof n !== 'number') return `slice axis ${ax} must be static`
+      const end = ends[j]
       if (steps[j] !== 1) return 'only step 1 is supported'
-      const s = Math.min(Math.max(starts[j] < 0 ? starts[j] + n : starts[j], 0), n)
-      const t = Math.min(Math.max(ends[j] < 0 ? ends[j] + n : ends[j], 0), n)
-      shape[ax] = Math.max(t - s, 0)
+      if (typeof end === 'string') {
+        if (end === n) {
+          // to the end of a named dim
+          if (starts[j] < 0) return `slice of named dim ${n} must start at a non-negative index`
+          shape[ax] = starts[j] === 0 ? n : `${n}-${starts[j]}`
+        } else {
+          // up to the runtime size of another named dim
+          if (starts[j] !== 0) return `slice up to named dim ${end} must start at 0`
+          shape[ax] = end
+        }
+      } else if (typeof n === 'number') {
+        const s = Math.min(Math.max(starts[j] < 0 ? starts[j] + n : starts[j], 0), n)
+        const t = Math.min(Math.max(end < 0 ? end + n : end, 0), n)
+        shape[ax] = Math.max(t - s, 0)
+      } else {
+        // a static window of a named dim: the dim must be at least `end` at run time
+        if (starts[j] < 0 || end < starts[j]) return `slice [${starts[j]}:${end}] of named dim ${n} must be a non-negative window`
+        shape[ax] = end - starts[j]
+      }
     }
     return { dtype: inputs[0].dtype, shape }
   },

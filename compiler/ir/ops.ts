@@ -66,9 +66,14 @@ export interface OpAttrs {
   readonly Reshape: { readonly shape: Shape }
   readonly Transpose: { readonly perm: readonly number[] }
   readonly Concat: { readonly axis: number }
+  /**
+   * `x[starts:ends]` along `axes`, step 1. An end may name a dim: the runtime size of
+   * that dim (bound by a graph input), e.g. `pos_embed[0:L]`, or the sliced dim's own
+   * name for "to the end" (`T[:, 1:]` of a [B, L, D] tensor is [B, L-1, D]).
+   */
   readonly Slice: {
     readonly starts: readonly number[]
-    readonly ends: readonly number[]
+    readonly ends: readonly Dim[]
     readonly axes: readonly number[]
     readonly steps: readonly number[]
   }

@@ -1,0 +1,54 @@
+/**
+ * What every `cmga` command is: a name, help text, its flags, and a run function that
+ * returns an error as a value. `main` turns errors into one message and an exit code.
+ * @since 0.1.0
+ */
+import { parseArgs } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
+import * as E from 'fp-ts/lib/Either.js'
+import type { CmgaError } from '../compiler/errors.js'
+import { fail } from '../compiler/errors.js'
+
+/** Flag definitions, as node:util's parseArgs takes them. */
+export type Flags = NonNullable<ParseArgsConfig['options']>
+
+/** Parsed flag values. */
+export type Values = Readonly<Record<string, string | boolean | undefined>>
+
+/** @since 0.1.0 */
+export interface Command {
+  readonly name: string
+  /** One line for `cmga --help`. */
+  readonly summary: string
+  /** The full `cmga NAME --help` text. */
+  readonly help: string
+  readonly flags: Flags
+  readonly run: (values: Values, log: (line: string) => void) => Promise<E.Either<CmgaError, void>>
+}
+
+/** Parses argv for a command; unknown flags, missing values and stray arguments are usage errors. */
+export const parseFlags = (cmd: Command, argv: readonly string[]): E.Either<CmgaError, Values> => {
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options: { ...cmd.flags, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true })
+    if (positionals.length > 0) return fail('usage', `cmga ${cmd.name}: unexpected argument "${positionals[0]}" (see cmga ${cmd.name} --help)`)
+    return E.right(values as Values)
+  } catch (e) {
+    return fail('usage', `cmga ${cmd.name}: ${(e as Error).message.replace(/\. To specify.*$/s, '')} (see cmga ${cmd.name} --help)`)
+  }
+}
+
+/** A required string flag. */
+export const required = (cmd: string, values: Values, flag: string): E.Either<CmgaError, string> => {
+  const v = values[flag]
+  return typeof v === 'string' && v !== '' ? E.right(v) : fail('usage', `cmga ${cmd}: --${flag} is required (see cmga ${cmd} --help)`)
+}
+
+/** An optional integer flag within bounds. */
+export const integer = (cmd: string, values: Values, flag: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): E.Either<CmgaError, number> => {
+  const v = values[flag]
+  if (v === undefined) return E.right(fallback)
+  const n = Number(v)
+  return typeof v === 'string' && /^-?\d+$/.test(v) && n >= min && n <= max
+    ? E.right(n)
+    : fail('usage', `cmga ${cmd}: --${flag} must be an integer in [${min}, ${max}], got "${String(v)}"`)
+}

@@ -1,0 +1,62 @@
+/**
+ * The `cmga` command line: dispatches to a command, prints one clear message on error
+ * and exits non-zero (1 for failures, 2 for bad usage).
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { formatError } from '../compiler/errors.js'
+import { compilerVersion } from '../compiler/version.js'
+import type { Command } from './command.js'
+import { parseFlags } from './command.js'
+import { compileCommand } from './commands/compile.js'
+import { demoCommand } from './commands/demo.js'
+import { inferCommand } from './commands/infer.js'
+
+/** Every command, in help order. */
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand]
+
+const usage = (): string =>
+  [
+    `cmga ${compilerVersion()}: compiler and runtime for CMGA vision-language models`,
+    '',
+    'Usage: cmga COMMAND [flags]     (cmga COMMAND --help for its flags)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+    '',
+    '  --version  print the version',
+    '  --help     this text'
+  ].join('\n')
+
+/** Runs the CLI on argv (without node and script), returning the exit code. */
+export const main = async (argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'), err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> => {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(usage())
+    return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === '-v') {
+    out(compilerVersion())
+    return 0
+  }
+  const cmd = commands.find((c) => c.name === name)
+  if (cmd === undefined) {
+    err(`cmga: unknown command "${name}" (commands: ${commands.map((c) => c.name).join(', ')}; see cmga --help)`)
+    return 2
+  }
+  const values = parseFlags(cmd, rest)
+  if (E.isLeft(values)) {
+    err(`cmga: ${formatError(values.left)}`)
+    return 2
+  }
+  if (values.right.help === true) {
+    out(cmd.help)
+    return 0
+  }
+  const r = await cmd.run(values.right, (line) => err(line))
+  if (E.isLeft(r)) {
+    err(`cmga: ${formatError(r.left)}`)
+    return r.left.kind === 'usage' ? 2 : 1
+  }
+  return 0
+}

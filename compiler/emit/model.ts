@@ -1,0 +1,256 @@
+/**
+ * Serialization of a graph to ONNX ModelProto bytes (IR version 8, opset 17). Names
+ * are handed out in topological order, so the same graph always gives the same bytes.
+ * Parameters with weights become initializers, those without become graph inputs
+ * (sorted by name, after the declared inputs). Large models keep their initializers in
+ * an external data buffer at 4096-aligned offsets.
+ * @since 0.1.0
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { basename, dirname, join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../errors.js'
+import { fail, tryBuild } from '../errors.js'
+import type { Graph } from '../ir/graph.js'
+import { paramsOf, topo } from '../ir/graph.js'
+import type { Node } from '../ir/node.js'
+import { showType } from '../ir/node.js'
+import type { HostTensor } from '../ir/tensor.js'
+import { sizeOf } from '../ir/tensor.js'
+import { verify } from '../ir/verify.js'
+import type { Builder, EmittedNode } from './context.js'
+import { createBuilder } from './context.js'
+import { lowerNode } from './lower.js'
+import type { ExternalLocation } from './proto.js'
+import { nodeProto, onnx, rawBytes, tensorProto, valueInfo } from './proto.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** Options of `emitModel` and `writeModel`. */
+export interface EmitOptions {
+  /** Parameter values by name; parameters without one become graph inputs. */
+  readonly weights?: ReadonlyMap<string, HostTensor>
+  readonly docString?: string
+  /**
+   * Keep initializers over 1 KB in an external file (named relative to the model) when
+   * all initializers together exceed `thresholdBytes` (default 2 GB).
+   */
+  readonly externalData?: { readonly fileName: string; readonly thresholdBytes?: number }
+}
+
+/** The model bytes, and the external data bytes when initializers were moved out. */
+export interface EmittedModel {
+  readonly model: Uint8Array
+  readonly external?: Uint8Array
+}
+
+/** Initializers above this size move to the external file. */
+const EXTERNAL_MIN_BYTES = 1024
+const EXTERNAL_ALIGN = 4096
+const DEFAULT_THRESHOLD = 2 ** 31
+
+let producerVersion: string | undefined
+const version = (): string => {
+  if (producerVersion === undefined) {
+    try {
+      producerVersion = String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
+    } catch {
+      producerVersion = '0.0.0'
+    }
+  }
+  return producerVersion
+}
+
+// -------------------------------------------------------------------------------------
+// checks
+// -------------------------------------------------------------------------------------
+
+const byName = <N extends Node<'Param'>>(a: N, b: N): number => (a.attrs.name < b.attrs.name ? -1 : a.attrs.name > b.attrs.name ? 1 : 0)
+
+/** Output names must not be input or parameter names (ONNX values are assigned once). */
+const checkOutputNames = (g: Graph): E.Either<CmgaError, Graph> => {
+  const taken = new Set([...g.inputs.map((i) => i.attrs.name), ...paramsOf(g).map((p) => p.attrs.name)])
+  const bad = g.outputs.filter((o) => o.name === '' || taken.has(o.name)).map((o) => `"${o.name}"`)
+  return bad.length === 0 ? E.right(g) : fail('verify', `graph ${g.name}: output names ${bad.join(', ')} are empty or name an input or parameter`)
+}
+
+/** Every weight given for a parameter of the graph has the parameter's dtype and shape. */
+const checkWeights = (g: Graph, weights: ReadonlyMap<string, HostTensor>): E.Either<CmgaError, Graph> => {
+  for (const p of paramsOf(g)) {
+    const w = weights.get(p.attrs.name)
+    if (w === undefined) continue
+    const same = w.dtype === p.dtype && w.shape.length === p.shape.length && w.shape.every((d, i) => d === p.shape[i])
+    if (!same) return fail('weights', `parameter "${p.attrs.name}" is ${showType(p)} but its weight is ${showType(w)}`)
+    if (w.data.length !== sizeOf(w.shape)) return fail('weights', `parameter "${p.attrs.name}": ${w.data.length} values for ${showType(w)}`)
+  }
+  return E.right(g)
+}
+
+// -------------------------------------------------------------------------------------
+// lowering
+// -------------------------------------------------------------------------------------
+
+interface Lowered {
+  readonly builder: Builder
+  readonly values: ReadonlyMap<Node, string>
+  /** Identity nodes that give outputs sharing a value (or naming a leaf) their own name. */
+  readonly identities: readonly EmittedNode[]
+  readonly rename: (value: string) => string
+}
+
+const lowerGraph = (g: Graph): Lowered => {
+  const reserved = new Set([...g.inputs.map((i) => i.attrs.name), ...paramsOf(g).map((p) => p.attrs.name), ...g.outputs.map((o) => o.name)])
+  const builder = createBuilder(reserved, g.inputs.map((i) => ({ value: i.attrs.name, shape: i.shape })))
+  const values = new Map<Node, string>()
+  for (const n of topo(g)) values.set(n, lowerNode(builder, n, n.inputs.map((m) => values.get(m) as string)))
+  const renames = new Map<string, string>()
+  const identities: EmittedNode[] = []
+  for (const o of g.outputs) {
+    const v = values.get(o.node) as string
+    if (builder.isNodeOutput(v) && !renames.has(v)) renames.set(v, o.name)
+    else identities.push({ name: `Identity_${builder.nodes.length + identities.length}`, opType: 'Identity', domain: '', inputs: [v], outputs: [o.name], attrs: {} })
+  }
+  return { builder, values, identities, rename: (v) => renames.get(v) ?? v }
+}
+
+// -------------------------------------------------------------------------------------
+// initializers
+// -------------------------------------------------------------------------------------
+
+interface Initializer {
+  readonly name: string
+  readonly value: HostTensor
+}
+
+/** Initializer protos, moving large ones into one external buffer when asked to. */
+const initializers = (
+  inits: readonly Initializer[],
+  external: EmitOptions['externalData']
+): E.Either<CmgaError, { protos: ReturnType<typeof tensorProto>[]; external?: Uint8Array }> => {
+  const sizes = inits.map((i) => rawBytes(i.value).byteLength)
+  const total = sizes.reduce((a, b) => a + b, 0)
+  const threshold = external?.thresholdBytes ?? DEFAULT_THRESHOLD
+  if (total <= threshold) return E.right({ protos: inits.map((i) => tensorProto(i.name, i.value)) })
+  if (external === undefined) return fail('format', `initializers total ${total} bytes, over the 2 GB protobuf limit: pass externalData`)
+  const places: (ExternalLocation | undefined)[] = []
+  let end = 0
+  for (const size of sizes) {
+    if (size <= EXTERNAL_MIN_BYTES) {
+      places.push(undefined)
+      continue
+    }
+    const offset = Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN
+    places.push({ location: external.fileName, offset, length: size })
+    end = offset + size
+  }
+  const buffer = new Uint8Array(end)
+  inits.forEach((i, k) => {
+    const at = places[k]
+    if (at !== undefined) buffer.set(rawBytes(i.value), at.offset)
+  })
+  const protos = inits.map((i, k) => tensorProto(i.name, i.value, places[k]))
+  return E.right(end === 0 ? { protos } : { protos, external: buffer })
+}
+
+// -------------------------------------------------------------------------------------
+// emitting
+// -------------------------------------------------------------------------------------
+
+const build = (g: Graph, opts: EmitOptions, low: Lowered): E.Either<CmgaError, EmittedModel> => {
+  const weights = opts.weights ?? new Map<string, HostTensor>()
+  const params = [...paramsOf(g)].sort(byName)
+  const free = params.filter((p) => !weights.has(p.attrs.name))
+  const inits: Initializer[] = [
+    ...params.filter((p) => weights.has(p.attrs.name)).map((p) => ({ name: p.attrs.name, value: weights.get(p.attrs.name) as HostTensor })),
+    ...low.builder.constants
+  ]
+  const nodes = [...low.builder.nodes, ...low.identities]
+  const inputs = [...g.inputs, ...free].map((n) => valueInfo(n.attrs.name, n))
+  const outputs = g.outputs.map((o) => valueInfo(o.name, o.node))
+  const named = new Set<string>([...inputs, ...outputs].map((v) => v.name as string).concat(inits.map((i) => i.name)))
+  const infos: ReturnType<typeof valueInfo>[] = []
+  for (const [n, v] of low.values) {
+    const name = low.rename(v)
+    if (named.has(name)) continue
+    named.add(name)
+    infos.push(valueInfo(name, n))
+  }
+  const domains = [...new Set(nodes.map((n) => n.domain).filter((d) => d !== ''))].sort()
+  return pipe(
+    initializers(inits, opts.externalData),
+    E.map(({ protos, external }) => {
+      const model = onnx.ModelProto.encode({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 17 }, ...domains.map((domain) => ({ domain, version: 1 }))],
+        producerName: 'cmga',
+        producerVersion: version(),
+        docString: opts.docString ?? '',
+        graph: {
+          name: g.name,
+          node: nodes.map((n) => nodeProto(n, low.rename)),
+          input: inputs,
+          output: outputs,
+          initializer: protos,
+          valueInfo: infos
+        }
+      }).finish()
+      return external === undefined ? { model } : { model, external }
+    })
+  )
+}
+
+/**
+ * Serializes a graph to ONNX ModelProto bytes. Verifies the graph first (its `Left` is
+ * returned as is); a weight whose dtype or shape differs from its parameter is a
+ * `Left` of kind 'weights' naming the parameter.
+ */
+export const emitModel = (g: Graph, opts: EmitOptions = {}): E.Either<CmgaError, EmittedModel> =>
+  pipe(
+    verify(g),
+    E.chain(checkOutputNames),
+    E.chain((h) => checkWeights(h, opts.weights ?? new Map())),
+    E.chain((h) => tryBuild(() => lowerGraph(h))),
+    E.chain((low) => build(g, opts, low))
+  )
+
+// -------------------------------------------------------------------------------------
+// files
+// -------------------------------------------------------------------------------------
+
+/** Writes bytes to a temp file next to `path`, syncs it and renames it into place. */
+const writeAtomic = (path: string, bytes: Uint8Array): E.Either<CmgaError, void> => {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const fd = openSync(tmp, 'w')
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30))
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+    return E.right(undefined)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    return fail('io', `cannot write ${path}: ${(e as Error).message}`)
+  }
+}
+
+/**
+ * Emits a model and writes it to `path` atomically; the external data file, if any,
+ * goes next to it under `opts.externalData.fileName` (written first).
+ */
+export const writeModel = (path: string, g: Graph, opts: EmitOptions = {}): E.Either<CmgaError, void> =>
+  pipe(
+    emitModel(g, opts),
+    E.chain(({ model, external }) =>
+      pipe(
+        external === undefined || opts.externalData === undefined ? E.right(undefined) : writeAtomic(join(dirname(path), opts.externalData.fileName), external),
+        E.chain(() => writeAtomic(path, model))
+      )
+    )
+  )

@@ -1,0 +1,103 @@
+/**
+ * Checkpoint import (spec section 2): ALBEF names from safetensors, validated against
+ * the parameters a config declares.
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
+import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { readSafetensors } from '../../runtime/safetensors/index.js'
+import type { CmgaConfig } from './config.js'
+import { parameterList } from './params.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** What a checkpoint must hold: inference needs no MLM head or temperature. */
+export type Purpose = 'inference' | 'training'
+
+/** Weights by parameter name, and what the import did. */
+export interface Checkpoint {
+  readonly weights: ReadonlyMap<string, HostTensor<'float32'>>
+  readonly summary: {
+    readonly loaded: number
+    readonly values: number
+    readonly ignored: readonly string[]
+    readonly renamed: number
+  }
+}
+
+/** Parameters only the training objectives use. */
+export const trainingOnly = (name: string): boolean => name === 'temp' || name.startsWith('text_encoder.cls.predictions.')
+
+/** Entries that real ALBEF checkpoints carry and no graph uses. */
+const ignorable = (name: string): boolean =>
+  /(^|\.)[a-z_]+_m(\.|$)/.test(name) || // momentum copies: visual_encoder_m.*, vision_proj_m.*
+  /_queue$|^queue_ptr$/.test(name) ||
+  name.endsWith('position_ids') ||
+  name.startsWith('text_encoder.cls.predictions.decoder.')
+
+/** `text_encoder.bert.x` (pre-training checkpoints) -> `text_encoder.x`. */
+const canonical = (name: string): string => name.replace(/^text_encoder\.bert\./, 'text_encoder.')
+
+// -------------------------------------------------------------------------------------
+// import
+// -------------------------------------------------------------------------------------
+
+/** Matches named tensors against the config's parameters; every problem in one error. */
+export const matchCheckpoint = (c: CmgaConfig, tensors: ReadonlyMap<string, HostTensor>, source: string, purpose: Purpose = 'inference'): E.Either<CmgaError, Checkpoint> => {
+  const byName = new Map<string, HostTensor>()
+  const ignored: string[] = []
+  let renamed = 0
+  for (const [raw, t] of tensors) {
+    const name = canonical(raw)
+    if (name !== raw) renamed++
+    if (ignorable(raw)) ignored.push(raw)
+    else byName.set(name, t)
+  }
+  const weights = new Map<string, HostTensor<'float32'>>()
+  const missing: string[] = []
+  const misshaped: string[] = []
+  const wrongType: string[] = []
+  let values = 0
+  for (const p of parameterList(c)) {
+    const t = byName.get(p.name)
+    byName.delete(p.name)
+    if (t === undefined) {
+      if (purpose === 'training' || !trainingOnly(p.name)) missing.push(p.name)
+      continue
+    }
+    const scalarAsVector = p.shape.length === 0 && t.shape.length === 1 && t.shape[0] === 1 // `temp` saved as [1]
+    if (scalarAsVector) {
+      weights.set(p.name, { ...(t as HostTensor<'float32'>), shape: [] })
+      values += 1
+    } else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      misshaped.push(`${p.name} is [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`)
+    } else if (t.dtype !== 'float32') {
+      wrongType.push(`${p.name} is ${t.dtype}, expected a float type`)
+    } else {
+      weights.set(p.name, t as HostTensor<'float32'>)
+      values += t.data.length
+    }
+  }
+  ignored.push(...byName.keys())
+  const problems = [
+    missing.length > 0 ? `missing ${missing.length} parameter(s): ${missing.join(', ')}` : '',
+    misshaped.length > 0 ? `mis-shaped: ${misshaped.join('; ')}` : '',
+    wrongType.length > 0 ? `wrong dtype: ${wrongType.join('; ')}` : ''
+  ].filter((s) => s !== '')
+  if (problems.length > 0) return fail('weights', `${source}: ${problems.join('; ')}`)
+  return E.right({ weights, summary: { loaded: weights.size, values, ignored, renamed } })
+}
+
+/** Reads and matches a safetensors checkpoint. */
+export const importCheckpoint = (c: CmgaConfig, path: string, purpose: Purpose = 'inference'): E.Either<CmgaError, Checkpoint> =>
+  E.chain((f: { tensors: ReadonlyMap<string, HostTensor> }) => matchCheckpoint(c, f.tensors, path, purpose))(readSafetensors(path))
+
+/** One line for the CLI. */
+export const describeCheckpoint = (ck: Checkpoint): string =>
+  `loaded ${ck.summary.loaded} parameters (${(ck.summary.values / 1e6).toFixed(2)}M values)` +
+  (ck.summary.renamed > 0 ? `, ${ck.summary.renamed} renamed from text_encoder.bert.*` : '') +
+  (ck.summary.ignored.length > 0 ? `, ignored ${ck.summary.ignored.length} entries (momentum copies, queues, position_ids, unused)` : '')

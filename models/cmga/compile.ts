@@ -1,0 +1,100 @@
+/**
+ * `cmga compile`: config + weights -> a model directory with one ONNX graph per stage
+ * and a manifest, written atomically (a temporary directory, then one rename).
+ * @since 0.1.0
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail, tryBuild } from '../../compiler/errors.js'
+import type { Graph } from '../../compiler/ir/graph.js'
+import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { writeModel } from '../../compiler/emit/model.js'
+import { defaultPasses, runPipeline } from '../../compiler/passes/pipeline.js'
+import type { Pass } from '../../compiler/passes/pass.js'
+import { compilerVersion } from '../../compiler/version.js'
+import type { CmgaConfig } from './config.js'
+import type { Stage } from './graphs.js'
+import { stageGraph, stages } from './graphs.js'
+import type { Manifest, StageSpec } from './manifest.js'
+import { describeGraph } from './manifest.js'
+
+/** What to compile. */
+export interface CompileRequest {
+  readonly config: CmgaConfig
+  readonly weights: ReadonlyMap<string, HostTensor>
+  /** Where the weights came from, and the import summary, for the manifest. */
+  readonly weightsSource: string
+  readonly weightsSummary: string
+  readonly out: string
+  /** Passes to run (default: the default pipeline). */
+  readonly passes?: readonly Pass[]
+  /** Called as each stage starts, for progress. */
+  readonly onStage?: (stage: Stage, index: number, count: number) => void
+}
+
+/** Per stage: pass statistics, node count and file size. */
+export interface CompileReport {
+  readonly manifest: Manifest
+  readonly stages: Readonly<Record<string, { readonly passes: Record<string, Record<string, number>> }>>
+}
+
+/** Builds and optimizes one stage's graph. */
+export const buildStage = (c: CmgaConfig, s: Stage, passes: readonly Pass[] = defaultPasses): E.Either<CmgaError, { graph: Graph; stats: Record<string, Record<string, number>> }> =>
+  pipe(
+    tryBuild(() => stageGraph(c, s)),
+    E.map((g) => {
+      const r = runPipeline(g, passes)
+      return { graph: r.graph, stats: r.stats }
+    })
+  )
+
+/** Compiles every stage into `req.out`, replacing nothing unless everything succeeded. */
+export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileReport> => {
+  const out = resolve(req.out)
+  if (existsSync(out)) return fail('io', `output ${req.out} already exists; remove it or choose another --out`)
+  const parent = dirname(out)
+  if (!existsSync(parent)) return fail('io', `cannot write ${req.out}: directory ${parent} does not exist`)
+  const tmp = join(parent, `.${basename(out)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    mkdirSync(tmp)
+  } catch (e) {
+    return fail('io', `cannot create ${tmp}: ${(e as Error).message}`)
+  }
+  const specs: Record<string, StageSpec> = {}
+  const reports: Record<string, { passes: Record<string, Record<string, number>> }> = {}
+  for (const [i, s] of stages.entries()) {
+    req.onStage?.(s, i, stages.length)
+    const file = `${s}.onnx`
+    const r = pipe(
+      buildStage(req.config, s, req.passes),
+      E.chainFirst(({ graph }) => writeModel(join(tmp, file), graph, { weights: req.weights, externalData: { fileName: `${s}.onnx.data` } }))
+    )
+    if (E.isLeft(r)) {
+      rmSync(tmp, { recursive: true, force: true })
+      return r
+    }
+    specs[s] = describeGraph(file, r.right.graph)
+    reports[s] = { passes: r.right.stats }
+  }
+  const manifest: Manifest = {
+    format: 'cmga-model',
+    formatVersion: 1,
+    compiler: { name: 'cmga', version: compilerVersion() },
+    config: req.config,
+    weights: { source: req.weightsSource, summary: req.weightsSummary },
+    quantize: 'none',
+    stages: specs
+  }
+  try {
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
+    renameSync(tmp, out)
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true })
+    return fail('io', `cannot write ${req.out}: ${(e as Error).message}`)
+  }
+  return E.right({ manifest, stages: reports })
+}

@@ -1,0 +1,53 @@
+/**
+ * The manifest of a compiled model directory (`manifest.json`): which ONNX file holds
+ * which stage, each graph's inputs and outputs, the config, and who compiled it.
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
+import type { Graph } from '../../compiler/ir/graph.js'
+import { CmgaConfigCodec } from './config.js'
+import type { CmgaConfig } from './config.js'
+import { decodeConfig } from './config.js'
+
+const ValueSpec = t.type({ name: t.string, dtype: t.string, shape: t.array(t.union([t.number, t.string])) })
+
+const StageSpec = t.type({ file: t.string, inputs: t.array(ValueSpec), outputs: t.array(ValueSpec) })
+
+/** The manifest's codec (the config inside is checked again by `decodeConfig`). */
+export const ManifestCodec = t.type({
+  format: t.literal('cmga-model'),
+  formatVersion: t.literal(1),
+  compiler: t.type({ name: t.string, version: t.string }),
+  config: t.unknown,
+  weights: t.type({ source: t.string, summary: t.string }),
+  quantize: t.union([t.literal('none'), t.literal('int8')]),
+  stages: t.record(t.string, StageSpec)
+})
+
+/** A decoded manifest. */
+export type Manifest = Omit<t.TypeOf<typeof ManifestCodec>, 'config'> & { readonly config: CmgaConfig }
+
+/** One stage's entry. */
+export type StageSpec = t.TypeOf<typeof StageSpec>
+
+/** A graph's inputs and outputs as manifest entries. */
+export const describeGraph = (file: string, g: Graph): StageSpec => ({
+  file,
+  inputs: g.inputs.map((i) => ({ name: i.attrs.name, dtype: i.dtype, shape: [...i.shape] })),
+  outputs: g.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype, shape: [...o.node.shape] }))
+})
+
+/** Decodes a manifest read from `source`. */
+export const decodeManifest = (json: unknown, source: string): E.Either<CmgaError, Manifest> => {
+  const m = ManifestCodec.decode(json)
+  if (E.isLeft(m)) {
+    const paths = m.left.map((e) => e.context.map((c) => c.key).filter((k) => k !== '').join('.') || '(root)')
+    return fail('format', `${source}: not a cmga model manifest (bad or missing: ${[...new Set(paths)].join(', ')})`)
+  }
+  return E.map((config: CmgaConfig) => ({ ...m.right, config }))(decodeConfig(m.right.config, `${source}: config`))
+}
+
+export { CmgaConfigCodec }
