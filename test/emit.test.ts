@@ -123,7 +123,7 @@ test('model header, named dims as dim_param, value_info for intermediates', () =
   for (const s of shapes) assert.ok(s.startsWith('B,') || s === '4,8' || s === '8,3', s)
   assert.ok(shapes.filter((s) => s.startsWith('B,')).length >= 4)
   const named = new Set([...g.input, ...g.output, ...g.valueInfo].map((v) => v.name))
-  for (const n of g.node) for (const o of n.output) assert.ok(named.has(o), `value ${o} of ${n.opType} has a type`)
+  for (const n of g.node) for (const o of n.output ?? []) assert.ok(named.has(o), `value ${o} of ${n.opType} has a type`)
 })
 
 test('emitted MLP passes the checker, runs in ORT and matches a hand computation', async () => {
@@ -203,10 +203,10 @@ test('external data: aligned offsets, loads from a file, same outputs as inline'
   const external = inits.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
   assert.equal(external.map((t) => t.name), ['w1', 'w2'])
   for (const t of external) {
-    const entry = (k: string): string | undefined => t.externalData.find((e) => e.key === k)?.value ?? undefined
+    const entry = (k: string): string | undefined => (t.externalData ?? []).find((e) => e.key === k)?.value ?? undefined
     assert.is(entry('location'), 'big.data')
     assert.is(Number(entry('offset')) % 4096, 0)
-    assert.is(Number(entry('length')), (t.dims.map(Number).reduce((a, b) => a * b, 1)) * 4)
+    assert.is(Number(entry('length')), ((t.dims ?? []).map(Number).reduce((a, b) => a * b, 1)) * 4)
   }
   const dir = fs.mkdtempSync(path.join(tmp, 'ext-'))
   const file = path.join(dir, 'big.onnx')

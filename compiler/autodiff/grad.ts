@@ -25,6 +25,8 @@ import { vjp } from './vjp.js'
 export interface GradOptions {
   /** Nodes whose cotangent is dropped (stop-gradient): nothing flows through them. */
   readonly stop?: ReadonlySet<Node>
+  /** Upper bounds of named dims, for slices along named axes (see `VjpContext`). */
+  readonly dimBounds?: Readonly<Record<string, number>>
 }
 
 type Leaf = Node<'Input'> | Node<'Param'>
@@ -43,7 +45,9 @@ const sameType = (a: Node, b: Node): boolean =>
  * only the nodes that lie on a path from some `wrt` node to the loss. A `wrt` node the
  * loss does not depend on gets zeros.
  */
-export const backward = (loss: Node, wrt: readonly Node[], stop: ReadonlySet<Node> = new Set()): readonly Node[] => {
+export const backward = (loss: Node, wrt: readonly Node[], opts: GradOptions = {}): readonly Node[] => {
+  const stop = opts.stop ?? new Set<Node>()
+  const ctx = { dimBounds: opts.dimBounds ?? {} }
   const order = topoFrom([loss])
   const targets = new Set(wrt)
   const onPath = new Set<Node>()
@@ -55,7 +59,7 @@ export const backward = (loss: Node, wrt: readonly Node[], stop: ReadonlySet<Nod
     const n = order[i]
     const g = cotangent.get(n)
     if (g === undefined || !onPath.has(n) || n.inputs.length === 0) continue
-    const contributions = vjp(n, g)
+    const contributions = vjp(n, g, ctx)
     n.inputs.forEach((m, j) => {
       const c = contributions[j]
       if (c === null || !onPath.has(m) || !isFloat(m.dtype)) return
@@ -87,5 +91,5 @@ export const grad = (g: Graph, loss: string, wrt: readonly Node[] | 'params', op
   return E.map((grads: readonly Node[]): Graph => {
     const extra: Output[] = grads.map((node, i) => ({ name: names[i], node }))
     return graph(g.name, g.inputs, [...g.outputs, ...extra])
-  })(tryBuild(() => backward(out.node, leaves, opts.stop)))
+  })(tryBuild(() => backward(out.node, leaves, opts)))
 }

@@ -36,7 +36,7 @@ const unary =
 /** The reduced cotangent `g` with the reduced axes put back as dims of 1. */
 const keepDims = (g: Node, axes: readonly number[], keepdims: boolean): Node => (keepdims ? g : unsqueeze(g, axes))
 
-/** `x` selected over `y` where `pick(x, y)`, half of `g` to each on ties. */
+/** Max/Min: all of `g` to the operand `pick` selects (`a` where `pick(a, b)`), half to each on ties. */
 const selectGrad = (pick: typeof greater, a: Node, b: Node, g: Node): readonly Node[] => {
   const ga = where(pick(a, b), g, where(equal(a, b), mul(g, 0.5), 0))
   return [sumTo(ga, a.shape), sumTo(sub(g, ga), b.shape)]
@@ -49,7 +49,7 @@ const show = (s: Shape | readonly number[]): string => `[${s.join(',')}]`
 // -------------------------------------------------------------------------------------
 
 /** Convolution as im2col by reshape: only stride == kernel over divisible spatial dims. */
-const convGrad: Vjp<{ readonly kernel: readonly number[]; readonly strides: readonly number[] }> = (n, g) => {
+const convGrad: Vjp<OpAttrs['Conv']> = (n, g) => {
   const [x, w, bias] = n.inputs as readonly F[]
   const { kernel, strides } = n.attrs
   const [kh, kw] = kernel
@@ -71,7 +71,7 @@ const convGrad: Vjp<{ readonly kernel: readonly number[]; readonly strides: read
 }
 
 /** Layer norm over the last axis, written with primitive ops. */
-const layerNormGrad: Vjp<{ readonly epsilon: number }> = (n, g) => {
+const layerNormGrad: Vjp<OpAttrs['LayerNormalization']> = (n, g) => {
   const [x, w, b] = n.inputs
   const last = x.shape.length - 1
   const xc = sub(x, mean(x, last, true))

@@ -11,9 +11,9 @@ import { fromNumbers } from '../ir/tensor.js'
 import { raise } from '../errors.js'
 import type { I64, Tensor } from '../../dsl/tensor.js'
 import { constant } from '../../dsl/tensor.js'
-import { cast, matmul } from '../../dsl/math.js'
+import { and, cast, less, matmul, maximum, minimum, not, sub, where } from '../../dsl/math.js'
 import {
-  concat, expand, gatherND, mT, oneHot, reshape, scatterNDAdd, slice, squeeze, transpose, unsqueeze
+  concat, expand, gather, gatherND, mT, oneHot, reshape, scatterNDAdd, slice, squeeze, transpose, unsqueeze
 } from '../../dsl/shape.js'
 import { scatterAlong, sumTo, zerosOf } from '../../dsl/grad-helpers.js'
 import type { Vjp, VjpTable } from './vjp.js'
@@ -80,20 +80,16 @@ const gatherNDGrad: Vjp<OpAttrs['GatherND']> = ({ inputs: [x, idx], attrs: { bat
 }
 
 /**
- * Slice (steps are 1): pad `g` with zeros back to the input's extent along each sliced
- * axis. A named end on a static axis (`pos_embed[0:L]`) is transposed as a product with
- * the matching columns of an identity matrix; slices of named axes are not supported.
+ * The transpose of `x[s:end]` (or `x[s:]` when `end` is null) along `axis` of named size
+ * `n` at most `bound`: `gx[i] = g[i - s]` for `s <= i < end`, else 0.
  */
-const sliceGrad: Vjp<OpAttrs['Slice']> = ({ inputs: [x], attrs: { starts, ends, axes } }, g) => {
-  const clamp = (v: number, n: number): number => Math.min(Math.max(v < 0 ? v + n : v, 0), n)
-  let gx = g
-  axes.forEach((ax, j) => {
-    const n = staticSize(x.shape[ax], `Slice axis ${ax} of [${x.shape.join(',')}]`)
-    const end = ends[j]
-    const s = clamp(starts[j], n)
-    gx = typeof end === 'number' ? padAxis(gx, ax, s, n - Math.max(clamp(end, n), s)) : unslice(gx, ax, n, s, end)
-  })
-  return [gx]
+const unsliceNamed = (g: Node, axis: number, n: string, bound: number, s: number, end: number | null): Node => {
+  const iota = slice(constant(fromNumbers('int64', [bound], range(0, bound))), 0, 0, n) // [n]
+  const shifted = maximum(sub(iota, s), 0)
+  const idx = end === null ? shifted : minimum(shifted, Math.max(end - s - 1, 0))
+  const inside = end === null ? not(less(iota, s)) : and(not(less(iota, s)), less(iota, end))
+  const spread = unsqueeze(inside, range(0, g.shape.length).filter((i) => i !== axis))
+  return where(spread, gather(g, idx, axis), 0)
 }
 
 /** The transpose of `x[s:end]` along `axis` of static size `n`, through `eye(n)[:, s:end]`. */
@@ -104,6 +100,28 @@ const unslice = (g: Node, axis: number, n: number, s: number, end: Dim): Node =>
   const sel = slice(constant(fromNumbers(g.dtype, [n, n], range(0, n * n).map((i) => (i % (n + 1) === 0 ? 1 : 0)))), 1, s, end) // [n, m]
   const moved = matmul(rows as Tensor<FloatDType>, mT(sel as Tensor<FloatDType>)) // [..., n]
   return r === 1 ? squeeze(moved, 0) : permute(moved, toLast.map((_, i) => toLast.indexOf(i)))
+}
+
+/**
+ * Slice (steps are 1): pad `g` with zeros back to the input's extent along each sliced
+ * axis. A named end on a static axis (`pos_embed[0:L]`) is transposed as a product with
+ * columns of an identity matrix; a slice of a named axis (`X[:, 1:]` of [B, L, D]) as a
+ * masked gather through an iota of `L`, which needs a bound on `L` (`ctx.dimBounds`).
+ */
+const sliceGrad: Vjp<OpAttrs['Slice']> = ({ inputs: [x], attrs: { starts, ends, axes } }, g, ctx) => {
+  const clamp = (v: number, n: number): number => Math.min(Math.max(v < 0 ? v + n : v, 0), n)
+  let gx = g
+  axes.forEach((ax, j) => {
+    const [n, end] = [x.shape[ax], ends[j]]
+    if (typeof n === 'string') {
+      const bound = ctx.dimBounds[n] ?? raise('shape', `the gradient of a slice of named dim ${n} needs an upper bound on ${n}: pass dimBounds: { ${n}: ... } to grad`)
+      gx = unsliceNamed(gx, ax, n, bound, starts[j], typeof end === 'number' ? end : null)
+      return
+    }
+    const s = clamp(starts[j], n)
+    gx = typeof end === 'number' ? padAxis(gx, ax, s, n - Math.max(clamp(end, n), s)) : unslice(gx, ax, n, s, end)
+  })
+  return [gx]
 }
 
 // -------------------------------------------------------------------------------------

@@ -22,8 +22,17 @@ import { shapeRules } from './vjp-shape.js'
 /** A node as its rule sees it: attributes typed by its op kind. */
 export type Applied<A> = Omit<Node, 'attrs'> & { readonly attrs: A }
 
-/** A rule: node and output cotangent to one cotangent (or `null`) per input. */
-export type Vjp<A> = (n: Applied<A>, g: Node) => readonly (Node | null)[]
+/** What a few rules need beyond the node and its cotangent. */
+export interface VjpContext {
+  /**
+   * Upper bounds of named dims (`{ L: 512 }`). Only the transpose of a slice along a
+   * named axis needs one: it gathers through a constant iota of that length.
+   */
+  readonly dimBounds: Readonly<Record<string, number>>
+}
+
+/** A rule: node, output cotangent and context to one cotangent (or `null`) per input. */
+export type Vjp<A> = (n: Applied<A>, g: Node, ctx: VjpContext) => readonly (Node | null)[]
 
 /** The full table type: a missing op kind is a type error. */
 export type VjpTable = { readonly [K in OpKind]: Vjp<OpAttrs[K]> }
@@ -36,5 +45,5 @@ export type VjpTable = { readonly [K in OpKind]: Vjp<OpAttrs[K]> }
 export const vjpRules: VjpTable = { ...mathRules, ...shapeRules }
 
 /** The input cotangents of node `n` given its output cotangent `g`. */
-export const vjp = <K extends OpKind>(n: Node<K>, g: Node): readonly (Node | null)[] =>
-  (vjpRules[n.op] as Vjp<OpAttrs[K]>)(n as Applied<OpAttrs[K]>, g)
+export const vjp = <K extends OpKind>(n: Node<K>, g: Node, ctx: VjpContext = { dimBounds: {} }): readonly (Node | null)[] =>
+  (vjpRules[n.op] as Vjp<OpAttrs[K]>)(n as Applied<OpAttrs[K]>, g, ctx)

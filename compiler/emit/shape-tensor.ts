@@ -31,7 +31,7 @@ export const assemble = (ctx: LowerContext, x: ShapedValue, pieces: readonly Pie
     parts.push(ctx.runtimeDim(p.named, [x]))
   }
   if (run.length > 0) parts.push(ctx.constInt64(run))
-  return ctx.emit('Concat', parts, { axis: int(0) })[0]
+  return parts.length === 1 ? parts[0] : ctx.emit('Concat', parts, { axis: int(0) })[0]
 }
 
 /**

@@ -40,7 +40,7 @@ const intDiv = (a: number, b: number): number => {
 /**
  * The error function in float64, from the all-positive series
  * `erf(x) = 2/sqrt(pi) e^(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))` (Abramowitz & Stegun
- * 7.1.6): no cancellation, so close to full float64 precision; `erf(x)` rounds to ±1 past |x| = 6.
+ * 7.1.6): no cancellation, so within a few ulp; `erf(x)` rounds to ±1 past |x| = 6.
  */
 export const erf = (x: number): number => {
   if (Number.isNaN(x)) return NaN

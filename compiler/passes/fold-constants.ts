@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { evalNode } from '../eval/evaluate.js'
-import { EvalError, fit, fromHost, stridesOf, toHost, viewIndex } from '../eval/value.js'
+import { EvalError, fromHost, stridesOf, toHost, viewIndex } from '../eval/value.js'
 import type { Graph } from '../ir/graph.js'
 import { staticShape } from '../ir/infer.js'
 import type { Node } from '../ir/node.js'
@@ -88,7 +88,7 @@ export const runFoldConstants = (g: Graph, opts: FoldOptions = {}): PassResult =
     if (isOp(n, 'Transpose')) return fired('foldTranspose', constant(transposeHost(valueOf(inputs[0]), n.attrs.perm)))
     if (sizeOf(shape) > maxElements || !inputs.every((m) => exactInFloat64(valueOf(m)))) return null
     try {
-      return fired('fold', constant(toHost(fit(evalNode(n, inputs.map((m) => fromHost(valueOf(m))))))))
+      return fired('fold', constant(toHost(evalNode(n, inputs.map((m) => fromHost(valueOf(m)))))))
     } catch (e) {
       if (e instanceof EvalError) return null
       throw e

@@ -4,11 +4,12 @@
  * @since 0.1.0
  */
 import type { F32, Graph, I64, InputTensor } from '../../dsl/index.js'
-import { graph, input } from '../../dsl/index.js'
+import { graph, input, reshape } from '../../dsl/index.js'
 import { globalFeature, globalScore, localScore, tokenFeatures } from './align.js'
 import type { CmgaConfig } from './config.js'
 import { keptCounts, numPatches } from './config.js'
 import { clsOf, itmHead, relationModule, vqaHead } from './fusion.js'
+import { pretrainLosses } from './losses.js'
 import { cmgaParams } from './params.js'
 import { textEncoder } from './text.js'
 import type { Guidance } from './vision.js'
@@ -93,3 +94,22 @@ export const stageGraph = (c: CmgaConfig, s: Stage): Graph =>
       : s === 'scores'
         ? scoresGraph(c)
         : visionGraph(c, s === 'vision_image' ? 'image' : s === 'vision_joint' ? 'joint' : 'none')
+
+/** The pre-training losses for a batch of static size B x L (losses as [1], negatives as [B]). */
+export const lossGraph = (c: CmgaConfig, B: number, L: number): Graph => {
+  const p = cmgaParams(c)
+  const S = c.vision.imageSize
+  const pixels = input('pixels', 'float32', [B, 3, S, S])
+  const [ids, mask, mlmIds, mlmLabels] = ['input_ids', 'attention_mask', 'mlm_input_ids', 'mlm_labels'].map((n) => input(n, 'int64', [B, L]))
+  const l = pretrainLosses(c, p, { pixels, ids, mask, mlmIds, mlmLabels })
+  const one = (x: F32): F32 => reshape(x, [1])
+  return graph('losses', [pixels, ids, mask, mlmIds, mlmLabels], {
+    loss: one(l.loss),
+    loss_itc: one(l.itc),
+    loss_ftc: one(l.ftc),
+    loss_itm: one(l.itm),
+    loss_mlm: one(l.mlm),
+    itm_neg_image: l.negImage,
+    itm_neg_text: l.negText
+  })
+}

@@ -46,7 +46,7 @@ export const readManifest = (dir: string): E.Either<CmgaError, Manifest> => {
 
 /** Loads a model directory; sessions open lazily and are reused. */
 export const loadModel = (dir: string, opts: SessionOptions = {}): E.Either<CmgaError, CompiledModel> =>
-  E.map((manifest: Manifest) => {
+  E.map((manifest: Manifest): CompiledModel => {
     const sessions = new Map<string, Promise<E.Either<CmgaError, Session>>>()
     const session = (stage: string): TE.TaskEither<CmgaError, Session> => () => {
       let s = sessions.get(stage)
