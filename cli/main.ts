@@ -11,9 +11,10 @@ import { parseFlags } from './command.js'
 import { compileCommand } from './commands/compile.js'
 import { demoCommand } from './commands/demo.js'
 import { inferCommand } from './commands/infer.js'
+import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand]
 
 const usage = (): string =>
   [

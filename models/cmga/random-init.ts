@@ -26,8 +26,8 @@ const normal = (rand: () => number): number => {
   return Math.max(-2, Math.min(2, z))
 }
 
-/** Every parameter of the config, drawn from `seed`. */
-export const randomWeights = (c: CmgaConfig, seed: number): ReadonlyMap<string, HostTensor<'float32'>> => {
+/** Every parameter of the config, drawn from `seed` (matrices with standard deviation `std`). */
+export const randomWeights = (c: CmgaConfig, seed: number, std = 0.02): ReadonlyMap<string, HostTensor<'float32'>> => {
   const rand = prng(seed)
   const out = new Map<string, HostTensor<'float32'>>()
   for (const p of parameterList(c)) {
@@ -36,7 +36,7 @@ export const randomWeights = (c: CmgaConfig, seed: number): ReadonlyMap<string, 
     if (p.name === 'temp') data[0] = 0.07
     else if (isNorm) data.fill(1)
     else if (!p.name.endsWith('.bias') && p.name !== 'text_encoder.cls.predictions.bias') {
-      for (let i = 0; i < data.length; i++) data[i] = 0.02 * normal(rand)
+      for (let i = 0; i < data.length; i++) data[i] = std * normal(rand)
     }
     out.set(p.name, { dtype: 'float32', shape: p.shape, data })
   }
