@@ -1,7 +1,7 @@
 /**
  * Common-subexpression elimination. Interning already makes structurally equal nodes
  * one object; this pass finds the equalities interning cannot see: it orders the inputs
- * of commutative binary ops by id, so `Add(a, b)` and `Add(b, a)` become one node, and
+ * of commutative binary ops by structural key (not by id, which depends on build order), so `Add(a, b)` and `Add(b, a)` become one node, and
  * merges Constants whose dtype, shape and bytes are equal but that are distinct nodes
  * (possible when two constants' interning hashes collide).
  * @since 0.1.0
@@ -12,6 +12,7 @@ import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { OpKind } from '../ir/ops.js'
 import { commutative } from '../ir/ops.js'
+import { structuralKey } from '../ir/structural.js'
 import type { HostTensor } from '../ir/tensor.js'
 import type { Pass, PassResult } from './pass.js'
 import { counter, rewrite } from './pass.js'
@@ -70,7 +71,7 @@ export const runCse = (g: Graph): PassResult => {
       bump('constants')
       return c
     }
-    if (commutative.has(n.op) && inputs.length === 2 && inputs[0].id > inputs[1].id) {
+    if (commutative.has(n.op) && inputs.length === 2 && structuralKey(inputs[0]) > structuralKey(inputs[1])) {
       bump('swapped')
       return make<OpKind>(n.op, [inputs[1], inputs[0]], n.attrs)
     }
