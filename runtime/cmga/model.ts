@@ -20,7 +20,7 @@ import { openSession } from '../session.js'
 export interface CompiledModel {
   readonly dir: string
   readonly manifest: Manifest
-  /** Runs one stage (opening its session on first use). */
+  /** Runs one stage (opening its session on first use); feeds the stage does not declare are ignored. */
   readonly run: (stage: string, feeds: Readonly<Record<string, HostTensor>>) => TE.TaskEither<CmgaError, Record<string, HostTensor>>
   /** Whether the directory has a stage. */
   readonly has: (stage: string) => boolean
@@ -61,6 +61,12 @@ export const loadModel = (dir: string, opts: SessionOptions = {}): E.Either<Cmga
       dir,
       manifest,
       has: (stage: string) => manifest.stages[stage] !== undefined,
-      run: (stage, feeds) => pipe(session(stage), TE.chain((s) => s.run(feeds)))
+      // Passes may drop inputs a stage turned out not to need (e.g. `text_cls` when
+      // imageWeight is 1), so each session gets only the feeds its graph declares.
+      run: (stage, feeds) =>
+        pipe(
+          session(stage),
+          TE.chain((s) => s.run(Object.fromEntries(Object.entries(feeds).filter(([name]) => s.inputNames.includes(name)))))
+        )
     }
   })(readManifest(dir))
