@@ -16,7 +16,7 @@ import { toNumbers } from '../compiler/ir/tensor.js'
 import { compileModel } from '../models/cmga/compile.js'
 import type { CmgaConfig } from '../models/cmga/config.js'
 import { decodeConfig, keptCounts } from '../models/cmga/config.js'
-import { stageGraph } from '../models/cmga/graphs.js'
+import { stageGraph, visionGraph } from '../models/cmga/graphs.js'
 import { randomWeights } from '../models/cmga/random-init.js'
 import { sampleInputs } from '../cli/commands/sample-inputs.js'
 import { inferPairs } from '../runtime/cmga/infer.js'
@@ -101,3 +101,19 @@ for (const [name, json] of Object.entries(configs)) {
   })
 }
 it.run()
+
+const modes = suite('guidance modes')
+modes('`text` guidance equals `joint` guidance with imageWeight 0, and differs from `image`', () => {
+  const base = configs.odd as { compression: object }
+  const c = right(decodeConfig({ ...base, compression: { layers: [1, 3], keepRate: 0.6, imageWeight: 0 } }))
+  const weights = randomWeights(c, 11, 0.3)
+  const feeds = sampleInputs(c, 2, 6, 5)
+  const pixels = feeds.get('pixels') as HostTensor
+  const text = right(evaluate(right(tryBuild(() => stageGraph(c, 'text'))), { input_ids: feeds.get('input_ids') as HostTensor, attention_mask: feeds.get('attention_mask') as HostTensor }, weights))
+  const vision = (g: 'text' | 'joint' | 'image') =>
+    right(evaluate(right(tryBuild(() => visionGraph(c, g))), { pixels, text_cls: text.text_cls }, weights))
+  const [t, j, im] = [vision('text'), vision('joint'), vision('image')]
+  for (const k of ['vision_embeds', 'keep.1', 'keep.3']) assert.equal(Array.from(toNumbers(t[k])), Array.from(toNumbers(j[k])), k)
+  assert.not.equal(Array.from(toNumbers(t['keep.1'])), Array.from(toNumbers(im['keep.1'])))
+})
+modes.run()
