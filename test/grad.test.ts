@@ -6,6 +6,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { mulberry32 } from '../runtime/prng.js'
 import type { GradOptions } from '../compiler/autodiff/grad.js'
 import { grad } from '../compiler/autodiff/grad.js'
 import { evaluate } from '../compiler/eval/evaluate.js'
@@ -58,13 +59,8 @@ const concrete = (s: Shape): number[] =>
     return dims[name] - Number(less ?? 0)
   })
 
-/** mulberry32: a small seeded generator, so failures reproduce. */
-const rng = (seed: number): (() => number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
+/** A seeded generator, so failures reproduce. */
+const rng = mulberry32
 
 const random = (next: () => number, shape: Shape, lo = -1, hi = 1): HostTensor<'float64'> => {
   const s = concrete(shape)

@@ -9,7 +9,7 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { fromNumbers } from '../../compiler/ir/tensor.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../../models/cmga/config.js'
-import { prng } from '../../models/cmga/random-init.js'
+import { mulberry32, normal } from '../../runtime/prng.js'
 import { readManifest } from '../../runtime/cmga/model.js'
 import { writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
@@ -31,10 +31,10 @@ for cmga grad (15% of the tokens masked, -100 elsewhere).
 
 /** Random inputs for a config. */
 export const sampleInputs = (c: CmgaConfig, B: number, L: number, seed: number): Map<string, HostTensor> => {
-  const rand = prng(seed)
+  const rand = mulberry32(seed)
   const S = c.vision.imageSize
   const V = c.text.vocabSize
-  const pixels = Array.from({ length: B * 3 * S * S }, () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()))
+  const pixels = Array.from({ length: B * 3 * S * S }, () => normal(rand))
   const ids: number[] = []
   const mask: number[] = []
   const mlmIds: number[] = []

@@ -5,18 +5,9 @@
 import type { DType } from '../../compiler/ir/dtype.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { fromNumbers, sizeOf } from '../../compiler/ir/tensor.js'
+import { mulberry32 } from '../../runtime/prng.js'
 
-/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
-export const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { mulberry32 } from '../../runtime/prng.js'
 
 /** Value range of `randomTensor`: floats in [low, high), integers in [low, high). */
 export interface Range {
