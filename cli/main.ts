@@ -10,11 +10,15 @@ import type { Command } from './command.js'
 import { parseFlags } from './command.js'
 import { compileCommand } from './commands/compile.js'
 import { demoCommand } from './commands/demo.js'
+import { evalRetrievalCommand } from './commands/eval-retrieval.js'
+import { explainCommand } from './commands/explain.js'
+import { indexCommand } from './commands/index-gallery.js'
 import { inferCommand } from './commands/infer.js'
+import { retrieveCommand } from './commands/retrieve.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, explainCommand, indexCommand, retrieveCommand, evalRetrievalCommand]
 
 const usage = (): string =>
   [
@@ -23,7 +27,7 @@ const usage = (): string =>
     'Usage: cmga COMMAND [flags]     (cmga COMMAND --help for its flags)',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`),
     '',
     '  --version  print the version',
     '  --help     this text'
@@ -40,7 +44,10 @@ export const main = async (argv: readonly string[], out: (s: string) => void = (
     out(compilerVersion())
     return 0
   }
-  const cmd = commands.find((c) => c.name === name)
+  // Two-word commands (`eval retrieval`) take their second word from the arguments.
+  const two = rest.length > 0 ? commands.find((c) => c.name === `${name} ${rest[0]}`) : undefined
+  if (two !== undefined) rest.shift()
+  const cmd = two ?? commands.find((c) => c.name === name)
   if (cmd === undefined) {
     err(`cmga: unknown command "${name}" (commands: ${commands.map((c) => c.name).join(', ')}; see cmga --help)`)
     return 2

@@ -276,7 +276,11 @@ const nonDifferentiable: Readonly<Partial<Record<OpKind, string>>> = {
   And: 'bool output',
   Not: 'bool output',
   ArgMax: 'int64 output',
-  OneHot: 'its only input is int64 indices'
+  OneHot: 'its only input is int64 indices',
+  MultiHeadAttention: 'fused inference op: fusions run after grad',
+  SkipLayerNormalization: 'fused inference op: fusions run after grad',
+  BiasGelu: 'fused inference op: fusions run after grad',
+  DynamicQuantizeMatMul: 'fused inference op: fusions run after grad'
 }
 
 // -------------------------------------------------------------------------------------

@@ -172,7 +172,28 @@ const cases: Case[] = [
     pairs: d.gatherND(inp(f, 'u', f32, [3, 5, 2]), inp(f, 'j', i64, [4, 2], { low: 0, high: 3 }), 0)
   })),
   mk('ScatterNDAdd', (f) => ({ y: d.scatterNDAdd(inp(f, 'x', f32, [4, 3]), inp(f, 'i', i64, [6, 1], { low: 0, high: 4 }), inp(f, 'u', f32, [6, 3])) })),
-  mk('OneHot', (f) => ({ y: d.oneHot(inp(f, 'i', i64, ['B', 4], { low: -5, high: 8 }), 5) }))
+  mk('OneHot', (f) => ({ y: d.oneHot(inp(f, 'i', i64, ['B', 4], { low: -5, high: 8 }), 5) })),
+  // fused (com.microsoft) ops
+  mk('MultiHeadAttention', (f) => {
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => inp(f, n, f32, ['B', 'T', 8]))
+    const bias = inp(f, 'bias', f32, ['B', 1, 'T', 'T'])
+    const a = { heads: 2, scale: 0.35, outputs: 3 as const }
+    return {
+      out: make('MultiHeadAttention', [q, k, v, bias], { ...a, output: 0 }) as d.F32,
+      keys: make('MultiHeadAttention', [q, k, v, bias], { ...a, output: 1 }) as d.F32,
+      flash: make('MultiHeadAttention', [q, k, v], { ...a, outputs: 1, output: 0 }) as d.F32
+    }
+  }),
+  mk('SkipLayerNormalization', (f) => {
+    const [x, s] = [inp(f, 'x', f32, ['B', 6]), inp(f, 's', f32, ['B', 6])]
+    const ins = [x, s, d.param('g', [6]), d.param('b', [6]), d.param('c', [6])]
+    return { y: make('SkipLayerNormalization', ins, { epsilon: 1e-5, output: 0 }) as d.F32, sum: make('SkipLayerNormalization', ins, { epsilon: 1e-5, output: 3 }) as d.F32 }
+  }, new Map(['g', 'b', 'c'].map((n, i) => [n, randomTensor(f32, [6], 90 + i)]))),
+  mk('BiasGelu', (f) => ({ y: make('BiasGelu', [inp(f, 'x', f32, ['B', 2, 5], { low: -3, high: 3 }), d.param('b', [5])], {}) as d.F32 }), new Map([['b', randomTensor(f32, [5], 93)]])),
+  mk('DynamicQuantizeMatMul', (f) => {
+    const ins = [inp(f, 'a', f32, ['B', 4, 6]), d.param('w', [6, 3], 'int8'), d.param('s', [3])]
+    return { y: make('DynamicQuantizeMatMul', ins, {}) as d.F32, biased: make('DynamicQuantizeMatMul', [...ins, d.param('c', [3])], {}) as d.F32 }
+  }, new Map<string, HostTensor>([['w', randomTensor('int8', [6, 3], 94, { low: -127, high: 128 })], ['s', randomTensor(f32, [3], 95, { low: 0.01, high: 0.1 })], ['c', randomTensor(f32, [3], 96)]]))
 ]
 
 // -------------------------------------------------------------------------------------

@@ -8,14 +8,19 @@ import { fail } from '../../compiler/errors.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { describeCheckpoint, importCheckpoint } from '../../models/cmga/checkpoint.js'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { CompileRequest } from '../../models/cmga/compile.js'
 import { compileModel } from '../../models/cmga/compile.js'
+import { formatReport, quantizeReport } from '../../models/cmga/quantize-report.js'
+import { sampleInputs } from './sample-inputs.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../../models/cmga/config.js'
 import { randomWeights } from '../../models/cmga/random-init.js'
 import type { Command, Values } from '../command.js'
 import { integer, required } from '../command.js'
 
-const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS.safetensors | --random-init SEED) --out DIR
+const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS.safetensors | --random-init SEED) --out DIR [--quantize int8] [--no-fuse]
 
 Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
 
@@ -23,10 +28,16 @@ Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
   --weights FILE       checkpoint in safetensors with ALBEF parameter names
   --random-init SEED   instead of --weights: seeded random weights (non-negative integer)
   --out DIR            output directory (must not exist; written atomically)
+  --quantize int8      dynamic int8 of the large matrix products (per-output-channel
+                       weight scales); also compiles float32 aside, runs both on sample
+                       pairs and prints (and writes DIR/quantize-report.json) the error
+  --no-fuse            skip the fusion passes (attention, skip layer norm, bias GELU,
+                       token dropping)
   -h, --help           this text
 
 Stages written: text.onnx, vision_image.onnx, vision_joint.onnx, vision_none.onnx,
-relation.onnx, scores.onnx (see README, "Model directory").`
+relation.onnx, scores.onnx, and the joint vision graph split into a per-image prefix and
+a per-pair suffix: vision_prefix.onnx, vision_joint_suffix.onnx (see README).`
 
 interface Weights {
   readonly weights: ReadonlyMap<string, HostTensor>
@@ -51,25 +62,58 @@ export const compileCommand: Command = {
   name: 'compile',
   summary: 'compile a config and weights into a model directory of ONNX graphs',
   help,
-  flags: { config: { type: 'string' }, weights: { type: 'string' }, 'random-init': { type: 'string' }, out: { type: 'string' } },
-  run: async (values, log) =>
-    pipe(
+  flags: {
+    config: { type: 'string' },
+    weights: { type: 'string' },
+    'random-init': { type: 'string' },
+    out: { type: 'string' },
+    quantize: { type: 'string' },
+    'no-fuse': { type: 'boolean' }
+  },
+  run: async (values, log) => {
+    const quantize = values.quantize ?? 'none'
+    if (quantize !== 'none' && quantize !== 'int8') return fail('usage', `cmga compile: --quantize must be int8 or none, got "${String(quantize)}"`)
+    const req = pipe(
       E.Do,
       E.bind('configPath', () => required('compile', values, 'config')),
       E.bind('out', () => required('compile', values, 'out')),
       E.bind('config', ({ configPath }) => readConfigFile(configPath)),
       E.bind('w', ({ config }) => weightsFor(config, values)),
       E.chainFirst(({ w }) => E.right(log(w.summary))),
-      E.chain(({ config, out, w }) =>
-        compileModel({
-          config,
-          weights: w.weights,
-          weightsSource: w.source,
-          weightsSummary: w.summary,
-          out,
-          onStage: (s, i, n) => log(`[${i + 1}/${n}] ${s}`)
-        })
-      ),
-      E.map((r) => log(`wrote ${values.out as string} (${Object.keys(r.manifest.stages).length} graphs)`))
+      E.map(({ config, out, w }) => ({
+        config,
+        weights: w.weights,
+        weightsSource: w.source,
+        weightsSummary: w.summary,
+        out,
+        fuse: values['no-fuse'] !== true,
+        onStage: (s: string, i: number, n: number) => log(`[${i + 1}/${n}] ${s}`)
+      }))
     )
+    if (E.isLeft(req)) return req
+    const r = compileModel({ ...req.right, quantize })
+    if (E.isLeft(r)) return r
+    log(`wrote ${req.right.out} (${Object.keys(r.right.manifest.stages).length} graphs${quantize === 'int8' ? ', int8' : ''})`)
+    return quantize === 'int8' ? reportInt8(req.right, log) : E.right(undefined)
+  }
+}
+
+/** Compiles float32 aside, compares it with the int8 model on sample pairs, prints and saves the report. */
+const reportInt8 = async (req: CompileRequest, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const f32Dir = `${resolve(req.out)}.float32-reference`
+  rmSync(f32Dir, { recursive: true, force: true })
+  log('compiling the float32 reference for the error report')
+  const f = compileModel({ ...req, out: f32Dir, quantize: 'none', onStage: undefined })
+  if (E.isLeft(f)) return f
+  const c = req.config
+  const report = await quantizeReport(f32Dir, req.out, sampleInputs(c, 4, Math.min(32, c.text.maxPositions), 0))()
+  rmSync(f32Dir, { recursive: true, force: true })
+  if (E.isLeft(report)) return report
+  for (const line of formatReport(report.right)) log(line)
+  try {
+    writeFileSync(join(req.out, 'quantize-report.json'), JSON.stringify(report.right, null, 2) + '\n')
+    return E.right(undefined)
+  } catch (e) {
+    return fail('io', `cannot write ${join(req.out, 'quantize-report.json')}: ${(e as Error).message}`)
+  }
 }

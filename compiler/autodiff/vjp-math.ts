@@ -17,13 +17,14 @@ import { expand, mT, reshape, transpose, unsqueeze } from '../../dsl/shape.js'
 import { countOver, scatterAlong, sumTo } from '../../dsl/grad-helpers.js'
 import type { Vjp, VjpTable } from './vjp.js'
 import type { ShapeKind } from './vjp-shape.js'
+import type { FusedKind } from './vjp-fused.js'
 
 // -------------------------------------------------------------------------------------
 // helpers
 // -------------------------------------------------------------------------------------
 
 type F = Tensor<FloatDType>
-type MathKind = Exclude<keyof VjpTable, ShapeKind>
+type MathKind = Exclude<keyof VjpTable, ShapeKind | FusedKind>
 
 /** No input carries a gradient (leaves, comparisons, bool ops, index outputs). */
 const none: Vjp<unknown> = (n) => n.inputs.map(() => null)

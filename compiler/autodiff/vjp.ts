@@ -7,13 +7,15 @@
  * interned IR nodes; a rule that cannot express a gradient throws a `BuildError`.
  *
  * The table is split by op group: `vjp-math.ts` (elementwise, contractions, reductions,
- * normalizations) and `vjp-shape.ts` (movement and indexing).
+ * normalizations), `vjp-shape.ts` (movement and indexing) and `vjp-fused.ts` (fused
+ * inference ops, which raise).
  * @since 0.1.0
  */
 import type { Node } from '../ir/node.js'
 import type { OpAttrs, OpKind } from '../ir/ops.js'
 import { mathRules } from './vjp-math.js'
 import { shapeRules } from './vjp-shape.js'
+import { fusedRules } from './vjp-fused.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -42,7 +44,7 @@ export type VjpTable = { readonly [K in OpKind]: Vjp<OpAttrs[K]> }
 // -------------------------------------------------------------------------------------
 
 /** Gradient rules, one per op kind. */
-export const vjpRules: VjpTable = { ...mathRules, ...shapeRules }
+export const vjpRules: VjpTable = { ...mathRules, ...shapeRules, ...fusedRules }
 
 /** The input cotangents of node `n` given its output cotangent `g`. */
 export const vjp = <K extends OpKind>(n: Node<K>, g: Node, ctx: VjpContext = { dimBounds: {} }): readonly (Node | null)[] =>

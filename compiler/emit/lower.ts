@@ -136,6 +136,17 @@ export const lowerRules: { readonly [K in OpKind]: Lower<OpAttrs[K]> } = {
   OneHot: (ctx, { attrs }, ins) => {
     const values = ctx.constTensor({ dtype: 'float32', shape: [2], data: new Float32Array([0, 1]) })
     return ctx.emit('OneHot', [ins[0], ctx.constInt64([attrs.depth]), values], { axis: int(-1) })[0]
+  },
+  // fused: com.microsoft ops (the domain's opset import is added by the emitter)
+  MultiHeadAttention: (ctx, { attrs }, ins) => {
+    const inputs = ins.length === 4 ? [ins[0], ins[1], ins[2], '', '', ins[3]] : ins
+    return ctx.emit('MultiHeadAttention', inputs, { num_heads: int(attrs.heads), scale: float(attrs.scale) }, attrs.outputs, 'com.microsoft')[attrs.output]
+  },
+  SkipLayerNormalization: (ctx, { attrs }, ins) => ctx.emit('SkipLayerNormalization', ins, { epsilon: float(attrs.epsilon) }, 4, 'com.microsoft')[attrs.output],
+  BiasGelu: (ctx, _node, ins) => ctx.emit('BiasGelu', ins, {}, 1, 'com.microsoft')[0],
+  DynamicQuantizeMatMul: (ctx, _node, ins) => {
+    const [a, b, scale, bias] = ins
+    return ctx.emit('DynamicQuantizeMatMul', bias === undefined ? [a, b, scale] : [a, b, scale, '', bias], {}, 1, 'com.microsoft')[0]
   }
 }
 

@@ -6,11 +6,11 @@
  * an external data buffer at 4096-aligned offsets.
  * @since 0.1.0
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
-import { basename, dirname, join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
+import { writeFileAtomic } from '../atomic.js'
 import type { CmgaError } from '../errors.js'
 import { fail, tryBuild } from '../errors.js'
 import type { Graph } from '../ir/graph.js'
@@ -221,25 +221,6 @@ export const emitModel = (g: Graph, opts: EmitOptions = {}): E.Either<CmgaError,
 // files
 // -------------------------------------------------------------------------------------
 
-/** Writes bytes to a temp file next to `path`, syncs it and renames it into place. */
-const writeAtomic = (path: string, bytes: Uint8Array): E.Either<CmgaError, void> => {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    const fd = openSync(tmp, 'w')
-    try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, path)
-    return E.right(undefined)
-  } catch (e) {
-    rmSync(tmp, { force: true })
-    return fail('io', `cannot write ${path}: ${(e as Error).message}`)
-  }
-}
-
 /**
  * Emits a model and writes it to `path` atomically; the external data file, if any,
  * goes next to it under `opts.externalData.fileName` (written first).
@@ -249,8 +230,8 @@ export const writeModel = (path: string, g: Graph, opts: EmitOptions = {}): E.Ei
     emitModel(g, opts),
     E.chain(({ model, external }) =>
       pipe(
-        external === undefined || opts.externalData === undefined ? E.right(undefined) : writeAtomic(join(dirname(path), opts.externalData.fileName), external),
-        E.chain(() => writeAtomic(path, model))
+        external === undefined || opts.externalData === undefined ? E.right(undefined) : writeFileAtomic(join(dirname(path), opts.externalData.fileName), external),
+        E.chain(() => writeFileAtomic(path, model))
       )
     )
   )

@@ -8,6 +8,7 @@ import type { OpAttrs, OpKind } from '../ir/ops.js'
 import { elementwiseRules } from './rules-elementwise.js'
 import { movementRules } from './rules-movement.js'
 import { reduceRules } from './rules-reduce.js'
+import { fusedRules } from './rules-fused.js'
 import type { Rule } from './value.js'
 import { EvalError, fromHost } from './value.js'
 
@@ -22,5 +23,6 @@ export const evalRules: { readonly [K in OpKind]: Rule<OpAttrs[K]> } = {
   Constant: (_, { value }) => fromHost(value),
   ...elementwiseRules,
   ...reduceRules,
-  ...movementRules
+  ...movementRules,
+  ...fusedRules
 }

@@ -8,7 +8,7 @@
 // -------------------------------------------------------------------------------------
 
 /** @since 0.1.0 */
-export type DType = 'float32' | 'float64' | 'int64' | 'bool'
+export type DType = 'float32' | 'float64' | 'int64' | 'bool' | 'int8'
 
 /** Floating dtypes: the only ones that carry gradients. */
 export type FloatDType = 'float32' | 'float64'
@@ -21,7 +21,8 @@ export const onnxDataType: { readonly [K in DType]: number } = {
   float32: 1,
   int64: 7,
   bool: 9,
-  float64: 11
+  float64: 11,
+  int8: 3
 }
 
 /** Bytes per element. */
@@ -29,5 +30,6 @@ export const byteSize: { readonly [K in DType]: number } = {
   float32: 4,
   int64: 8,
   bool: 1,
-  float64: 8
+  float64: 8,
+  int8: 1
 }

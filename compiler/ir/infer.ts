@@ -296,6 +296,49 @@ export const inferRules: { readonly [K in OpKind]: Rule<OpAttrs[K]> } = {
     const err = arity(inputs, 1) ?? (inputs[0].dtype === 'int64' ? null : 'indices must be int64')
     if (err !== null) return err
     return Number.isInteger(depth) && depth > 0 ? { dtype: 'float32', shape: [...inputs[0].shape, depth] } : `bad depth ${depth}`
+  },
+  MultiHeadAttention: (inputs, { heads, outputs, output }) => {
+    const err = (inputs.length === 3 || inputs.length === 4 ? null : 'expects q, k, v and an optional bias') ?? sameDtype(inputs)
+    if (err !== null) return err
+    const [q, k, v, bias] = inputs
+    if (q.dtype !== 'float32' || [q, k, v].some((t) => t.shape.length !== 3)) return 'q, k and v must be float32 of rank 3'
+    const [B, S, D] = q.shape
+    const [L, dh] = [k.shape[1], typeof D === 'number' ? D / heads : NaN]
+    if (!Number.isInteger(dh) || k.shape[2] !== D || v.shape[2] !== D) return `width ${D} of q, k, v must agree and divide into ${heads} heads`
+    if (k.shape[0] !== B || v.shape[0] !== B || v.shape[1] !== L) return `q ${show(q.shape)}, k ${show(k.shape)}, v ${show(v.shape)} disagree on batch or length`
+    if (bias !== undefined) {
+      const want = [B, heads, S, L]
+      if (bias.shape.length !== 4 || bias.shape.some((d, i) => d !== want[i] && !(i < 2 && d === 1))) return `bias ${show(bias.shape)} must be [${B}|1, ${heads}|1, ${S}, ${L}]`
+    }
+    if (output >= outputs) return `output ${output} of a node with ${outputs} outputs`
+    const shape = output === 0 ? [B, S, D] : output === 3 ? [B, heads, S, L] : [B, heads, L, dh]
+    return { dtype: q.dtype, shape }
+  },
+  SkipLayerNormalization: (inputs, { epsilon }) => {
+    const err = (inputs.length === 4 || inputs.length === 5 ? null : 'expects x, skip, gamma, beta and an optional bias') ?? sameDtype(inputs)
+    if (err !== null) return err
+    const [x, skip, ...vectors] = inputs
+    const last = x.shape[x.shape.length - 1]
+    if (x.dtype !== 'float32' || x.shape.length !== skip.shape.length || x.shape.some((d, i) => d !== skip.shape[i])) return `x ${show(x.shape)} and skip ${show(skip.shape)} must be float32 of one shape`
+    if (vectors.some((t) => t.shape.length !== 1 || t.shape[0] !== last)) return `gamma, beta and bias must be [${last}]`
+    return epsilon > 0 ? x : 'epsilon must be positive'
+  },
+  BiasGelu: (inputs) => {
+    const err = arity(inputs, 2) ?? sameDtype(inputs)
+    if (err !== null) return err
+    const [x, b] = inputs
+    if (x.dtype !== 'float32' || b.shape.length !== 1 || b.shape[0] !== x.shape[x.shape.length - 1]) return `bias ${show(b.shape)} must be float32 [${x.shape[x.shape.length - 1]}]`
+    return x
+  },
+  DynamicQuantizeMatMul: (inputs) => {
+    if (inputs.length !== 3 && inputs.length !== 4) return 'expects a, b, b_scale and an optional bias'
+    const [a, b, scale, bias] = inputs
+    if (a.dtype !== 'float32' || b.dtype !== 'int8' || scale.dtype !== 'float32' || (bias !== undefined && bias.dtype !== 'float32')) return 'a, b_scale and bias must be float32, b int8'
+    if (a.shape.length < 2 || b.shape.length !== 2) return `a must have rank >= 2 and b rank 2, got ${show(a.shape)} and ${show(b.shape)}`
+    const N = b.shape[1]
+    if (a.shape[a.shape.length - 1] !== b.shape[0]) return `inner dims differ: ${show(a.shape)} x ${show(b.shape)}`
+    if ([scale, bias].some((t) => t !== undefined && (t.shape.length !== 1 || t.shape[0] !== N))) return `b_scale and bias must be [${N}]`
+    return { dtype: 'float32', shape: [...a.shape.slice(0, -1), N] }
   }
 }
 

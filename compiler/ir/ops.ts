@@ -86,6 +86,25 @@ export interface OpAttrs {
   readonly GatherND: { readonly batchDims: number }
   readonly ScatterNDAdd: None
   readonly OneHot: { readonly depth: number }
+  // fused (onnxruntime's com.microsoft ops, made by compiler/passes/fusions; inference only)
+  /**
+   * `MHA(q, k, v, heads, bias)` of spec section 3 over q [B, S, D], k and v [B, L, D] and
+   * an optional additive bias [B|1, H|1, S, L]. The ONNX node has `outputs` outputs (1:
+   * onnxruntime may take its flash path; 3: present key/value are produced too, which
+   * takes the plain path; 4: also the scaled scores); this IR node is output `output`:
+   * 0 the attention [B, S, D], 1 / 2 the keys / values [B, H, L, dh], 3 the scores
+   * `q k^T * scale + bias` [B, H, S, L].
+   */
+  readonly MultiHeadAttention: { readonly heads: number; readonly scale: number; readonly outputs: 1 | 3 | 4; readonly output: 0 | 1 | 2 | 3 }
+  /** `LN(x + skip [+ bias])` (output 0) or the sum `x + skip [+ bias]` itself (output 3). */
+  readonly SkipLayerNormalization: { readonly epsilon: number; readonly output: 0 | 3 }
+  /** `GELU(x + bias)`, exact erf form. */
+  readonly BiasGelu: None
+  /**
+   * `a @ dequantize(b) [+ bias]`: a float32 [..., K] quantized per tensor at run time, b int8
+   * [K, N] with per-column scales [N] (symmetric, zero point 0), optional float32 bias [N].
+   */
+  readonly DynamicQuantizeMatMul: None
 }
 
 /** @since 0.1.0 */
@@ -101,7 +120,8 @@ export const commutative: ReadonlySet<OpKind> = new Set<OpKind>(['Add', 'Mul', '
 export const groups = {
   binary: ['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Equal', 'Less', 'Greater', 'And'] as const,
   unary: ['Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Abs', 'Not'] as const,
-  reduce: ['ReduceSum', 'ReduceMean', 'ReduceMax'] as const
+  reduce: ['ReduceSum', 'ReduceMean', 'ReduceMax'] as const,
+  fused: ['MultiHeadAttention', 'SkipLayerNormalization', 'BiasGelu', 'DynamicQuantizeMatMul'] as const
 }
 
 /** Every op kind, in a fixed order (tests iterate it). */
@@ -113,5 +133,6 @@ export const allOps: readonly OpKind[] = [
   ...groups.reduce, 'ArgMax', 'TopK',
   'Softmax', 'LogSoftmax', 'LayerNormalization',
   'Reshape', 'Transpose', 'Concat', 'Slice', 'Expand', 'Squeeze', 'Unsqueeze',
-  'Gather', 'GatherElements', 'GatherND', 'ScatterNDAdd', 'OneHot'
+  'Gather', 'GatherElements', 'GatherND', 'ScatterNDAdd', 'OneHot',
+  ...groups.fused
 ]

@@ -15,6 +15,8 @@ export interface DataOf {
   readonly float64: Float64Array
   readonly int64: BigInt64Array
   readonly bool: Uint8Array
+  /** Quantized weights (int8 quantization). */
+  readonly int8: Int8Array
 }
 
 /** @since 0.1.0 */
@@ -41,7 +43,9 @@ export const zeros = <D extends DType>(dtype: D, shape: readonly number[]): Host
         ? new Float64Array(n)
         : dtype === 'int64'
           ? new BigInt64Array(n)
-          : new Uint8Array(n)
+          : dtype === 'int8'
+            ? new Int8Array(n)
+            : new Uint8Array(n)
   ) as DataOf[D]
   return { dtype, shape: [...shape], data }
 }
@@ -56,7 +60,7 @@ export const fromNumbers = <D extends DType>(dtype: D, shape: readonly number[],
     const d = t.data as BigInt64Array
     for (let i = 0; i < values.length; i++) d[i] = BigInt(Math.trunc(values[i]))
   } else {
-    const d = t.data as Float32Array | Float64Array | Uint8Array
+    const d = t.data as Float32Array | Float64Array | Uint8Array | Int8Array
     for (let i = 0; i < values.length; i++) d[i] = values[i]
   }
   return t
@@ -69,7 +73,7 @@ export const toNumbers = (t: HostTensor): Float64Array => {
     const d = t.data as BigInt64Array
     for (let i = 0; i < d.length; i++) out[i] = Number(d[i])
   } else {
-    out.set(t.data as Float32Array | Float64Array | Uint8Array)
+    out.set(t.data as Float32Array | Float64Array | Uint8Array | Int8Array)
   }
   return out
 }

@@ -1,6 +1,7 @@
 /**
  * `cmga compile`: config + weights -> a model directory with one ONNX graph per stage
- * and a manifest, written atomically (a temporary directory, then one rename).
+ * (see `deploy.ts`: fused unless asked not to, optionally int8) and a manifest, written
+ * atomically (a temporary directory, then one rename).
  * @since 0.1.0
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -18,7 +19,10 @@ import type { Pass } from '../../compiler/passes/pass.js'
 import { compilerVersion } from '../../compiler/version.js'
 import type { CmgaConfig } from './config.js'
 import type { Stage } from './graphs.js'
-import { stageGraph, stages } from './graphs.js'
+import { stageGraph } from './graphs.js'
+import type { FusionOptions } from '../../compiler/passes/fusions/index.js'
+import { quantizeInt8 } from '../../compiler/quantize/dynamic-int8.js'
+import { deployGraphs } from './deploy.js'
 import type { Manifest, StageSpec } from './manifest.js'
 import { describeGraph } from './manifest.js'
 
@@ -30,10 +34,15 @@ export interface CompileRequest {
   readonly weightsSource: string
   readonly weightsSummary: string
   readonly out: string
-  /** Passes to run (default: the default pipeline). */
+  /** Passes to run before the fusions (default: the default pipeline). */
   readonly passes?: readonly Pass[]
+  /** Run the fusion passes (default true). */
+  readonly fuse?: boolean
+  readonly fusion?: FusionOptions
+  /** `int8`: dynamic int8 quantization of the large matrix products (default `none`). */
+  readonly quantize?: 'none' | 'int8'
   /** Called as each stage starts, for progress. */
-  readonly onStage?: (stage: Stage, index: number, count: number) => void
+  readonly onStage?: (stage: string, index: number, count: number) => void
 }
 
 /** Per stage: pass statistics, node count and file size. */
@@ -66,19 +75,23 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
   }
   const specs: Record<string, StageSpec> = {}
   const reports: Record<string, { passes: Record<string, Record<string, number>> }> = {}
-  for (const [i, s] of stages.entries()) {
-    req.onStage?.(s, i, stages.length)
+  const built = deployGraphs(req.config, { fuse: req.fuse, fusion: req.fusion, passes: req.passes })
+  if (E.isLeft(built)) {
+    rmSync(tmp, { recursive: true, force: true })
+    return built
+  }
+  for (const [i, { stage: s, graph, stats }] of built.right.entries()) {
+    req.onStage?.(s, i, built.right.length)
     const file = `${s}.onnx`
-    const r = pipe(
-      buildStage(req.config, s, req.passes),
-      E.chainFirst(({ graph }) => writeModel(join(tmp, file), graph, { weights: req.weights, externalData: { fileName: `${s}.onnx.data` } }))
-    )
+    const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights) : undefined
+    const weights = q === undefined ? req.weights : new Map([...req.weights, ...q.weights])
+    const r = writeModel(join(tmp, file), q?.graph ?? graph, { weights, externalData: { fileName: `${s}.onnx.data` } })
     if (E.isLeft(r)) {
       rmSync(tmp, { recursive: true, force: true })
       return r
     }
-    specs[s] = describeGraph(file, r.right.graph)
-    reports[s] = { passes: r.right.stats }
+    specs[s] = describeGraph(file, q?.graph ?? graph)
+    reports[s] = { passes: q === undefined ? stats : { ...stats, quantizeInt8: q.stats } }
   }
   const manifest: Manifest = {
     format: 'cmga-model',
@@ -86,7 +99,7 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     compiler: { name: 'cmga', version: compilerVersion() },
     config: req.config,
     weights: { source: req.weightsSource, summary: req.weightsSummary },
-    quantize: 'none',
+    quantize: req.quantize ?? 'none',
     stages: specs
   }
   try {

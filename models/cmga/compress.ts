@@ -24,6 +24,8 @@ export interface Compressed {
   readonly x: F32
   /** [B, Kn], ascending. */
   readonly keep: I64
+  /** The guidance score `s` [B, M] over candidates (the fusion weights are `s` on the dropped ones, normalized). */
+  readonly scores: F32
 }
 
 /** `a_img[b, i] = mean_h A[b, h, 0, 1+i]`, normalized to sum 1 over candidates. */
@@ -65,7 +67,7 @@ export const compress = (x: F32, A: F32, keys: F32, beta: number, kept: number, 
   const w0 = mul(s, sub(1, keptMask))
   const w = div(w0, maximum(sum(w0, -1, true), 1e-12))
   const fused = matmul(unsqueeze(w, 1), candidates) // [B, 1, D]
-  return { x: concat([slice(x, 1, 0, 1), gatherRows(candidates, keep), fused], 1), keep }
+  return { x: concat([slice(x, 1, 0, 1), gatherRows(candidates, keep), fused], 1), keep, scores: s }
 }
 
 /** The kept scores `s[b, keep[b, k]]` (used by the fused-token rewrite). */

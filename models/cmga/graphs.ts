@@ -56,6 +56,8 @@ export const visionGraph = (c: CmgaConfig, g: Guidance): Graph => {
     outputs.image_tokens = tokenFeatures(V, p.visionProj)
   }
   for (const k of keep) outputs[`keep.${k.layer}`] = k.indices
+  // The guidance score s [B, M] per compression layer: what `cmga explain` draws the fusion weights from.
+  for (const k of keep) outputs[`guide.${k.layer}`] = k.scores
   return graph(`vision_${g}`, (tCls === undefined ? [pixels] : [pixels, tCls]), outputs)
 }
 

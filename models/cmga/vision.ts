@@ -19,10 +19,10 @@ export const guidances: readonly Guidance[] = ['image', 'joint', 'text', 'none']
 /** Whether a mode needs the paired text's [CLS] state. */
 export const needsText = (g: Guidance): boolean => g === 'joint' || g === 'text'
 
-/** The vision output: `V` [B, T_final, D] and the kept indices per compression layer. */
+/** The vision output: `V` [B, T_final, D] and, per compression layer, the kept indices and guidance scores. */
 export interface VisionOut {
   readonly V: F32
-  readonly keep: ReadonlyArray<{ readonly layer: number; readonly indices: I64 }>
+  readonly keep: ReadonlyArray<{ readonly layer: number; readonly indices: I64; readonly scores: F32 }>
 }
 
 const betaOf = (c: CmgaConfig, g: Guidance): number => (g === 'image' ? 1 : g === 'joint' ? c.compression.imageWeight : 0)
@@ -40,7 +40,7 @@ export const patchEmbed = (c: CmgaConfig, p: VisionParams, pixels: F32): F32 => 
 export const visionEncoder = (c: CmgaConfig, p: VisionParams, pixels: F32, guidance: Guidance, tCls?: F32): VisionOut => {
   const { heads, eps } = c.vision
   const schedule = new Map(keptCounts(c).map((k) => [k.layer, k.kept]))
-  const keep: Array<{ layer: number; indices: I64 }> = []
+  const keep: Array<{ layer: number; indices: I64; scores: F32 }> = []
   let x = patchEmbed(c, p, pixels)
   p.blocks.forEach((b, l) => {
     const y = LN(x, b.norm1, eps)
@@ -53,7 +53,7 @@ export const visionEncoder = (c: CmgaConfig, p: VisionParams, pixels: F32, guida
     if (kept !== undefined && guidance !== 'none') {
       const r = compress(x, probs, keys, betaOf(c, guidance), kept, tCls === undefined ? undefined : { tCls, qkv: b.qkv })
       x = r.x
-      keep.push({ layer: l, indices: r.keep })
+      keep.push({ layer: l, indices: r.keep, scores: r.scores })
     }
     x = add(x, mlp(LN(x, b.norm2, eps), b.fc1, b.fc2))
   })

@@ -4,10 +4,8 @@
  * file write (temp file in the same directory, fsync, rename).
  * @since 0.1.0
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
-import { basename, dirname, join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
+import { writeFileAtomic } from '../../compiler/atomic.js'
 import { fail, type CmgaError } from '../../compiler/errors.js'
 import type { DType } from '../../compiler/ir/dtype.js'
 import { sizeOf, type HostTensor } from '../../compiler/ir/tensor.js'
@@ -17,7 +15,7 @@ import { sizeOf, type HostTensor } from '../../compiler/ir/tensor.js'
 // -------------------------------------------------------------------------------------
 
 /** The safetensors dtype each host dtype is written as. */
-const fileDtype: { readonly [K in DType]: string } = { float32: 'F32', float64: 'F64', int64: 'I64', bool: 'BOOL' }
+const fileDtype: { readonly [K in DType]: string } = { float32: 'F32', float64: 'F64', int64: 'I64', bool: 'BOOL', int8: 'I8' }
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
@@ -79,28 +77,6 @@ export const encodeSafetensors = (
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** Runs a cleanup step whose failure must not hide the error being reported. */
-const ignoreErrors = (f: () => unknown): void => {
-  try {
-    f()
-  } catch {
-    // keep the original error
-  }
-}
-
-/** Flushes a directory entry to disk where the platform allows it (best effort). */
-const syncDirectory = (dir: string): void => {
-  // not supported everywhere (Windows); the rename has happened either way
-  ignoreErrors(() => {
-    const fd = openSync(dir, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  })
-}
-
 /**
  * Writes a safetensors file atomically: to a temp file in the target's directory,
  * fsynced, then renamed over the target. On failure the temp file is removed and the
@@ -117,20 +93,5 @@ export const writeSafetensorsAtomic = (
   } catch (e) {
     return fail('format', `cannot encode ${path}: ${messageOf(e)}`)
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
-  let fd: number | undefined
-  try {
-    fd = openSync(tmp, 'wx')
-    writeFileSync(fd, bytes)
-    fsyncSync(fd)
-    closeSync(fd)
-    fd = undefined
-    renameSync(tmp, path)
-  } catch (e) {
-    ignoreErrors(() => fd !== undefined && closeSync(fd))
-    ignoreErrors(() => rmSync(tmp, { force: true }))
-    return fail('io', `cannot write ${path}: ${messageOf(e)}`)
-  }
-  syncDirectory(dirname(path))
-  return E.right(undefined)
+  return writeFileAtomic(path, bytes)
 }

@@ -1,0 +1,110 @@
+/**
+ * Timing helpers of the benchmark: onnxruntime sessions with a fixed thread count,
+ * warm-up then the median of N runs, the profile of a run, and the machine.
+ * @since 0.1.0
+ */
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import * as ort from 'onnxruntime-node'
+import * as E from 'fp-ts/lib/Either.js'
+import { emitModel } from '../compiler/emit/model.js'
+import type { Graph } from '../compiler/ir/graph.js'
+import type { HostTensor } from '../compiler/ir/tensor.js'
+
+/** Intra-op threads of every session (the issue's setting). */
+export const THREADS = 2
+
+/** Emits a graph with its weights and opens a session (optionally profiling). */
+export const open = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, profile?: string): Promise<ort.InferenceSession> => {
+  const m = emitModel(g, { weights })
+  if (E.isLeft(m)) throw new Error(`emit ${g.name}: ${m.left.message}`)
+  return ort.InferenceSession.create(m.right.model, {
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    ...(profile === undefined ? {} : { enableProfiling: true, profileFilePrefix: profile })
+  })
+}
+
+/** Host tensors as ORT feeds. */
+export const feedsOf = (t: Readonly<Record<string, HostTensor>>): Record<string, ort.Tensor> =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, new ort.Tensor(v.dtype as 'float32', v.data as Float32Array, [...v.shape])]))
+
+/** Median milliseconds of `runs` calls after `warmup` calls. */
+export const median = async (f: () => Promise<unknown>, runs = 5, warmup = 2): Promise<number> => {
+  for (let i = 0; i < warmup; i++) await f()
+  const ts: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now()
+    await f()
+    ts.push(performance.now() - t0)
+  }
+  ts.sort((a, b) => a - b)
+  return ts[runs >> 1]
+}
+
+/** Median and fastest of a set of timings. */
+export interface Timing {
+  readonly median: number
+  readonly min: number
+}
+
+/**
+ * Times several functions round-robin (warm-up rounds, then `runs` rounds of one call
+ * each), so that load from other processes falls on all of them alike; per function,
+ * the median and the fastest milliseconds.
+ */
+export const interleaved = async (fs: ReadonlyArray<() => Promise<unknown>>, runs = 5, warmup = 2): Promise<Timing[]> => {
+  for (let i = 0; i < warmup; i++) for (const f of fs) await f()
+  const ts: number[][] = fs.map(() => [])
+  for (let i = 0; i < runs; i++) {
+    for (const [k, f] of fs.entries()) {
+      const t0 = performance.now()
+      await f()
+      ts[k].push(performance.now() - t0)
+    }
+  }
+  return ts.map((t) => {
+    const sorted = [...t].sort((a, b) => a - b)
+    return { median: sorted[runs >> 1], min: sorted[0] }
+  })
+}
+
+/** Runs a session a few times with profiling on, and sums kernel time by op type (ms per run). */
+export const profileOps = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, feeds: Record<string, ort.Tensor>, runs = 3): Promise<Array<[string, number]>> => {
+  const prefix = join(tmpdir(), `cmga-profile-${process.pid}-${Date.now()}`)
+  const s = await open(g, weights, prefix)
+  for (let i = 0; i < runs + 1; i++) await s.run(feeds)
+  s.endProfiling()
+  await s.release()
+  const dir = tmpdir()
+  const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.startsWith(prefix))
+  if (file === undefined) return []
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Array<{ cat?: string; name?: string; dur?: number; args?: { op_name?: string } }>
+  rmSync(file, { force: true })
+  const byOp = new Map<string, number>()
+  for (const e of events) if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') === true) byOp.set(e.args?.op_name ?? '?', (byOp.get(e.args?.op_name ?? '?') ?? 0) + (e.dur ?? 0))
+  return [...byOp].map(([k, us]): [string, number] => [k, us / 1000 / (runs + 1)]).sort((a, b) => b[1] - a[1])
+}
+
+/** The machine, for the results file. */
+export const machine = (): Record<string, string> => {
+  const c = cpus()
+  const ortVersion = (() => {
+    try {
+      return String(JSON.parse(readFileSync(new URL('../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8')).version)
+    } catch {
+      return 'unknown'
+    }
+  })()
+  return {
+    cpu: `${c[0]?.model ?? 'unknown'} x ${c.length}`,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    onnxruntime: `onnxruntime-node ${ortVersion} (CPU)`,
+    threads: `${THREADS} intra-op, 1 inter-op`,
+    load: loadavg().map((x) => x.toFixed(2)).join(' ')
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * bench/results.md from the measurements: the machine, every timing with GFLOP/s, the
+ * targets of issue 4 (met or missed, with the ratio), the profiles, and the analysis
+ * kept by hand in bench/notes.md.
+ * @since 0.1.0
+ */
+import { existsSync, readFileSync } from 'node:fs'
+
+/** One timing. */
+export interface Row {
+  readonly what: string
+  readonly variant: string
+  readonly batch: number
+  readonly ms: number
+  /** The fastest run. */
+  readonly min: number
+  readonly perItem: number
+  readonly gflops: number
+}
+
+/** Everything the results file reports. */
+export interface Results {
+  readonly machine: Readonly<Record<string, string>>
+  readonly rows: readonly Row[]
+  readonly matmul: { readonly f32: number; readonly int8: number }
+  readonly attention: ReadonlyArray<readonly [string, number]>
+  readonly profiles: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, number]>]>
+  readonly compile: { readonly seconds: number; readonly wall: number; readonly peakMiB: number }
+  readonly training: string | null
+  readonly quality: { readonly itcImageCosine: number; readonly keptOverlap: number; readonly unfusedItcCosine: number }
+  readonly pytorch: { readonly none: number; readonly image: number; readonly text: number }
+}
+
+const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a')
+
+/** The results file. */
+export const writeResults = (r: Results): string => {
+  const get = (what: string, variant: string, batch: number): Row | undefined => r.rows.find((x) => x.what === what && x.variant === variant && x.batch === batch)
+  const ms = (what: string, variant: string, batch = 1): number => get(what, variant, batch)?.perItem ?? NaN
+  const target = (name: string, ratio: number, want: number, unit = 'x'): string =>
+    `| ${name} | ${f(want, 2)}${unit} | ${f(ratio, 2)}${unit} | ${ratio >= want ? 'met' : `**missed** by ${f((1 - ratio / want) * 100, 0)}%`} |`
+  const image = ms('vision image', 'fused')
+  const noneG = Math.max(get('vision none', 'fused', 1)?.gflops ?? 0, get('vision none', 'fused', 4)?.gflops ?? 0)
+  const busy = r.machine.load.split(' ').map(Number)[0] > 0.5 || r.machine.loadAfter.split(' ').map(Number)[0] > 2.5
+  return [
+    '# Benchmark results (issue 4)',
+    '',
+    'Written by `npm run bench` (bench/run.ts); the analysis at the end is kept by hand in bench/notes.md.',
+    '',
+    '## Machine',
+    '',
+    ...Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`),
+    busy ? '- **The machine was busy** (other sessions share its 2 cores): timings are noisy; ratios within one run are what count.' : '- The machine was idle at the start.',
+    '',
+    '## Timings (median of 5 after warm-up, variants of a row group timed round-robin; per item = per image, per text or per candidate)',
+    '',
+    '| what | variant | batch | median ms | fastest ms | median ms / item | GFLOP/s (median) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...r.rows.map((x) => `| ${x.what} | ${x.variant} | ${x.batch} | ${f(x.ms)} | ${f(x.min)} | ${f(x.perItem)} | ${f(x.gflops)} |`),
+    '',
+    `Single large MatMul [1024x768]x[768x3072] in the same run: **${f(r.matmul.f32)} GFLOP/s** float32, ${f(r.matmul.int8)} GOP/s int8 (DynamicQuantizeMatMul).`,
+    '',
+    '## Attention at [1, 197, 768], 12 heads (median of 21)',
+    '',
+    '| variant | ms |',
+    '| --- | ---: |',
+    ...r.attention.map(([k, v]) => `| ${k} | ${f(v, 3)} |`),
+    '',
+    '## Compile (base, random weights, every stage written)',
+    '',
+    `- ${f(r.compile.seconds)} s inside compileModel, ${f(r.compile.wall)} s wall for the process; peak RSS ${f(r.compile.peakMiB, 0)} MiB`,
+    '',
+    '## Targets',
+    '',
+    '| target | wanted | measured | |',
+    '| --- | ---: | ---: | --- |',
+    target('fused vision (image, keep 0.7, B=1) vs our unfused', ms('vision image', 'unfused') / image, 1.15),
+    target('fused vision (image, B=1) vs the PyTorch export (142 ms)', r.pytorch.image / image, 1.1),
+    target('int8 vision (image, B=1) vs float32 fused', image / ms('vision image', 'int8'), 2),
+    target('int8 itc_image cosine vs float32 (worst of 4 images)', r.quality.itcImageCosine, 0.99, ''),
+    target('re-rank 16 with prefix cache vs without', ms('re-rank 16, no cache', 'fused', 16) / ms('re-rank 16, prefix cache', 'fused', 16), 1.25),
+    target('float32 `none` vision GFLOP/s vs the large MatMul', noneG / r.matmul.f32, 0.9),
+    '',
+    `Also: int8 kept-token overlap with float32 (worst layer and image): ${f(r.quality.keptOverlap, 3)}; unfused vs fused itc_image cosine: ${f(r.quality.unfusedItcCosine, 6)}.`,
+    `PyTorch export figures for reference: none ${r.pytorch.none} ms, image ${r.pytorch.image} ms, text ${r.pytorch.text} ms; ours fused: none ${f(ms('vision none', 'fused'))} ms, image ${f(image)} ms, text ${f(ms('text (32 tokens)', 'fused'))} ms.`,
+    '',
+    '## Profiles (onnxruntime profiler, kernel ms per run by op type, top 8)',
+    '',
+    ...r.profiles.flatMap(([name, ops]) => [`- ${name}: ${ops.slice(0, 8).map(([k, v]) => `${k} ${f(v)}`).join(', ')}`]),
+    '',
+    ...(r.training === null ? [] : ['## Training (bench/train.ts, issue 6)', '', r.training, '']),
+    ...(existsSync(new URL('./notes.md', import.meta.url)) ? [readFileSync(new URL('./notes.md', import.meta.url), 'utf8')] : [])
+  ].join('\n')
+}

@@ -1,0 +1,101 @@
+/**
+ * `cmga eval retrieval`: R@1/5/10 on an annotation file, stage 1 and re-ranked.
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { readAnnotations } from '../../runtime/retrieval/annotations.js'
+import { evaluateRetrieval } from '../../runtime/retrieval/evaluate.js'
+import type { Command, Values } from '../command.js'
+import { integer, required } from '../command.js'
+import { progressBar } from '../progress.js'
+import { numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+
+const help = `Usage: cmga eval retrieval --model DIR --annotations FILE --images ROOT [flags]
+
+Text retrieval (image -> texts) and image retrieval (text -> images) recall at 1, 5 and
+10 and their means, as ALBEF reports them (txt_r1 ... img_r10, txt_r_mean, img_r_mean,
+r_mean, in percent): for stage 1 (global + local score) and after re-ranking the top
+--k of stage 1 with the ITM head by each rule: rerank_itm (the ITM match probability
+alone, ALBEF's rule) and rerank_combined (stage 1 + --itm-weight x ITM log-odds; safer
+when the ITM head is weakly trained). Prints JSON (or writes it to --out).
+
+Annotation files: ALBEF's retrieval format (a list of {"image": PATH, "caption":
+[...]}, e.g. coco_test.json) or Karpathy's dataset_*.json ({"images": [{"filepath",
+"filename", "split", "sentences": [{"raw"}]}]}), whose images of --split are used.
+Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_caption,
+30 words) unless --raw-captions.
+
+  --annotations FILE   the annotation file
+  --images ROOT        the folder image paths are relative to
+  --split NAME         Karpathy split to evaluate (default test)
+  --candidates N       stage-1 candidates per query (default 128; when it covers
+                       every image and text, stage 1 scores the full matrix)
+  --k N                candidates re-ranked with ITM per query (default 16)
+  --itm-weight W       weight of the ITM log-odds in the combined rule (default 0.1)
+  --on-error MODE      a missing or unreadable image: fail (default) or skip (left
+                       out with its captions, listed under "skipped")
+  --raw-captions       tokenize captions as they are
+  --out FILE           write the JSON there (atomically) instead of stdout
+${runtimeHelp}
+  -h, --help           this text`
+
+const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const cmd = 'eval retrieval'
+  const args = pipe(
+    E.Do,
+    E.bind('root', () => required(cmd, values, 'images')),
+    E.bind('file', () => required(cmd, values, 'annotations')),
+    E.bind('candidates', () => integer(cmd, values, 'candidates', 128, 1)),
+    E.bind('k', () => integer(cmd, values, 'k', 16, 0)),
+    E.bind('itmWeight', () => numberFlag(cmd, values, 'itm-weight', 0.1)),
+    E.bind('onError', () => onErrorFlag(cmd, values, 'fail')),
+    E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
+  )
+  if (E.isLeft(args)) return args
+  const rt = runtimeFrom(cmd, values)
+  if (E.isLeft(rt)) return rt
+  const bar = progressBar()
+  const a = args.right
+  return withRuntime(rt.right, (runtime) =>
+    pipe(
+      evaluateRetrieval(runtime, a.annotations, {
+        root: a.root,
+        candidates: a.candidates,
+        k: Math.min(a.k, a.candidates),
+        itmWeight: a.itmWeight,
+        onError: a.onError,
+        cleanCaptions: values['raw-captions'] !== true,
+        onProgress: (phase, done, total) => bar.update(phase, done, total)
+      }),
+      TE.map((r) => (bar.stop(), r)),
+      TE.mapLeft((e) => (bar.stop(), e)),
+      TE.chainEitherK((r) => {
+        for (const s of r.skipped) log(`skipped ${s.path}: ${s.reason}`)
+        return writeResult(values, { model: runtime.identity, annotations: a.file, format: a.annotations.format, split: a.annotations.format === 'karpathy' ? (values.split ?? 'test') : null, ...r }, log)
+      })
+    )()
+  )
+}
+
+/** @since 0.1.0 */
+export const evalRetrievalCommand: Command = {
+  name: 'eval retrieval',
+  summary: 'R@1/5/10 of text and image retrieval on ALBEF or Karpathy annotations',
+  help,
+  flags: {
+    ...runtimeFlags,
+    annotations: { type: 'string' },
+    images: { type: 'string' },
+    split: { type: 'string' },
+    candidates: { type: 'string' },
+    k: { type: 'string' },
+    'itm-weight': { type: 'string' },
+    'on-error': { type: 'string' },
+    'raw-captions': { type: 'boolean' },
+    out: { type: 'string' }
+  },
+  run
+}

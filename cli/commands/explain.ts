@@ -1,0 +1,84 @@
+/**
+ * `cmga explain`: a picture (and optionally JSON) of what a compiled model kept and
+ * aligned for one image and one text.
+ * @since 0.1.0
+ */
+import { existsSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
+import { loadModel } from '../../runtime/cmga/model.js'
+import { encodePng, explainImage, explanationJson, writeFilesAtomic } from '../../runtime/explain/index.js'
+import type { Command, Values } from '../command.js'
+import { integer, required } from '../command.js'
+
+const help = `Usage: cmga explain --model DIR --image IMAGE --text "..." --out FILE.png
+                    [--vocab VOCAB.txt] [--json FILE.json] [--threads N]
+
+Draws what a compiled model does with one image and one text, in one PNG:
+  - the global score, the local (token-level) score and the ITM match probability;
+  - the preprocessed image once per compression layer under image guidance and once
+    under joint guidance (guided by the text): kept patches as they are, dropped ones
+    dimmed and tinted orange by their weight in the fused token; patches kept inside
+    a fused token made at an earlier layer have a cyan border;
+  - per text token, its similarity with every final visual token (image guidance),
+    drawn on the patches that token covers (white box: the best match).
+
+  --model DIR      a directory written by cmga compile
+  --image IMAGE    a JPEG, PNG or WebP image (resized to the model's size, spec section 8)
+  --text TEXT      the text (tokenized with BERT WordPiece, cut to text.maxPositions)
+  --out FILE       where to write the PNG (written atomically)
+  --vocab FILE     vocab.txt or tokenizer.json (default: the one in the model directory)
+  --json FILE      also write the same information as JSON: per layer and guidance the
+                   original patch positions kept, the similarity matrix, the scores
+  --threads N      onnxruntime intra-op threads (default 2)
+  -h, --help       this text`
+
+/** A file we may write: its directory exists and it is not a directory itself. */
+const writable = (path: string): E.Either<CmgaError, string> => {
+  const dir = dirname(resolve(path))
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail('io', `cannot write ${path}: directory ${dir} does not exist`)
+  if (existsSync(path) && statSync(path).isDirectory()) return fail('io', `cannot write ${path}: it is a directory`)
+  return E.right(path)
+}
+
+/** An optional string flag that, when given, must not be empty. */
+const optional = (values: Values, flag: string): E.Either<CmgaError, string | undefined> =>
+  values[flag] === undefined ? E.right(undefined) : required('explain', values, flag)
+
+/** @since 0.1.0 */
+export const explainCommand: Command = {
+  name: 'explain',
+  summary: 'draw the kept patches, token alignment and scores of one image-text pair',
+  help,
+  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' } },
+  run: (values, log) =>
+    pipe(
+      TE.fromEither(
+        pipe(
+          E.Do,
+          E.bind('dir', () => required('explain', values, 'model')),
+          E.bind('image', () => required('explain', values, 'image')),
+          E.bind('text', () => required('explain', values, 'text')),
+          E.bind('out', () => E.chain(writable)(required('explain', values, 'out'))),
+          E.bind('json', ({ out }) =>
+            E.chain((j: string | undefined) => (j === undefined ? E.right(j) : resolve(j) === resolve(out) ? fail<string>('usage', 'cmga explain: --json and --out name the same file') : writable(j)))(optional(values, 'json'))
+          ),
+          E.bind('vocab', () => optional(values, 'vocab')),
+          E.bind('threads', () => integer('explain', values, 'threads', 2, 1, 256)),
+          E.bind('model', ({ dir, threads }) => loadModel(dir, { threads }))
+        )
+      ),
+      TE.bind('result', ({ model, image, text, vocab }) => explainImage({ model, image, text, vocab })),
+      TE.bind('png', ({ result }) => () => encodePng(result.picture)),
+      TE.chainEitherK(({ out, json, png, result, dir, image, text }) => {
+        const files: Array<readonly [string, Uint8Array | string]> = [[out, png]]
+        if (json !== undefined) files.push([json, JSON.stringify(explanationJson(result.explanation, { model: dir, image, text }), null, 1) + '\n'])
+        return E.map(() => files.map(([f]) => f))(writeFilesAtomic(files))
+      }),
+      TE.map((written) => log(`wrote ${written.join(' and ')}`))
+    )()
+}

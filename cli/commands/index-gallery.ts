@@ -1,0 +1,108 @@
+/**
+ * `cmga index`: embeds a folder of images (and optionally a list of texts) once, for
+ * `cmga retrieve`.
+ * @since 0.1.0
+ */
+import { readFileSync } from 'node:fs'
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
+import { buildIndex } from '../../runtime/retrieval/gallery.js'
+import type { Command, Values } from '../command.js'
+import { integer, required } from '../command.js'
+import { progressBar } from '../progress.js'
+import { onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime } from '../runtime-flags.js'
+
+const help = `Usage: cmga index --model DIR --images FOLDER --out INDEX [--texts FILE] [flags]
+
+Embeds every image under FOLDER (jpg, jpeg, png, webp; sub-folders too) with the
+model's text-agnostic image features (spec section 7, image guidance), and optionally
+the texts of FILE for image-to-text retrieval, into the index folder INDEX.
+
+INDEX is built in INDEX.partial (each shard written atomically) and renamed when
+complete: an interrupted run resumes where it stopped when run again, and INDEX never
+exists half-written. The index records which model built it; cmga retrieve with another
+model is an error.
+
+  --images FOLDER      the images (optional when --texts is given)
+  --texts FILE         texts to index: a JSON list of strings, or a text file with
+                       one text per line
+  --out INDEX          the index folder (must not exist)
+  --on-error MODE      an unreadable image: fail (default) stops with its name;
+                       skip leaves it out and lists it in index.json
+  --shard-size N       images per shard, the unit of resuming (default 64)
+${runtimeHelp}
+  -h, --help           this text`
+
+/** Reads `--texts`: a JSON list of strings, or one text per non-empty line. */
+export const readTexts = (path: string): E.Either<CmgaError, string[]> => {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return fail('io', `texts ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`)
+  }
+  if (path.endsWith('.json')) {
+    let j: unknown
+    try {
+      j = JSON.parse(text)
+    } catch (e) {
+      return fail('format', `texts ${path}: not valid JSON (${(e as Error).message})`)
+    }
+    if (!Array.isArray(j) || !j.every((x) => typeof x === 'string')) return fail('format', `texts ${path}: expected a JSON list of strings`)
+    return j.length === 0 ? fail('input', `texts ${path}: the list is empty`) : E.right(j as string[])
+  }
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '')
+  return lines.length === 0 ? fail('input', `texts ${path}: no text in it`) : E.right(lines)
+}
+
+const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const args = pipe(
+    E.Do,
+    E.bind('out', () => required('index', values, 'out')),
+    E.bind('onError', () => onErrorFlag('index', values, 'fail')),
+    E.bind('shardSize', () => integer('index', values, 'shard-size', 64, 1, 1 << 20)),
+    E.bind('texts', () => (typeof values.texts === 'string' ? E.map((t: string[]) => t as string[] | undefined)(readTexts(values.texts)) : E.right(undefined))),
+    E.chainFirst(({ texts }) => (typeof values.images !== 'string' && texts === undefined ? fail('usage', 'cmga index: give --images FOLDER, --texts FILE, or both (see cmga index --help)') : E.right(undefined)))
+  )
+  if (E.isLeft(args)) return args
+  const rt = runtimeFrom('index', values)
+  if (E.isLeft(rt)) return rt
+  const bar = progressBar()
+  return withRuntime(rt.right, (runtime) =>
+    pipe(
+      buildIndex({
+        runtime,
+        ...(typeof values.images === 'string' ? { images: values.images } : {}),
+        ...(args.right.texts === undefined ? {} : { texts: args.right.texts }),
+        out: args.right.out,
+        onError: args.right.onError,
+        shardSize: args.right.shardSize,
+        onProgress: (done, total) => bar.update('images', done, total)
+      }),
+      TE.map((m) => {
+        bar.stop()
+        const im = m.images
+        if (im !== null) {
+          for (const s of im.skipped) log(`skipped ${s.path}: ${s.reason}`)
+          log(`indexed ${im.shards.reduce((n, s) => n + s.count, 0)} images${im.skipped.length > 0 ? ` (${im.skipped.length} skipped)` : ''}`)
+        }
+        if (m.texts !== null) log(`indexed ${m.texts.texts.length} texts`)
+        log(`wrote ${args.right.out}`)
+      }),
+      TE.mapLeft((e) => (bar.stop(), e))
+    )()
+  )
+}
+
+/** @since 0.1.0 */
+export const indexCommand: Command = {
+  name: 'index',
+  summary: 'embed a folder of images (and texts) once, for cmga retrieve',
+  help,
+  flags: { ...runtimeFlags, images: { type: 'string' }, texts: { type: 'string' }, out: { type: 'string' }, 'on-error': { type: 'string' }, 'shard-size': { type: 'string' } },
+  run
+}

@@ -1,0 +1,94 @@
+/**
+ * `cmga retrieve`: ranks an index's images for a text, or its texts for an image.
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
+import type { RerankRule } from '../../runtime/cmga/rank.js'
+import { openIndex } from '../../runtime/retrieval/gallery.js'
+import type { RetrieveOptions } from '../../runtime/retrieval/retrieve.js'
+import { checkRetrieveOptions, defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../../runtime/retrieval/retrieve.js'
+import type { Command, Values } from '../command.js'
+import { integer } from '../command.js'
+import { numberFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+
+const help = `Usage: cmga retrieve --model DIR --index INDEX (--query "TEXT" | --image FILE) [flags]
+
+Text to image (--query): ranks the index's images for the text. Image to text
+(--image): ranks the index's texts (cmga index --texts) for the image. Two stages
+(spec section 7): the global score over the whole index picks --candidates, which get
+the stage-1 score (global + local); the best --rerank of those are re-ordered with the
+ITM head under joint guidance. Prints JSON (or writes it to --out): the query and, per
+result, rank, item (image path or text), index, global, local, stage1, itm
+{probability, logOdds} when re-ranked, and score (what it is ordered by).
+
+  --index INDEX        an index folder written by cmga index with the same model
+  --query TEXT         a text query (text to image)
+  --image FILE         an image query (image to text)
+  --top N              results to return (default 10)
+  --candidates N       candidates given the stage-1 score (default 128)
+  --rerank N           candidates re-ranked with ITM (default 16; 0: none)
+  --rule RULE          re-ranking rule: combined (default): stage1 + weight x ITM
+                       log-odds; itm: the ITM match probability alone (ALBEF's rule)
+  --itm-weight W       the weight of the combined rule (default 0.1)
+  --out FILE           write the JSON there (atomically) instead of stdout
+${runtimeHelp.replace('(default 1; 0 runs it on\n                       the main thread)', '(default 0: the main thread)')}
+  -h, --help           this text`
+
+/** The rule the flags choose. */
+export const ruleFrom = (cmd: string, values: Values): E.Either<CmgaError, RerankRule> => {
+  const rule = values.rule ?? 'combined'
+  if (rule !== 'itm' && rule !== 'combined') return fail('usage', `cmga ${cmd}: --rule must be itm or combined, got "${String(rule)}"`)
+  return E.map((weight: number): RerankRule => (rule === 'itm' ? { kind: 'itm' } : { kind: 'combined', weight }))(numberFlag(cmd, values, 'itm-weight', 0.1))
+}
+
+const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>
+  pipe(
+    E.Do,
+    E.bind('top', () => integer('retrieve', values, 'top', defaultRetrieveOptions.top, 1)),
+    E.bind('candidates', () => integer('retrieve', values, 'candidates', defaultRetrieveOptions.candidates, 1)),
+    E.bind('rerank', () => integer('retrieve', values, 'rerank', defaultRetrieveOptions.rerank, 0)),
+    E.bind('rule', () => ruleFrom('retrieve', values)),
+    E.chain(checkRetrieveOptions)
+  )
+
+const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const query = typeof values.query === 'string' ? values.query : undefined
+  const image = typeof values.image === 'string' ? values.image : undefined
+  if ((query === undefined) === (image === undefined)) return fail('usage', 'cmga retrieve: give exactly one of --query TEXT or --image FILE (see cmga retrieve --help)')
+  if (typeof values.index !== 'string') return fail('usage', 'cmga retrieve: --index is required (see cmga retrieve --help)')
+  const opts = optionsFrom(values)
+  if (E.isLeft(opts)) return opts
+  const rt = runtimeFrom('retrieve', values, 0)
+  if (E.isLeft(rt)) return rt
+  return withRuntime(rt.right, (runtime) =>
+    pipe(
+      TE.fromEither(openIndex(values.index as string, runtime)),
+      TE.chain((g) => (query !== undefined ? retrieveImages(runtime, g, query, opts.right) : retrieveTexts(runtime, g, image as string, opts.right))),
+      TE.chainEitherK((r) => writeResult(values, { model: runtime.identity, index: values.index, ...r }, log))
+    )()
+  )
+}
+
+/** @since 0.1.0 */
+export const retrieveCommand: Command = {
+  name: 'retrieve',
+  summary: 'rank an index\'s images for a text (or its texts for an image)',
+  help,
+  flags: {
+    ...runtimeFlags,
+    index: { type: 'string' },
+    query: { type: 'string' },
+    image: { type: 'string' },
+    top: { type: 'string' },
+    candidates: { type: 'string' },
+    rerank: { type: 'string' },
+    rule: { type: 'string' },
+    'itm-weight': { type: 'string' },
+    out: { type: 'string' }
+  },
+  run
+}

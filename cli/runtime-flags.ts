@@ -1,0 +1,85 @@
+/**
+ * Flags shared by the commands that run a model through the runtime API (`index`,
+ * `retrieve`, `eval retrieval`): the model, its vocabulary, threads and batching; and
+ * writing JSON results.
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../compiler/errors.js'
+import { fail } from '../compiler/errors.js'
+import type { Runtime } from '../runtime/cmga/runtime.js'
+import { openRuntime } from '../runtime/cmga/runtime.js'
+import type { OnImageError } from '../runtime/images/batch.js'
+import { writeTextAtomic } from '../runtime/retrieval/files.js'
+import type { Flags, Values } from './command.js'
+import { integer, required } from './command.js'
+
+/** The flag definitions. */
+export const runtimeFlags: Flags = {
+  model: { type: 'string' },
+  vocab: { type: 'string' },
+  'max-length': { type: 'string' },
+  workers: { type: 'string' },
+  threads: { type: 'string' },
+  batch: { type: 'string' }
+}
+
+/** Their help lines. */
+export const runtimeHelp = `  --model DIR          a model directory written by cmga compile
+  --vocab FILE         vocab.txt or tokenizer.json, or a folder with one
+                       (default: the model directory)
+  --max-length N       tokens per text, [CLS] and [SEP] included (default 30,
+                       at most text.maxPositions)
+  --workers N          worker threads running the model (default 1; 0 runs it on
+                       the main thread)
+  --threads N          onnxruntime intra-op threads per worker (default: the
+                       cores shared among the workers; 2 with --workers 0)
+  --batch N            rows per model run (default 8)`
+
+/** Opens the runtime the flags describe. */
+export const runtimeFrom = (cmd: string, values: Values, workersDefault = 1): E.Either<CmgaError, Runtime> =>
+  pipe(
+    E.Do,
+    E.bind('dir', () => required(cmd, values, 'model')),
+    E.bind('workers', () => integer(cmd, values, 'workers', workersDefault, 0, 64)),
+    E.bind('threads', ({ workers }) => (values.threads === undefined ? E.right(undefined) : integer(cmd, values, 'threads', 1, 1, 256))),
+    E.bind('batchSize', () => integer(cmd, values, 'batch', 8, 1, 4096)),
+    E.bind('maxLength', () => (values['max-length'] === undefined ? E.right(undefined) : integer(cmd, values, 'max-length', 30, 2, 1 << 20))),
+    E.chain(({ dir, workers, threads, batchSize, maxLength }) =>
+      openRuntime(dir, { workers, batchSize, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
+    )
+  )
+
+/** `--on-error skip|fail`. */
+export const onErrorFlag = (cmd: string, values: Values, fallback: OnImageError): E.Either<CmgaError, OnImageError> => {
+  const v = values['on-error'] ?? fallback
+  return v === 'skip' || v === 'fail' ? E.right(v) : fail('usage', `cmga ${cmd}: --on-error must be skip or fail, got "${String(v)}"`)
+}
+
+/** A number flag (finite) with a default. */
+export const numberFlag = (cmd: string, values: Values, flag: string, fallback: number): E.Either<CmgaError, number> => {
+  const v = values[flag]
+  if (v === undefined) return E.right(fallback)
+  const n = Number(v)
+  return typeof v === 'string' && v.trim() !== '' && Number.isFinite(n) ? E.right(n) : fail('usage', `cmga ${cmd}: --${flag} must be a number, got "${String(v)}"`)
+}
+
+/** Writes a result as JSON to `--out FILE` (atomically) or to stdout. */
+export const writeResult = (values: Values, result: unknown, log: (line: string) => void): E.Either<CmgaError, void> => {
+  const text = JSON.stringify(result, null, 2) + '\n'
+  if (typeof values.out !== 'string') {
+    process.stdout.write(text)
+    return E.right(undefined)
+  }
+  return E.map(() => log(`wrote ${values.out as string}`))(writeTextAtomic(values.out, text))
+}
+
+/** Runs `f` with the runtime open, closing it (and its worker threads) afterwards. */
+export const withRuntime = async <A>(rt: Runtime, f: (rt: Runtime) => Promise<E.Either<CmgaError, A>>): Promise<E.Either<CmgaError, A>> => {
+  try {
+    return await f(rt)
+  } finally {
+    await rt.close()
+  }
+}

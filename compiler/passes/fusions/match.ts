@@ -1,0 +1,36 @@
+/**
+ * Small matchers the fusion patterns are written with.
+ * @since 0.1.0
+ */
+import type { Node } from '../../ir/node.js'
+import type { OpKind } from '../../ir/ops.js'
+import { sizeOf } from '../../ir/tensor.js'
+
+/** The node as kind `K`, or null. */
+export const as = <K extends OpKind>(n: Node | undefined, op: K): Node<K> | null => (n !== undefined && n.op === op ? (n as Node<K>) : null)
+
+/** The value of a one-element float Constant, or null. */
+export const scalarOf = (n: Node | undefined): number | null => {
+  const c = as(n, 'Constant')
+  if (c === null || sizeOf(c.attrs.value.shape) !== 1 || c.attrs.value.dtype === 'int64') return null
+  return Number(c.attrs.value.data[0])
+}
+
+/** Whether `n` is a one-element Constant equal to `v` (within `tol` relative). */
+export const isScalar = (n: Node | undefined, v: number, tol = 0): boolean => {
+  const s = scalarOf(n)
+  return s !== null && Math.abs(s - v) <= tol * Math.abs(v)
+}
+
+/** A binary node of kind `op` whose operands, in either order, satisfy `f`. */
+export const either = <K extends OpKind, M>(n: Node | undefined, op: K, f: (a: Node, b: Node) => M | null): M | null => {
+  const b = as(n, op)
+  if (b === null || b.inputs.length !== 2) return null
+  return f(b.inputs[0], b.inputs[1]) ?? f(b.inputs[1], b.inputs[0])
+}
+
+/** Whether two permutations are equal. */
+export const samePerm = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((p, i) => p === b[i])
+
+/** Whether two shapes are equal dim by dim. */
+export const sameShape = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((d, i) => d === b[i])

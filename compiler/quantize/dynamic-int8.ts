@@ -1,0 +1,96 @@
+/**
+ * Dynamic int8 quantization of the large matrix products: `x @ W^T (+ b)` with a weight
+ * `W` [N, K] becomes `DynamicQuantizeMatMul(x, Wq, scale (, b))`, where `Wq` = W^T
+ * rounded to int8 with one symmetric scale per output channel (`max |W[n, :]| / 127`),
+ * and onnxruntime quantizes `x` per tensor at run time. The rewrite adds parameters
+ * `NAME.int8` and `NAME.scale`, so it maps a graph and its weights together.
+ * @since 0.1.0
+ */
+import type { Graph } from '../ir/graph.js'
+import type { Node } from '../ir/node.js'
+import { make } from '../ir/node.js'
+import type { HostTensor } from '../ir/tensor.js'
+import { as, either, samePerm } from '../passes/fusions/match.js'
+import type { AnyRule } from '../passes/fusions/rule-set.js'
+import { rule, runRuleSet } from '../passes/fusions/rule-set.js'
+
+/** Options of `quantizeInt8`. */
+export interface QuantizeOptions {
+  /** Weights with fewer elements stay float32 (default 65536). */
+  readonly minElements?: number
+  /** Parameter names (or prefixes ending in '.') to keep in float32. */
+  readonly keep?: readonly string[]
+}
+
+/** A quantized graph, the weights it adds, and rule stats. */
+export interface Quantized {
+  readonly graph: Graph
+  readonly weights: ReadonlyMap<string, HostTensor>
+  readonly stats: Record<string, number>
+}
+
+/** Per-output-channel symmetric int8 of `W` [N, K], transposed: `q` [K, N] and `scale` [N]. */
+export const quantizeWeight = (w: HostTensor): { q: HostTensor<'int8'>; scale: HostTensor<'float32'> } => {
+  const [N, K] = w.shape
+  const data = w.data as Float32Array
+  const q = new Int8Array(K * N)
+  const scale = new Float32Array(N)
+  for (let n = 0; n < N; n++) {
+    let m = 0
+    for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(data[n * K + k]))
+    const s = m === 0 ? 1 : Math.fround(m / 127)
+    scale[n] = s
+    for (let k = 0; k < K; k++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(data[n * K + k] / s)))
+  }
+  return { q: { dtype: 'int8', shape: [K, N], data: q }, scale: { dtype: 'float32', shape: [N], data: scale } }
+}
+
+/** Runs the rules; the weight map is filled as matches are rewritten. */
+export const quantizeInt8 = (g: Graph, weights: ReadonlyMap<string, HostTensor>, o: QuantizeOptions = {}): Quantized => {
+  const added = new Map<string, HostTensor>()
+  const minElements = o.minElements ?? 65536
+  const kept = (name: string): boolean => (o.keep ?? []).some((k) => name === k || (k.endsWith('.') && name.startsWith(k)))
+
+  const quantized = (w: Node<'Param'>): [Node, Node] => {
+    const name = w.attrs.name
+    if (!added.has(`${name}.int8`)) {
+      const { q, scale } = quantizeWeight(weights.get(name) as HostTensor)
+      added.set(`${name}.int8`, q)
+      added.set(`${name}.scale`, scale)
+    }
+    const [N, K] = w.shape
+    return [make('Param', [], { name: `${name}.int8`, dtype: 'int8', shape: [K, N] }), make('Param', [], { name: `${name}.scale`, dtype: 'float32', shape: [N] })]
+  }
+
+  const matmul: AnyRule = rule<{ x: Node; w: Node<'Param'> | null }>({
+    name: 'matmul',
+    pattern: (n) => {
+      const mm = as(n, 'MatMul')
+      const t = as(mm?.inputs[1], 'Transpose')
+      return mm === null || t === null || !samePerm(t.attrs.perm, [1, 0]) ? null : { x: mm.inputs[0], w: as(t.inputs[0], 'Param') }
+    },
+    check: ({ x, w }) => {
+      if (w === null || !weights.has(w.attrs.name)) return 'the weight is not a parameter with a value'
+      if (x.dtype !== 'float32' || w.dtype !== 'float32') return 'not float32'
+      if ((w.shape[0] as number) * (w.shape[1] as number) < minElements) return 'small weight'
+      return kept(w.attrs.name) ? 'kept in float32' : null
+    },
+    rewrite: ({ x, w }) => make('DynamicQuantizeMatMul', [x, ...quantized(w as Node<'Param'>)], {})
+  })
+
+  const bias: AnyRule = rule<{ d: Node<'DynamicQuantizeMatMul'>; b: Node; single: boolean }>({
+    name: 'bias',
+    pattern: (n, original, ctx) =>
+      either(n, 'Add', (d, b) => {
+        const q = as(d, 'DynamicQuantizeMatMul')
+        if (q === null || q.inputs.length !== 3 || b.shape.length !== 1 || b.shape[0] !== q.shape[q.shape.length - 1]) return null
+        const mm = original.inputs.find((m) => m.op === 'MatMul')
+        return { d: q, b, single: mm !== undefined && ctx.uses(mm) === 1 }
+      }),
+    check: ({ single }) => (single ? null : 'the product has other consumers'),
+    rewrite: ({ d, b }) => make('DynamicQuantizeMatMul', [...d.inputs, b], {})
+  })
+
+  const r = runRuleSet(g, [matmul, bias])
+  return { graph: r.graph, weights: added, stats: r.stats ?? {} }
+}

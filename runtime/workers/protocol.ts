@@ -1,0 +1,26 @@
+/**
+ * Messages between the engine pool and its workers.
+ * @since 0.1.0
+ */
+import type * as E from 'fp-ts/lib/Either.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import type { HostTensor } from '../../compiler/ir/tensor.js'
+
+/** What a worker is started with. */
+export interface WorkerData {
+  readonly dir: string
+  readonly threads: number
+}
+
+/** Run one stage. */
+export interface RunRequest {
+  readonly id: number
+  readonly stage: string
+  readonly feeds: Readonly<Record<string, HostTensor>>
+}
+
+/** The answer to a `RunRequest`. */
+export interface RunResponse {
+  readonly id: number
+  readonly result: E.Either<CmgaError, Record<string, HostTensor>>
+}

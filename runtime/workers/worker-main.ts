@@ -1,0 +1,25 @@
+/**
+ * One worker of the engine pool: loads the model directory it is given and runs stage
+ * requests one at a time, answering each with an `Either` (errors as values, also
+ * across threads).
+ * @since 0.1.0
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import * as E from 'fp-ts/lib/Either.js'
+import { cmgaError } from '../../compiler/errors.js'
+import { loadModel } from '../cmga/model.js'
+import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
+
+const data = workerData as WorkerData
+const model = loadModel(data.dir, { threads: data.threads })
+const port = parentPort
+if (port === null) throw new Error('worker-main: not started as a worker thread')
+
+port.on('message', (req: RunRequest) => {
+  const reply = (r: RunResponse): void => port.postMessage(r)
+  if (E.isLeft(model)) return reply({ id: req.id, result: model })
+  model.right
+    .run(req.stage, req.feeds)()
+    .then((result) => reply({ id: req.id, result }))
+    .catch((e: unknown) => reply({ id: req.id, result: E.left(cmgaError('runtime', `worker: ${e instanceof Error ? e.message : String(e)}`)) }))
+})

@@ -1,0 +1,48 @@
+/**
+ * Dynamic int8 quantization (compiler/quantize/dynamic-int8.ts): per-output-channel
+ * weights, the rewrite to DynamicQuantizeMatMul with the bias folded in, and outputs
+ * close to float32 in onnxruntime.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { topo } from '../compiler/ir/graph.js'
+import { quantizeInt8, quantizeWeight } from '../compiler/quantize/dynamic-int8.js'
+import { defaultPasses, runPipeline } from '../compiler/passes/pipeline.js'
+import { fusionPasses } from '../compiler/passes/fusions/index.js'
+import { readConfigFile } from '../models/cmga/config.js'
+import { randomWeights } from '../models/cmga/random-init.js'
+import { stageGraph } from '../models/cmga/graphs.js'
+import { rowCosines } from '../models/cmga/quantize-report.js'
+import { randomTensor } from './support/random.js'
+import { runGraph } from './support/same-outputs.js'
+
+const c = E.getOrElseW(() => { throw new Error('tiny config') })(readConfigFile('models/cmga/configs/tiny.json'))
+const weights = randomWeights(c, 4, 0.2)
+
+test('quantizeWeight: per output channel, within half a step', () => {
+  const w = randomTensor('float32', [5, 7], 3)
+  const { q, scale } = quantizeWeight(w)
+  assert.equal(q.shape, [7, 5])
+  for (let n = 0; n < 5; n++) {
+    for (let k = 0; k < 7; k++) assert.ok(Math.abs(q.data[k * 5 + n] * scale.data[n] - w.data[n * 7 + k]) <= scale.data[n] / 2 + 1e-7)
+    assert.ok(Array.from({ length: 7 }, (_, k) => Math.abs(q.data[k * 5 + n])).includes(127), 'the largest weight maps to 127')
+  }
+})
+
+test('quantizeInt8: large products become DynamicQuantizeMatMul, outputs stay close', async () => {
+  const g = runPipeline(stageGraph(c, 'vision_image'), [...defaultPasses, ...fusionPasses()]).graph
+  const q = quantizeInt8(g, weights, { minElements: 1024 })
+  const ops = topo(q.graph).map((n) => n.op)
+  assert.is(q.stats.matmul, ops.filter((o) => o === 'DynamicQuantizeMatMul').length)
+  assert.ok(q.stats.matmul >= 4 * c.vision.depth, JSON.stringify(q.stats))
+  assert.ok(q.stats.bias > 0, 'the projection bias is folded in')
+  assert.ok([...q.weights.keys()].every((k) => k.endsWith('.int8') || k.endsWith('.scale')))
+  const feeds = { pixels: randomTensor('float32', [2, 3, c.vision.imageSize, c.vision.imageSize], 5) }
+  const [a, b] = [await runGraph(g, feeds, weights), await runGraph(q.graph, feeds, new Map([...weights, ...q.weights]))]
+  for (const cos of rowCosines(b.itc_image, a.itc_image)) assert.ok(cos > 0.99, `itc_image cosine ${cos}`)
+  const kept = quantizeInt8(g, weights, { minElements: 1024, keep: ['visual_encoder.blocks.0.'] })
+  assert.ok(kept.stats.matmul < q.stats.matmul && kept.stats['matmul: kept in float32'] > 0)
+})
+
+test.run()

@@ -1,0 +1,152 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Runtime, Scores } from '../runtime/cmga/runtime.js'
+import { openRuntime, stage1 } from '../runtime/cmga/runtime.js'
+import { loadImages } from '../runtime/images/index.js'
+import { readAnnotations } from '../runtime/retrieval/annotations.js'
+import { openIndex } from '../runtime/retrieval/gallery.js'
+import { defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../runtime/retrieval/retrieve.js'
+import { compileModel } from '../models/cmga/compile.js'
+import { readConfigFile } from '../models/cmga/config.js'
+import { randomWeights } from '../models/cmga/random-init.js'
+import { cli, errorLine, tempDir } from './support/cli.js'
+import { PICTURES, compileTinyModel, writeDataset } from './support/retrieval-data.js'
+
+const root = tempDir('cmga-retrieval-')
+const model = compileTinyModel(join(root, 'model'))
+let ds: Awaited<ReturnType<typeof writeDataset>>
+const textsFile = join(root, 'texts.json')
+const galleryTexts = PICTURES.map((p) => p.captions[0])
+writeFileSync(textsFile, JSON.stringify(galleryTexts))
+const index = join(root, 'index')
+
+const get = <A>(e: E.Either<{ message: string }, A>): A => {
+  if (E.isLeft(e)) throw new Error(e.left.message)
+  return e.right
+}
+
+const json = (path: string): any => JSON.parse(readFileSync(path, 'utf8'))
+
+const ok = async (...args: string[]): Promise<void> => {
+  const r = await cli(...args)
+  assert.is(r.code, 0, errorLine(r))
+}
+
+const runtime = (): Runtime => get(openRuntime(model, { workers: 0 }))
+
+/** ALBEF's R@1/5/10 by hand from a score matrix: rank = images (texts) scored higher, ties to the lower index. */
+const byHand = (s: Scores, textImage: readonly number[], imageTexts: readonly (readonly number[])[]): number[] => {
+  const rank = (scores: number[], target: number): number => scores.filter((v, x) => v > scores[target] || (v === scores[target] && x < target)).length
+  const t2i = textImage.map((i, j) => rank(Array.from({ length: s.images }, (_, x) => stage1(s, x, j)), i))
+  const i2t = imageTexts.map((js, i) => Math.min(...js.map((j) => rank(Array.from({ length: s.texts }, (_, y) => stage1(s, i, y)), j))))
+  const r = (ranks: number[], k: number): number => (100 * ranks.filter((x) => x < k).length) / ranks.length
+  return [r(i2t, 1), r(i2t, 5), r(i2t, 10), r(t2i, 1), r(t2i, 5), r(t2i, 10)]
+}
+
+test.before(async () => {
+  ds = await writeDataset(join(root, 'data'))
+})
+
+test('cmga index: embeds the folder and the texts; index.json records the model', async () => {
+  await ok('index', '--model', model, '--images', ds.images, '--texts', textsFile, '--out', index, '--workers', '0', '--shard-size', '5')
+  const m = json(join(index, 'index.json'))
+  assert.is(m.format, 'cmga-index')
+  assert.equal(m.images.files, PICTURES.map((p) => p.name).sort())
+  assert.equal(m.images.shards.map((s: { count: number }) => s.count), [5, 5, 2])
+  assert.equal(m.texts.texts, galleryTexts)
+  const rt = runtime()
+  assert.is(m.model.fingerprint, rt.identity.fingerprint)
+  await rt.close()
+})
+
+test('cmga retrieve: text to image and image to text agree with the API, bit for bit', async () => {
+  const out = join(root, 'hits.json')
+  await ok('retrieve', '--model', model, '--index', index, '--query', 'a red square on black', '--top', '5', '--candidates', '8', '--rerank', '4', '--out', out)
+  const viaCli = json(out)
+  assert.is(viaCli.hits.length, 5)
+  assert.ok(viaCli.hits.slice(0, 4).every((h: { itm?: unknown }) => h.itm !== undefined) && viaCli.hits[4].itm === undefined)
+  for (const [k, h] of viaCli.hits.entries()) {
+    assert.is(h.rank, k + 1)
+    assert.ok(Math.abs(h.stage1 - (h.global + h.local)) < 1e-6)
+    assert.ok(Math.abs(h.score - (h.stage1 + 0.1 * h.itm?.logOdds)) < 1e-9 || h.itm === undefined)
+  }
+  const rt = runtime()
+  const g = get(openIndex(index, rt))
+  const viaApi = get(await retrieveImages(rt, g, 'a red square on black', { ...defaultRetrieveOptions, top: 5, candidates: 8, rerank: 4 })())
+  assert.equal(viaCli.hits, JSON.parse(JSON.stringify(viaApi.hits)))
+
+  await ok('retrieve', '--model', model, '--index', index, '--image', join(ds.images, 'blue-circle.png'), '--top', '3', '--rule', 'itm', '--rerank', '3', '--out', out)
+  const texts = json(out)
+  const apiTexts = get(await retrieveTexts(rt, g, join(ds.images, 'blue-circle.png'), { ...defaultRetrieveOptions, top: 3, rerank: 3, rule: { kind: 'itm' } })())
+  assert.equal(texts.hits, JSON.parse(JSON.stringify(apiTexts.hits)))
+  assert.ok(texts.hits.every((h: { score: number; itm: { probability: number } }) => h.score === h.itm.probability))
+  assert.ok(galleryTexts.includes(texts.hits[0].item))
+  await rt.close()
+})
+
+test('cmga eval retrieval (ALBEF format): stage-1 R@K equals recall by hand from the API score matrix', async () => {
+  const out = join(root, 'eval.json')
+  await ok('eval', 'retrieval', '--model', model, '--annotations', ds.albef, '--images', ds.images, '--k', '4', '--workers', '0', '--out', out)
+  const r = json(out)
+  assert.is(r.format, 'albef')
+  assert.equal([r.images, r.texts, r.k], [12, 24, 4])
+  const a = get(readAnnotations(ds.albef, 'test'))
+  const rt = runtime()
+  const px = get(await loadImages(a.images.map((p) => join(ds.images, p)), 32, { onError: 'fail' }))
+  const s = get(await rt.score(get(await rt.encodeImages(px.pixels)()), get(await rt.encodeTexts(a.texts)())) ())
+  await rt.close()
+  const [t1, t5, t10, i1, i5, i10] = byHand(s, a.textImage, a.imageTexts)
+  assert.equal([r.stage1.txt_r1, r.stage1.txt_r5, r.stage1.txt_r10, r.stage1.img_r1, r.stage1.img_r5, r.stage1.img_r10], [t1, t5, t10, i1, i5, i10])
+  assert.ok(Math.abs(r.stage1.r_mean - (t1 + t5 + t10 + i1 + i5 + i10) / 6) < 1e-9)
+  for (const rule of ['rerank_itm', 'rerank_combined']) {
+    // Re-ranking only re-orders the top 4: recall at 5 and 10 cannot change.
+    assert.equal([r[rule].txt_r5, r[rule].txt_r10, r[rule].img_r5, r[rule].img_r10], [t5, t10, i5, i10], rule)
+  }
+})
+
+test('cmga eval retrieval (Karpathy format, --split test; candidates below the set size)', async () => {
+  const out = join(root, 'eval-k.json')
+  await ok('eval', 'retrieval', '--model', model, '--annotations', ds.karpathy, '--images', ds.images, '--split', 'test', '--candidates', '5', '--k', '2', '--workers', '0', '--out', out)
+  const r = json(out)
+  assert.equal([r.format, r.split, r.images, r.texts, r.candidates], ['karpathy', 'test', 9, 18, 5])
+  for (const part of [r.stage1, r.rerank_itm, r.rerank_combined]) {
+    for (const v of Object.values(part) as number[]) assert.ok(v >= 0 && v <= 100)
+    assert.ok(part.txt_r1 <= part.txt_r5 && part.txt_r5 <= part.txt_r10 && part.img_r1 <= part.img_r5 && part.img_r5 <= part.img_r10)
+  }
+})
+
+test('API: vqa with the head, a clear error without it; bad pixel shapes', async () => {
+  const rt = runtime()
+  const px = get(await loadImages(PICTURES.slice(0, 2).map((p) => join(ds.images, p.name)), 32, { onError: 'fail' })).pixels
+  const questions = get(await rt.encodeTexts(['what colour is the square', 'is it a circle'])())
+  const v = get(await rt.vqa(px, questions)())
+  assert.equal(v.shape, [2, rt.config.vqa?.numAnswers])
+  const mismatch = await rt.vqa(px, get(await rt.encodeTexts(['a'])()))()
+  assert.ok(E.isLeft(mismatch) && mismatch.left.message.includes('2 images but 1 questions'))
+  const wrong = await rt.encodeImages({ dtype: 'float32', shape: [1, 3, 16, 16], data: new Float32Array(768) })()
+  assert.ok(E.isLeft(wrong) && wrong.left.message === 'pixels must be float32 [B, 3, 32, 32], got float32 [1, 3, 16, 16]')
+  await rt.close()
+  const config = get(readConfigFile('test/fixtures/cmga-tiny/config.json'))
+  const { vqa: _, ...noVqa } = config
+  const dir = join(root, 'no-vqa')
+  get(compileModel({ config: noVqa, weights: randomWeights(noVqa, 1), weightsSource: 'random-init:1', weightsSummary: 'random', out: dir }))
+  const rt2 = get(openRuntime(dir, { vocab: join(model, 'vocab.txt') }))
+  const none = await rt2.vqa(px, questions)()
+  assert.ok(E.isLeft(none) && none.left.message.includes('has no VQA head'))
+  await rt2.close()
+})
+
+test('every new command has --help', async () => {
+  for (const args of [['index'], ['retrieve'], ['eval', 'retrieval']]) {
+    const r = await cli(...args, '--help')
+    assert.is(r.code, 0)
+    assert.match(r.stdout.join('\n'), `Usage: cmga ${args.join(' ')}`)
+  }
+})
+
+test.after(() => rmSync(root, { recursive: true, force: true }))
+
+test.run()
