@@ -7,6 +7,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import * as ort from 'onnxruntime-node'
 import * as E from 'fp-ts/lib/Either.js'
 import { emitModel } from '../compiler/emit/model.js'
@@ -45,22 +47,37 @@ export const median = async (f: () => Promise<unknown>, runs = 5, warmup = 2): P
   return ts[runs >> 1]
 }
 
+setFlagsFromString('--expose-gc')
+const collect = runInNewContext('gc') as () => void
+
+/** Collects garbage (emitted model bytes are hundreds of MB) so no major GC lands in a timing. */
+export const settle = (): void => {
+  collect()
+  collect()
+}
+
 /** Median and fastest of a set of timings. */
 export interface Timing {
   readonly median: number
   readonly min: number
 }
 
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
 /**
  * Times several functions round-robin (warm-up rounds, then `runs` rounds of one call
  * each), so that load from other processes falls on all of them alike; per function,
- * the median and the fastest milliseconds.
+ * the median and the fastest milliseconds. Calls are 30 ms apart: each session has its
+ * own thread pool whose threads spin for a while after a run, and a session started
+ * right after another's would share the 2 cores with those spinning threads.
  */
 export const interleaved = async (fs: ReadonlyArray<() => Promise<unknown>>, runs = 5, warmup = 2): Promise<Timing[]> => {
+  settle()
   for (let i = 0; i < warmup; i++) for (const f of fs) await f()
   const ts: number[][] = fs.map(() => [])
   for (let i = 0; i < runs; i++) {
     for (const [k, f] of fs.entries()) {
+      await pause(30)
       const t0 = performance.now()
       await f()
       ts[k].push(performance.now() - t0)

@@ -12,13 +12,15 @@ import { compileCommand } from './commands/compile.js'
 import { demoCommand } from './commands/demo.js'
 import { evalRetrievalCommand } from './commands/eval-retrieval.js'
 import { explainCommand } from './commands/explain.js'
+import { gradCommand } from './commands/grad.js'
+import { trainCommand } from './commands/train.js'
 import { indexCommand } from './commands/index-gallery.js'
 import { inferCommand } from './commands/infer.js'
 import { retrieveCommand } from './commands/retrieve.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, explainCommand, indexCommand, retrieveCommand, evalRetrievalCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, explainCommand, indexCommand, retrieveCommand, evalRetrievalCommand, gradCommand, trainCommand]
 
 const usage = (): string =>
   [

@@ -132,6 +132,10 @@ export const layerNorm = <D extends FloatDType>(x: Tensor<D>, w: Tensor<D>, b: T
 /** `0.5 x (1 + erf(x / sqrt 2))`: the exact GELU. */
 export const gelu = <D extends FloatDType>(x: Tensor<D>): Tensor<D> => mul(mul(x, 0.5), add(erf(div(x, Math.SQRT2)), 1))
 
-/** `x / max(||x||_2, eps)` over the last axis. */
+/**
+ * `x / max(||x||_2, eps)` over the last axis, computed as `x / sqrt(max(|x|^2, eps^2))`:
+ * the same value, but a zero row gets the finite gradient `g / eps` (as PyTorch's
+ * `F.normalize`), where `max(sqrt(0), eps)` would take the Sqrt VJP `0 / sqrt(0)` = NaN.
+ */
 export const normalize = <D extends FloatDType>(x: Tensor<D>, eps = 1e-12): Tensor<D> =>
-  div(x, maximum(sqrt(sum(mul(x, x), -1, true)), eps))
+  div(x, sqrt(maximum(sum(mul(x, x), -1, true), eps * eps)))

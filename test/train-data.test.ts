@@ -1,0 +1,106 @@
+/**
+ * The training driver's pure parts: MLM masking, batch order, annotations, the
+ * made vocabulary, the learning-rate and keep-rate schedules, the loss plot.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { HostTensor } from '../compiler/ir/tensor.js'
+import { keepRateAt, keepRateLevels, quantizedKeepRate, tokenSchedule } from '../models/cmga/keep-rate.js'
+import { readConfigFile } from '../models/cmga/config.js'
+import { mulberry32 } from '../runtime/prng.js'
+import { batchIndices, readAnnotations } from '../runtime/train/data.js'
+import { maskTokens } from '../runtime/train/mlm.js'
+import { lossCurveSvg } from '../runtime/train/plot.js'
+import { learningRate } from '../runtime/train/schedule.js'
+import { vocabFromCaptions } from '../runtime/train/vocab.js'
+import { tempDir } from './support/cli.js'
+
+const i64 = (shape: number[], f: (i: number) => number): HostTensor<'int64'> => ({ dtype: 'int64', shape, data: BigInt64Array.from({ length: shape[0] * shape[1] }, (_, i) => BigInt(f(i))) })
+
+test('MLM masking: 15% of eligible tokens, 80/10/10, specials and padding untouched, seeded', () => {
+  const [B, L] = [200, 50]
+  const ids = i64([B, L], (i) => (i % L === 0 ? 2 : i % L === L - 1 ? 3 : 10 + (i % 37)))
+  const mask = i64([B, L], (i) => (i % L < L - 5 ? 1 : 0)) // the last 5 of each row are padding
+  const vocab = { special: new Set([0, 1, 2, 3, 4]), maskId: 4, size: 60 }
+  const a = maskTokens(ids, mask, vocab, mulberry32(3))
+  const b = maskTokens(ids, mask, vocab, mulberry32(3))
+  assert.equal(a.ids.data, b.ids.data, 'same seed, same masks')
+  let [eligible, targets, masked, random, kept] = [0, 0, 0, 0, 0]
+  for (let i = 0; i < B * L; i++) {
+    const isEligible = mask.data[i] === 1n && !vocab.special.has(Number(ids.data[i]))
+    eligible += isEligible ? 1 : 0
+    if (a.labels.data[i] === -100n) {
+      assert.is(a.ids.data[i], ids.data[i], 'non-targets keep their token')
+      continue
+    }
+    assert.ok(isEligible, 'only eligible tokens become targets')
+    assert.is(a.labels.data[i], ids.data[i])
+    targets++
+    if (a.ids.data[i] === 4n) masked++
+    else if (a.ids.data[i] === ids.data[i]) kept++
+    else random++
+  }
+  assert.ok(Math.abs(targets / eligible - 0.15) < 0.01, `targets ${targets / eligible}`)
+  assert.ok(Math.abs(masked / targets - 0.8) < 0.03 && Math.abs(random / targets - 0.1) < 0.03 && Math.abs(kept / targets - 0.1) < 0.03, `${masked} ${random} ${kept}`)
+})
+
+test('batch order: every epoch a seeded permutation, a pure function of (seed, step)', () => {
+  const [n, B] = [10, 4]
+  const seen = Array.from({ length: 5 }, (_, s) => batchIndices(n, B, 9, s)).flat() // 20 = 2 epochs
+  assert.equal([...seen.slice(0, 10)].sort((x, y) => x - y), [...Array(10).keys()])
+  assert.equal([...seen.slice(10, 20)].sort((x, y) => x - y), [...Array(10).keys()])
+  assert.equal(batchIndices(n, B, 9, 3), seen.slice(12, 16), 'no state: step 3 alone is the same')
+  assert.not.equal(batchIndices(n, B, 10, 0), seen.slice(0, 4), 'another seed, another order')
+})
+
+test('annotations: ALBEF JSON with one or several captions; errors name the entry', () => {
+  const dir = tempDir('cmga-ann-')
+  writeFileSync(join(dir, 'a.png'), 'x')
+  const good = join(dir, 'good.json')
+  writeFileSync(good, JSON.stringify([{ image: 'a.png', caption: 'one' }, { image: 'a.png', caption: ['two', 'three'] }]))
+  const r = readAnnotations(good, dir)
+  assert.ok(E.isRight(r))
+  assert.equal((r as E.Right<readonly { caption: string }[]>).right.map((x) => x.caption), ['one', 'two', 'three'])
+  const bad = join(dir, 'bad.json')
+  writeFileSync(bad, JSON.stringify([{ image: 'a.png', caption: 'one' }, { image: 'b.png', caption: 'two' }]))
+  assert.match((readAnnotations(bad, dir) as E.Left<{ message: string }>).left.message, /entry 1: image .*b\.png does not exist/)
+  writeFileSync(bad, JSON.stringify([{ image: 'a.png' }]))
+  assert.match((readAnnotations(bad, dir) as E.Left<{ message: string }>).left.message, /entry 0 must be \{"image": PATH, "caption": TEXT/)
+})
+
+test('a vocabulary made from captions: specials, then words by frequency', () => {
+  const lines = vocabFromCaptions([{ image: '', caption: 'A red dog.' }, { image: '', caption: 'a blue dog' }, { image: '', caption: 'a cat' }], 8)
+  assert.equal(lines, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'dog', 'blue'])
+})
+
+test('learning rate: linear warm-up, then cosine to 1%', () => {
+  const s = { base: 1, steps: 101, warmup: 10 }
+  assert.ok(Math.abs(learningRate(s, 0) - 1 / 11) < 1e-12)
+  assert.ok(Math.abs(learningRate(s, 10) - 1) < 1e-12)
+  assert.ok(Math.abs(learningRate(s, 100) - 0.01) < 1e-12)
+  assert.ok(learningRate(s, 50) < learningRate(s, 40))
+})
+
+test('keep-rate warm-up: cosine from 1 to the rate, quantized to levels that share graphs', () => {
+  assert.is(keepRateAt(0.7, 100, 0), 1)
+  assert.ok(Math.abs(keepRateAt(0.7, 100, 50) - 0.85) < 1e-12)
+  assert.is(keepRateAt(0.7, 100, 100), 0.7)
+  assert.equal(keepRateLevels(0.7, 4).map((x) => Number(x.toFixed(6))), [1, 0.9, 0.8, 0.7])
+  const rates = Array.from({ length: 120 }, (_, k) => quantizedKeepRate(0.7, 100, k))
+  assert.equal([...new Set(rates)].map((x) => Number(x.toFixed(6))), [1, 0.9, 0.8, 0.7], 'falls through every level in order')
+  const c = (readConfigFile('models/cmga/configs/base.json') as E.Right<Parameters<typeof tokenSchedule>[0]>).right
+  assert.is(tokenSchedule(c, 0.7), '140,100,72', 'spec section 5: 197 -> 140 -> 100 -> 72')
+  assert.is(tokenSchedule(c, 1), '198,199,200', 'keep rate 1 keeps every candidate and adds the (zero) fused token')
+})
+
+test('the loss curve is an SVG with one line per series', () => {
+  const svg = lossCurveSvg([{ name: 'loss', points: [[1, 3], [2, 2], [3, Number.NaN], [4, 1]] }, { name: 'loss_itc', points: [[1, 1], [4, 0.5]] }], 'run <1>')
+  assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'))
+  assert.is((svg.match(/<polyline/g) ?? []).length, 3, 'raw total, and one smoothed line per series')
+  assert.ok(svg.includes('run &lt;1&gt;'))
+})
+
+test.run()
