@@ -60,7 +60,7 @@ export const writeResults = (r: Results): string => {
     '',
     `Single large MatMul [1024x3072]x[3072x768], timed in the same rounds as the \`none\` encoder at batch 4: **${f(r.matmul.f32)} GFLOP/s** float32, ${f(r.matmul.int8)} GOP/s int8 (DynamicQuantizeMatMul).`,
     '',
-    '## Attention at [1, 197, 768], 12 heads (median of 21)',
+    '## Kernels at [1, 197, 768] (attention: 12 heads, median of 21; residual + layer norm: median of 41)',
     '',
     '| variant | ms |',
     '| --- | ---: |',

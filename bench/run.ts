@@ -18,7 +18,7 @@ import { make } from '../compiler/ir/node.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { runPipeline } from '../compiler/passes/pipeline.js'
 import { defaultPasses } from '../compiler/passes/pipeline.js'
-import { fuseAttention } from '../compiler/passes/fusions/index.js'
+import { fuseAttention, fuseSkipLayerNorm } from '../compiler/passes/fusions/index.js'
 import { quantizeInt8 } from '../compiler/quantize/dynamic-int8.js'
 import * as d from '../dsl/index.js'
 import { readConfigFile } from '../models/cmga/config.js'
@@ -92,7 +92,7 @@ const peakSessions = async (): Promise<{ flops: number; runs: Array<() => Promis
   return { flops: 2 * 1024 * 768 * 3072, runs: sessions.map((s) => run(s, feeds)), release: async () => void (await Promise.all(sessions.map((s) => s.release()))) }
 }
 
-/** Attention at [1, 197, 768]: unfused, fused (plain path / flash path), and the [CLS] row from the score output. */
+/** At [1, 197, 768]: attention unfused, fused (plain / flash path), the [CLS] row from the score output; residual + layer norm unfused and fused. */
 const attentionVariants = async (): Promise<Array<[string, number]>> => {
   const T = 197
   const [q, k, v] = ['q', 'k', 'v'].map((n) => d.input(n, 'float32', [1, T, D]))
@@ -112,7 +112,21 @@ const attentionVariants = async (): Promise<Array<[string, number]>> => {
   const sessions = await Promise.all(graphs.map(([, g]) => open(g, new Map())))
   const times = await interleaved(sessions.map((s) => run(s, feeds)), 21, 5)
   for (const s of sessions) await s.release()
-  return graphs.map(([name], i) => [name, times[i].median])
+  // a pre-norm residual: x + (m + bias), then its layer norm, both consumed
+  const [x, m] = ['x', 'm'].map((n) => d.input(n, 'float32', [1, T, D]))
+  const sum = d.add(x, d.add(m, d.param('c', [D])))
+  const plain = d.graph('residual', [x, m], { sum, y: d.layerNorm(sum, d.param('g', [D]), d.param('b', [D]), 1e-6) })
+  const ln = [plain, runPipeline(plain, [fuseSkipLayerNorm]).graph]
+  const lnWeights = new Map(['c', 'g', 'b'].map((n) => [n, f32([D])]))
+  const lnSessions = await Promise.all(ln.map((g) => open(g, lnWeights)))
+  const lnFeeds = feedsOf({ x: f32([1, T, D]), m: f32([1, T, D]) })
+  const lnTimes = await interleaved(lnSessions.map((s) => run(s, lnFeeds)), 41, 5)
+  for (const s of lnSessions) await s.release()
+  return [
+    ...graphs.map(([name], i): [string, number] => [`attention: ${name}`, times[i].median]),
+    ['residual + layer norm: Add + Add + LayerNormalization', lnTimes[0].median],
+    ['residual + layer norm: SkipLayerNormalization (sum output used)', lnTimes[1].median]
+  ]
 }
 
 const main = async (): Promise<void> => {
@@ -121,7 +135,7 @@ const main = async (): Promise<void> => {
   const peak = await peakSessions()
   const matmul = { f32: NaN, int8: NaN }
   const attention = await attentionVariants()
-  for (const [k, v] of attention) console.log(`attention ${k}: ${v.toFixed(3)} ms`)
+  for (const [k, v] of attention) console.log(`${k}: ${v.toFixed(3)} ms`)
 
   // vision encoder: every guidance x variant x batch
   const itc = new Map<Variant, ort.InferenceSession.ReturnType>()
