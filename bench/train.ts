@@ -4,9 +4,10 @@
  * intra-op threads, random weights and batches. Per config: compile time, median
  * milliseconds per step with the state in pre-allocated onnxruntime tensors (what
  * `cmga train` does), the same step when onnxruntime allocates the outputs (the two
- * alternate step by step), and what a step copies. `benchTraining()` is called by `npm run bench`; `npx tsx bench/train.ts`
- * runs it alone, adds the PyTorch comparison (bench/torch_train_step.py, when
- * /usr/bin/python3 has torch) and writes bench/results-training.md.
+ * alternate step by step), and the bytes the binding copies out per step.
+ * `benchTraining()` is called by `npm run bench`; `npx tsx bench/train.ts` runs it
+ * alone, adds the PyTorch comparison (bench/torch_train_step.py, when /usr/bin/python3
+ * has torch) and writes bench/results-training.md.
  * @since 0.1.0
  */
 import { execFileSync } from 'node:child_process'
@@ -42,8 +43,6 @@ export interface TrainingRow {
   readonly msPerStepAllocated: number
   /** Bytes the binding copies out per step (updated parameters and moments), in MiB. */
   readonly copiedMiBPerStep: number
-  /** Time to copy that many bytes once in JS, allocation included (median of 5; about the binding's copy). */
-  readonly msCopy: number
 }
 
 const THREADS = 2
@@ -118,14 +117,8 @@ const benchConfig = async (name: string, path: string, steps: number, rounds = 1
     between(r)
   }
   const trainable = step.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)
-  const src = [...state.params.values(), ...state.m.values(), ...state.v.values()].map((t) => t.data as Float32Array)
-  const copies = Array.from({ length: 5 }, () => {
-    const tc = performance.now()
-    for (const d of src) new Float32Array(d.length).set(d)
-    return performance.now() - tc
-  })
   await s.session.release()
-  return { config: name, batch: B, length: L, trainable, compileSeconds, msPerStep: best, stepsPerSecond: 1000 / best, msPerStepAllocated: bestAllocated, copiedMiBPerStep: (3 * 4 * trainable) / 2 ** 20, msCopy: median(copies) }
+  return { config: name, batch: B, length: L, trainable, compileSeconds, msPerStep: best, stepsPerSecond: 1000 / best, msPerStepAllocated: bestAllocated, copiedMiBPerStep: (3 * 4 * trainable) / 2 ** 20 }
 }
 
 /** Training steps/s of the tiny and the small config (see the module comment). */
@@ -178,9 +171,9 @@ const main = async (): Promise<void> => {
     'Three rounds, PyTorch run after each of ours; each figure is the best round\'s median (30 steps tiny, 5 small; PyTorch 30 / 5 after 3 warm-up).',
     `The machine is shared: 1-minute load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (on 2 cores; figures move by up to 1.5x between runs).`,
     '',
-    '| config | trainable params | compile s | ms / step | steps / s | ms / step, ORT-allocated outputs | copied per step | one JS copy of it |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.config} | ${(r.trainable / 1e6).toFixed(2)}M | ${f(r.compileSeconds)} | ${f(r.msPerStep)} | ${f(r.stepsPerSecond, 2)} | ${f(r.msPerStepAllocated)} | ${f(r.copiedMiBPerStep)} MiB | ${f(r.msCopy, 2)} ms |`),
+    '| config | trainable params | compile s | ms / step | steps / s | ms / step, ORT-allocated outputs | copied out per step |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.config} | ${(r.trainable / 1e6).toFixed(2)}M | ${f(r.compileSeconds)} | ${f(r.msPerStep)} | ${f(r.stepsPerSecond, 2)} | ${f(r.msPerStepAllocated)} | ${f(r.copiedMiBPerStep)} MiB |`),
     '',
     '## PyTorch comparison (bench/torch_train_step.py, a comparison tool, not part of the project)',
     '',

@@ -6,6 +6,8 @@
  * It is written into a hidden temporary directory, every file fsynced, then renamed
  * into place, and only then is `OUT/checkpoint.json` (which names the latest) replaced
  * atomically: a crash at any point leaves the previous checkpoint intact and named.
+ * Old checkpoints are renamed to hidden names before they are deleted, so no visible
+ * `step-N` directory is ever partial.
  * @since 0.1.0
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
@@ -112,7 +114,17 @@ export const saveCheckpoint = (out: string, c: CmgaConfig, state: TrainState, re
   const latest = writeFileAtomic(join(out, 'checkpoint.json'), JSON.stringify({ step: state.step, dir: `checkpoints/${name}` }) + '\n')
   if (E.isLeft(latest)) return latest
   const all = readdirSync(root).filter((d) => /^step-\d{8}$/.test(d)).sort()
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) if (old !== name) rmSync(join(root, old), { recursive: true, force: true })
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+    if (old === name) continue
+    // renamed out of sight first, so a crash mid-delete leaves no partial step-N directory
+    const doomed = join(root, `.${old}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+    try {
+      renameSync(join(root, old), doomed)
+    } catch {
+      continue
+    }
+    rmSync(doomed, { recursive: true, force: true })
+  }
   for (const stale of readdirSync(root).filter((d) => d.startsWith('.') && d.endsWith('.tmp') && !d.includes(`.${process.pid}.`))) rmSync(join(root, stale), { recursive: true, force: true })
   return E.right(join(root, name))
 }
