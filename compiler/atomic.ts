@@ -19,18 +19,23 @@ const reason = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e a
 /** A hidden, unique temporary name beside `path`. */
 const tempFor = (path: string): string => join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
 
+/** Writes `data` to a new file (it must not exist) and fsyncs it; throws on failure. */
+export const writeSynced = (path: string, data: Uint8Array | string): void => {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+  const fd = openSync(path, 'wx')
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, CHUNK))
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** Writes and fsyncs a temporary file beside `path`; returns its name. */
 const writeTemp = (path: string, data: Uint8Array | string): E.Either<CmgaError, string> => {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
   const tmp = tempFor(path)
   try {
-    const fd = openSync(tmp, 'wx')
-    try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, CHUNK))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    writeSynced(tmp, data)
     return E.right(tmp)
   } catch (e) {
     rmSync(tmp, { force: true })
@@ -39,7 +44,7 @@ const writeTemp = (path: string, data: Uint8Array | string): E.Either<CmgaError,
 }
 
 /** Flushes a directory entry after a rename, where the platform allows it. */
-const syncDirectory = (dir: string): void => {
+export const syncDirectory = (dir: string): void => {
   try {
     const fd = openSync(dir, 'r')
     try {

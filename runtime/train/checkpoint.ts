@@ -10,11 +10,11 @@
  * `step-N` directory is ever partial.
  * @since 0.1.0
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import { writeFileAtomic } from '../../compiler/atomic.js'
+import { syncDirectory, writeFileAtomic, writeSynced } from '../../compiler/atomic.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
@@ -54,30 +54,6 @@ export const momentOf = (moments: ReadonlyMap<string, HostTensor<'float32'>>, na
 
 const reason = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message
 
-const writeSynced = (path: string, data: Uint8Array | string): void => {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
-  const fd = openSync(path, 'wx')
-  try {
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30))
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-const syncDir = (dir: string): void => {
-  try {
-    const fd = openSync(dir, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  } catch {
-    // not supported everywhere; the rename is what makes the write atomic
-  }
-}
-
 /** The directory name of the checkpoint after `step` updates. */
 export const checkpointName = (step: number): string => `step-${String(step).padStart(8, '0')}`
 
@@ -103,9 +79,9 @@ export const saveCheckpoint = (out: string, c: CmgaConfig, state: TrainState, re
       writeSynced(join(tmp, 'weights.safetensors'), encodeSafetensors(weightTensors(c, state), { format: 'pt', step: String(state.step) }))
       writeSynced(join(tmp, 'optimizer.safetensors'), encodeSafetensors(optimizer, { step: String(state.step) }))
       writeSynced(join(tmp, 'trainer.json'), JSON.stringify(record) + '\n')
-      syncDir(tmp)
+      syncDirectory(tmp)
       renameSync(tmp, join(root, name))
-      syncDir(root)
+      syncDirectory(root)
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true })
       return fail('io', `cannot write checkpoint ${join(root, name)}: ${reason(e)}`)
