@@ -9,6 +9,7 @@ import { loadImages } from '../runtime/images/index.js'
 import { readAnnotations } from '../runtime/retrieval/annotations.js'
 import { openIndex } from '../runtime/retrieval/gallery.js'
 import { defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../runtime/retrieval/retrieve.js'
+import { encodeScoredTexts } from '../runtime/retrieval/scored-texts.js'
 import { compileModel } from '../models/cmga/compile.js'
 import { readConfigFile } from '../models/cmga/config.js'
 import { randomWeights } from '../models/cmga/random-init.js'
@@ -105,6 +106,34 @@ test('cmga eval retrieval (ALBEF format): stage-1 R@K equals recall by hand from
     // Re-ranking only re-orders the top 4: recall at 5 and 10 cannot change.
     assert.equal([r[rule].txt_r5, r[rule].txt_r10, r[rule].img_r5, r[rule].img_r10], [t5, t10, i5, i10], rule)
   }
+})
+
+test('texts for scoring are encoded in shards, padded to the longest, equal to one call over the set', async () => {
+  const a = get(readAnnotations(ds.albef, 'test'))
+  const texts = [...a.texts, 'a much longer caption than the others that goes on and on about a picture of nothing at all']
+  const rt = get(openRuntime(model, { workers: 0, batchSize: 1 }))
+  const calls: number[] = []
+  const spy: Runtime = { ...rt, encodeTexts: (ts) => (calls.push(ts.length), rt.encodeTexts(ts)) }
+  const phases: Array<[number, number]> = []
+  const sharded = get(await encodeScoredTexts(spy, texts, (_, done, total) => phases.push([done, total]))())
+  const whole = get(await rt.encodeTexts(texts)())
+  await rt.close()
+  assert.equal(calls, [8, 8, 8, 1])
+  assert.equal(phases.at(-1), [texts.length, texts.length])
+  assert.equal(sharded.mask.shape, whole.mask.shape)
+  assert.equal([...sharded.mask.data], [...whole.mask.data])
+  assert.equal(sharded.tokens.shape, whole.tokens.shape)
+  const diff = (x: Float32Array, y: Float32Array): number => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0)
+  assert.ok(diff(sharded.global.data, whole.global.data) < 1e-5, 'itc_text')
+  // text_tokens [N, L - 1, E] are the tokens after [CLS]; only unmasked ones are scored
+  const [N, L1, Et] = sharded.tokens.shape
+  let worst = 0
+  for (let n = 0; n < N; n++) for (let t = 0; t < L1; t++) {
+    if (whole.mask.data[n * (L1 + 1) + t + 1] === 0n) continue
+    const at = (n * L1 + t) * Et
+    worst = Math.max(worst, diff(sharded.tokens.data.subarray(at, at + Et), whole.tokens.data.subarray(at, at + Et)))
+  }
+  assert.ok(worst < 1e-5, `text_tokens at unmasked positions: ${worst}`)
 })
 
 test('cmga eval retrieval (Karpathy format, --split test; candidates below the set size)', async () => {

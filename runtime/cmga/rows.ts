@@ -52,3 +52,16 @@ export const concatRows = <D extends DType>(ts: readonly HostTensor<D>[]): HostT
 /** Whether two tensors have the same dtype and shape but for dim 0. */
 export const sameRowShape = (a: HostTensor, b: HostTensor): boolean =>
   a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => i === 0 || d === b.shape[i])
+
+/** `t` [N, l, ...] zero-padded along dim 1 to length `L` >= l (a copy unless l is already L). */
+export const padDim1 = <D extends DType>(t: HostTensor<D>, L: number): HostTensor<D> => {
+  const l = t.shape[1]
+  if (l === L) return t
+  if (l > L) throw new RangeError(`padDim1: length ${l} exceeds ${L}`)
+  const inner = t.shape.slice(2).reduce((a, b) => a * b, 1)
+  const out = zeros(t.dtype, [t.shape[0], L, ...t.shape.slice(2)])
+  const src = t.data as unknown as { subarray(a: number, b: number): ArrayLike<number | bigint> }
+  const dst = out.data as unknown as { set(a: ArrayLike<number | bigint>, o: number): void }
+  for (let r = 0; r < t.shape[0]; r++) dst.set(src.subarray(r * l * inner, (r + 1) * l * inner), r * L * inner)
+  return out
+}

@@ -25,6 +25,7 @@ import { takeRows } from '../cmga/rows.js'
 import type { OnImageError } from '../images/batch.js'
 import { loadImages } from '../images/batch.js'
 import { preCaption } from '../text/caption.js'
+import { encodeScoredTexts } from './scored-texts.js'
 import type { Annotations } from './annotations.js'
 
 // -------------------------------------------------------------------------------------
@@ -218,10 +219,7 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
         imageTexts: imgs.kept.map((i) => a.imageTexts[i].map((j) => newText.get(j) as number))
       }
     }),
-    TE.bind('txt', ({ sub }) => {
-      o.onProgress?.('texts', 0, sub.texts.length)
-      return TE.map((f: ScoredTexts) => (o.onProgress?.('texts', sub.texts.length, sub.texts.length), { global: f.global, tokens: f.tokens, mask: f.mask }))(rt.encodeTexts(sub.texts))
-    }),
+    TE.bind('txt', ({ sub }) => (sub.texts.length === 0 ? TE.left(cmgaError('input', 'the images that loaded have no captions')) : encodeScoredTexts(rt, sub.texts, o.onProgress))),
     TE.bind('orders', ({ imgs, txt }) => {
       o.onProgress?.('stage 1', 0, 1)
       return TE.map((r: Orders) => (o.onProgress?.('stage 1', 1, 1), r))(stageOne(rt, imgs.features, txt, o.candidates))

@@ -28,6 +28,7 @@ import type { OnImageError } from '../images/batch.js'
 import { listImages, loadImages } from '../images/batch.js'
 import { readSafetensors, writeSafetensorsAtomic } from '../safetensors/index.js'
 import { readJson, writeTextAtomic } from './files.js'
+import { encodeScoredTexts } from './scored-texts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -191,7 +192,7 @@ export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexMan
     req.texts === undefined || req.texts.length === 0
       ? TE.right(null)
       : pipe(
-          req.runtime.encodeTexts(req.texts),
+          encodeScoredTexts(req.runtime, req.texts),
           TE.chainEitherK((f) => writeSafetensorsAtomic(join(partial, 'texts.safetensors'), { global: f.global, tokens: f.tokens, mask: f.mask })),
           TE.map(() => ({ file: 'texts.safetensors', texts: [...(req.texts as readonly string[])] }))
         )
