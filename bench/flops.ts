@@ -53,3 +53,7 @@ export const graphFlops = (g: Graph, dims: Readonly<Record<string, number>>): nu
   }
   return total
 }
+
+/** FLOPs of the linear layers alone (MatMul by a 2-D weight, Conv, quantized MatMul): the GEMM work. */
+export const gemmFlops = (g: Graph, dims: Readonly<Record<string, number>>): number =>
+  topo(g).reduce((t, n) => t + ((n.op === 'MatMul' && n.inputs[1].shape.length === 2) || n.op === 'Conv' || n.op === 'DynamicQuantizeMatMul' ? nodeFlops(n, dims) : 0), 0)

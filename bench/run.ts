@@ -29,7 +29,7 @@ import { MHA } from '../models/cmga/layers.js'
 import { randomWeights } from '../models/cmga/random-init.js'
 import { rowCosines, rowOverlaps } from '../models/cmga/quantize-report.js'
 import { mulberry32 } from '../test/support/random.js'
-import { graphFlops } from './flops.js'
+import { gemmFlops, graphFlops } from './flops.js'
 import type { Timing } from './measure.js'
 import { feedsOf, interleaved, machine, open, profileOps } from './measure.js'
 import type { Row } from './results.js'
@@ -139,6 +139,7 @@ const main = async (): Promise<void> => {
 
   // vision encoder: every guidance x variant x batch
   const itc = new Map<Variant, ort.InferenceSession.ReturnType>()
+  let imageGemmFlops = NaN
   const profiles: Array<[string, Array<[string, number]>]> = []
   for (const guidance of ['none', 'image', 'joint'] as const) {
     const base = stageGraph(c, `vision_${guidance}` as Stage)
@@ -155,6 +156,7 @@ const main = async (): Promise<void> => {
         console.log(`large MatMul [1024x3072]x[3072x768], same rounds: ${matmul.f32.toFixed(1)} GFLOP/s float32, ${matmul.int8.toFixed(1)} GOP/s int8`)
       }
       if (guidance === 'image' && B === 4) for (const [i, v] of variants.entries()) itc.set(v, await sessions[i].run(feeds))
+      if (guidance === 'image' && B === 1) imageGemmFlops = gemmFlops(built[1].graph, { B })
       if (guidance === 'image' && B === 1) for (const [i, v] of variants.entries()) profiles.push([`vision image, ${v}, B=1`, await profileOps(built[i].graph, built[i].weights, feeds)])
     }
     for (const s of sessions) await s.release()
@@ -213,7 +215,7 @@ const main = async (): Promise<void> => {
     keptOverlap: Math.min(...c.compression.layers.flatMap((l) => cos('int8', `keep.${l}`))),
     unfusedItcCosine: Math.min(...cos('unfused', 'itc_image'))
   }
-  const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, pytorch: PYTORCH })
+  const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, pytorch: PYTORCH, imageGemmFlops })
   writeFileSync(new URL('./results.md', import.meta.url), text)
   console.log(`\nwrote bench/results.md`)
 }
