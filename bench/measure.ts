@@ -89,8 +89,11 @@ export const interleaved = async (fs: ReadonlyArray<() => Promise<unknown>>, run
   })
 }
 
-/** Runs a session a few times with profiling on, and sums kernel time by op type (ms per run). */
-export const profileOps = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, feeds: Record<string, ort.Tensor>, runs = 3): Promise<Array<[string, number]>> => {
+/**
+ * Kernel ms per run by op type: `runs` profiled runs after one warm-up run, each run's
+ * kernels summed by op, then the median over runs per op (one slow run does not move it).
+ */
+export const profileOps = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, feeds: Record<string, ort.Tensor>, runs = 7): Promise<Array<[string, number]>> => {
   const prefix = join(tmpdir(), `cmga-profile-${process.pid}-${Date.now()}`)
   const s = await open(g, weights, prefix)
   for (let i = 0; i < runs + 1; i++) await s.run(feeds)
@@ -99,11 +102,22 @@ export const profileOps = async (g: Graph, weights: ReadonlyMap<string, HostTens
   const dir = tmpdir()
   const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.startsWith(prefix))
   if (file === undefined) return []
-  const events = JSON.parse(readFileSync(file, 'utf8')) as Array<{ cat?: string; name?: string; dur?: number; args?: { op_name?: string } }>
+  type Event = { cat?: string; name?: string; ts?: number; dur?: number; args?: { op_name?: string } }
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Event[]
   rmSync(file, { force: true })
-  const byOp = new Map<string, number>()
-  for (const e of events) if (e.cat === 'Node' && e.name?.endsWith('_kernel_time') === true) byOp.set(e.args?.op_name ?? '?', (byOp.get(e.args?.op_name ?? '?') ?? 0) + (e.dur ?? 0))
-  return [...byOp].map(([k, us]): [string, number] => [k, us / 1000 / (runs + 1)]).sort((a, b) => b[1] - a[1])
+  const windows = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => [e.ts ?? 0, (e.ts ?? 0) + (e.dur ?? 0)] as const).sort((a, b) => a[0] - b[0])
+  const perRun = windows.map(() => new Map<string, number>())
+  for (const e of events) {
+    if (e.cat !== 'Node' || e.name?.endsWith('_kernel_time') !== true) continue
+    const r = windows.findIndex(([a, b]) => (e.ts ?? 0) >= a && (e.ts ?? 0) <= b)
+    if (r < 0) continue
+    const op = e.args?.op_name ?? '?'
+    perRun[r].set(op, (perRun[r].get(op) ?? 0) + (e.dur ?? 0))
+  }
+  const measured = perRun.slice(1) // the first run is the warm-up
+  const ops = new Set(measured.flatMap((m) => [...m.keys()]))
+  const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+  return [...ops].map((op): [string, number] => [op, medianOf(measured.map((m) => m.get(op) ?? 0)) / 1000]).sort((a, b) => b[1] - a[1])
 }
 
 /** The machine, for the results file. */

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the base config with random weights on onnxruntime-node, 2 intra-op
- * threads, warm-up then the median of 5 runs (7 for the vision encoder; variants timed round-robin, so load from
+ * threads, warm-up then the median of 7 to 21 runs (15 for the vision encoder; variants timed round-robin, so load from
  * other processes falls on all alike). Measures the vision encoder per guidance
  * mode (unfused / fused / int8, batch 1 and 4), the text encoder (32 tokens), re-ranking
  * 16 candidates with and without the prefix cache, the attention variants, compile time
@@ -148,7 +148,7 @@ const main = async (): Promise<void> => {
     for (const B of [1, 4]) {
       const feeds = feedsOf(guidance === 'joint' ? { pixels: f32([B, 3, S, S]), text_cls: f32([B, D]) } : { pixels: f32([B, 3, S, S]) })
       const withPeak = guidance === 'none' && B === 4 // the large MatMul is timed in the same rounds as this group
-      const times = await interleaved([...sessions.map((s) => run(s, feeds)), ...(withPeak ? peak.runs : [])], 7)
+      const times = await interleaved([...sessions.map((s) => run(s, feeds)), ...(withPeak ? peak.runs : [])], 15)
       variants.forEach((v, i) => record(`vision ${guidance}`, v, B, times[i], graphFlops(built[i].graph, { B })))
       if (withPeak) {
         ;[matmul.f32, matmul.int8] = [times[3], times[4]].map((t) => peak.flops / t.median / 1e6)
@@ -166,7 +166,7 @@ const main = async (): Promise<void> => {
   const textSessions = await Promise.all(texts.map((b) => open(b.graph, b.weights)))
   const mask: HostTensor = { dtype: 'int64', shape: [1, 32], data: new BigInt64Array(32).fill(1n) }
   const textFeeds = feedsOf({ input_ids: i64([1, 32], c.text.vocabSize), attention_mask: mask })
-  const textTimes = await interleaved(textSessions.map((s) => run(s, textFeeds)), 9, 3)
+  const textTimes = await interleaved(textSessions.map((s) => run(s, textFeeds)), 21, 3)
   variants.forEach((v, i) => record('text (32 tokens)', v, 1, textTimes[i], graphFlops(texts[i].graph, { B: 1, L: 32, 'L-1': 31 })))
   for (const s of textSessions) await s.release()
   // re-ranking 16 texts against one image, fused float32
@@ -196,7 +196,7 @@ const main = async (): Promise<void> => {
   }
   const rerankFlops = graphFlops(joint.graph, { B: K }) + graphFlops(relation.graph, { B: K, L: 32 })
   const cacheFlops = graphFlops(prefix.graph, { B: 1 }) + graphFlops(suffix.graph, { B: K }) + graphFlops(relation.graph, { B: K, L: 32 })
-  const [tNo, tCache] = await interleaved([noCache, withCache], 5, 1)
+  const [tNo, tCache] = await interleaved([noCache, withCache], 7, 1)
   record('re-rank 16, no cache', 'fused', K, tNo, rerankFlops)
   record('re-rank 16, prefix cache', 'fused', K, tCache, cacheFlops)
   for (const s of [sJoint, sRel, sPre, sSuf]) await s.release()
