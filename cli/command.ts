@@ -52,3 +52,10 @@ export const integer = (cmd: string, values: Values, flag: string, fallback: num
     ? E.right(n)
     : fail('usage', `cmga ${cmd}: --${flag} must be an integer in [${min}, ${max}], got "${String(v)}"`)
 }
+
+/** An optional flag that takes one of `choices`. */
+export const oneOf = <A extends string>(cmd: string, values: Values, flag: string, choices: readonly A[], fallback: A): E.Either<CmgaError, A> => {
+  const v = values[flag]
+  if (v === undefined) return E.right(fallback)
+  return typeof v === 'string' && (choices as readonly string[]).includes(v) ? E.right(v as A) : fail('usage', `cmga ${cmd}: --${flag} must be one of ${choices.join(', ')}, got "${String(v)}"`)
+}

@@ -9,11 +9,13 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../compiler/errors.js'
 import { fail } from '../compiler/errors.js'
 import type { Runtime } from '../runtime/cmga/runtime.js'
+import type { Device } from '../runtime/device.js'
+import { DEVICES, deviceProblem } from '../runtime/device.js'
 import { openRuntime } from '../runtime/cmga/runtime.js'
 import type { OnImageError } from '../runtime/images/batch.js'
 import { writeTextAtomic } from '../runtime/retrieval/files.js'
 import type { Flags, Values } from './command.js'
-import { integer, required } from './command.js'
+import { integer, oneOf, required } from './command.js'
 
 /** The flag definitions. */
 export const runtimeFlags: Flags = {
@@ -22,8 +24,14 @@ export const runtimeFlags: Flags = {
   'max-length': { type: 'string' },
   workers: { type: 'string' },
   threads: { type: 'string' },
-  batch: { type: 'string' }
+  batch: { type: 'string' },
+  device: { type: 'string' }
 }
+
+/** The help lines of `--device`, continuation lines indented by `pad`. */
+export const deviceHelp = (pad: string): string => `  --device D           cpu (default), cuda or tensorrt: onnxruntime's execution
+${pad}provider (GPU ones need onnxruntime-node's GPU libraries,
+${pad}which this project's install skips)`
 
 /** Their help lines. */
 export const runtimeHelp = `  --model DIR          a model directory written by cmga compile
@@ -35,7 +43,8 @@ export const runtimeHelp = `  --model DIR          a model directory written by 
                        the main thread)
   --threads N          onnxruntime intra-op threads per worker (default: the
                        cores shared among the workers; 2 with --workers 0)
-  --batch N            rows per model run (default 8)`
+  --batch N            rows per model run (default 8)
+${deviceHelp('                       ')}`
 
 /** Opens the runtime the flags describe. */
 export const runtimeFrom = (cmd: string, values: Values, workersDefault = 1): E.Either<CmgaError, Runtime> =>
@@ -46,10 +55,18 @@ export const runtimeFrom = (cmd: string, values: Values, workersDefault = 1): E.
     E.bind('threads', ({ workers }) => (values.threads === undefined ? E.right(undefined) : integer(cmd, values, 'threads', 1, 1, 256))),
     E.bind('batchSize', () => integer(cmd, values, 'batch', 8, 1, 4096)),
     E.bind('maxLength', () => (values['max-length'] === undefined ? E.right(undefined) : integer(cmd, values, 'max-length', 30, 2, 1 << 20))),
-    E.chain(({ dir, workers, threads, batchSize, maxLength }) =>
-      openRuntime(dir, { workers, batchSize, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
+    E.bind('device', () => deviceFlag(cmd, values)),
+    E.chain(({ dir, workers, threads, batchSize, maxLength, device }) =>
+      openRuntime(dir, { workers, batchSize, device, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
     )
   )
+
+/** `--device cpu|cuda|tensorrt` (default cpu), refused up front when this onnxruntime-node install cannot use it. */
+export const deviceFlag = (cmd: string, values: Values): E.Either<CmgaError, Device> =>
+  E.chain((d: Device) => {
+    const problem = deviceProblem(d)
+    return problem === null ? E.right(d) : fail<Device>('usage', `cmga ${cmd}: --device ${d}: ${problem}`)
+  })(oneOf(cmd, values, 'device', DEVICES, 'cpu'))
 
 /** `--on-error skip|fail`. */
 export const onErrorFlag = (cmd: string, values: Values, fallback: OnImageError): E.Either<CmgaError, OnImageError> => {

@@ -13,6 +13,8 @@ import { cmgaError, fail } from '../compiler/errors.js'
 import type { DType } from '../compiler/ir/dtype.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { sizeOf } from '../compiler/ir/tensor.js'
+import type { Device } from './device.js'
+import { deviceProblem, providersOf } from './device.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -24,6 +26,8 @@ export interface SessionOptions {
   readonly threads?: number
   /** Graph optimization level (default 'all'). */
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all'
+  /** Where to run (default 'cpu'); a GPU device this install cannot use is a Left of kind 'usage'. */
+  readonly device?: Device
 }
 
 /** The declared type of a model input or output (dims as ORT reports them). */
@@ -140,10 +144,14 @@ const wrap = (s: ort.InferenceSession): Session => {
 
 /** Opens a session on model bytes or a model path (external data resolves next to it). */
 export const openSession = (model: Uint8Array | string, opts: SessionOptions = {}): TE.TaskEither<CmgaError, Session> => {
+  const device = opts.device ?? 'cpu'
+  const problem = deviceProblem(device)
+  if (problem !== null) return TE.left(cmgaError('usage', `--device ${device}: ${problem}`))
   const options: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: opts.threads ?? 2,
     interOpNumThreads: 1,
-    graphOptimizationLevel: opts.optimization ?? 'all'
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    executionProviders: [...providersOf(device)]
   }
   return pipe(
     TE.tryCatch(

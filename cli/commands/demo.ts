@@ -19,16 +19,18 @@ import type { Outputs } from '../../runtime/cmga/infer.js'
 import { loadModel } from '../../runtime/cmga/model.js'
 import { readSafetensors } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
+import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
 const here = (p: string): string => fileURLToPath(new URL(`../../models/cmga/${p}`, import.meta.url))
 
-const help = `Usage: cmga demo [--keep DIR]
+const help = `Usage: cmga demo [--keep DIR] [--device D]
 
 Compiles the bundled tiny CMGA model (models/cmga/configs/tiny.json with the weights in
 models/cmga/demo/) and runs it on the bundled inputs: 3 image-text pairs. Prints the
 global and local score matrices, the ITM match probabilities and the kept tokens.
 
   --keep DIR   write the compiled model directory to DIR instead of a temporary one
+${deviceHelp('               ').replace(/^  --device D {11}/, '  --device D   ')}
   -h, --help   this text`
 
 const matrix = (o: Outputs, name: string): string[] => {
@@ -58,7 +60,7 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'compile the bundled tiny model and run it on bundled inputs',
   help,
-  flags: { keep: { type: 'string' } },
+  flags: { keep: { type: 'string' }, device: { type: 'string' } },
   run: async (values, log) => {
     const scratch = mkdtempSync(join(tmpdir(), 'cmga-demo-'))
     const out = typeof values.keep === 'string' ? values.keep : join(scratch, 'model')
@@ -67,13 +69,16 @@ export const demoCommand: Command = {
       TE.fromEither(
         pipe(
           E.Do,
+          E.bind('device', () => deviceFlag('demo', values)),
           E.bind('config', () => readConfigFile(here('configs/tiny.json'))),
           E.bind('ck', ({ config }) => importCheckpoint(config, here('demo/weights.safetensors'))),
           E.chainFirst(({ ck }) => E.right(log(describeCheckpoint(ck)))),
-          E.chain(({ config, ck }) =>
-            compileModel({ config, weights: ck.weights, weightsSource: 'models/cmga/demo/weights.safetensors', weightsSummary: describeCheckpoint(ck), out, onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`) })
+          E.chain(({ config, ck, device }) =>
+            E.map(() => device)(
+              compileModel({ config, weights: ck.weights, weightsSource: 'models/cmga/demo/weights.safetensors', weightsSummary: describeCheckpoint(ck), out, onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`) })
+            )
           ),
-          E.chain(() => loadModel(out)),
+          E.chain((device) => loadModel(out, { device })),
           E.bindTo('model'),
           E.bind('inputs', () => readSafetensors(here('demo/inputs.safetensors')))
         )

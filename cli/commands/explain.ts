@@ -14,9 +14,10 @@ import { loadModel } from '../../runtime/cmga/model.js'
 import { encodePng, explainImage, explanationJson, writeFilesAtomic } from '../../runtime/explain/index.js'
 import type { Command, Values } from '../command.js'
 import { integer, required } from '../command.js'
+import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
 const help = `Usage: cmga explain --model DIR --image IMAGE --text "..." --out FILE.png
-                    [--vocab VOCAB.txt] [--json FILE.json] [--threads N]
+                    [--vocab VOCAB.txt] [--json FILE.json] [--threads N] [--device D]
 
 Draws what a compiled model does with one image and one text, in one PNG:
   - the global score, the local (token-level) score and the ITM match probability;
@@ -35,6 +36,7 @@ Draws what a compiled model does with one image and one text, in one PNG:
   --json FILE      also write the same information as JSON: per layer and guidance the
                    original patch positions kept, the similarity matrix, the scores
   --threads N      onnxruntime intra-op threads (default 2)
+${deviceHelp('                   ').replace(/^  --device D {11}/, '  --device D       ')}
   -h, --help       this text`
 
 /** A file we may write: its directory exists and it is not a directory itself. */
@@ -54,7 +56,7 @@ export const explainCommand: Command = {
   name: 'explain',
   summary: 'draw the kept patches, token alignment and scores of one image-text pair',
   help,
-  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' } },
+  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' } },
   run: (values, log) =>
     pipe(
       TE.fromEither(
@@ -69,7 +71,8 @@ export const explainCommand: Command = {
           ),
           E.bind('vocab', () => optional(values, 'vocab')),
           E.bind('threads', () => integer('explain', values, 'threads', 2, 1, 256)),
-          E.bind('model', ({ dir, threads }) => loadModel(dir, { threads }))
+          E.bind('device', () => deviceFlag('explain', values)),
+          E.bind('model', ({ dir, threads, device }) => loadModel(dir, { threads, device }))
         )
       ),
       TE.bind('result', ({ model, image, text, vocab }) => explainImage({ model, image, text, vocab })),

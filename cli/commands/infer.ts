@@ -10,8 +10,10 @@ import { inferPairs } from '../../runtime/cmga/infer.js'
 import { readSafetensors, writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
 import { integer, required } from '../command.js'
+import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
-const help = `Usage: cmga infer --model DIR --inputs INPUTS.safetensors --out OUTPUTS.safetensors [--threads N]
+const help = `Usage: cmga infer --model DIR --inputs INPUTS.safetensors --out OUTPUTS.safetensors
+                  [--threads N] [--device D]
 
 Runs every stage of a compiled model on B image-text pairs (image b with text b).
 
@@ -25,6 +27,7 @@ itm_logits, vqa_logits (when configured), keep.image.{layer}, keep.joint.{layer}
   --inputs FILE    the inputs
   --out FILE       where to write the outputs (written atomically)
   --threads N      onnxruntime intra-op threads (default 2)
+${deviceHelp('                   ').replace(/^  --device D {11}/, '  --device D       ')}
   -h, --help       this text`
 
 /** @since 0.1.0 */
@@ -32,7 +35,7 @@ export const inferCommand: Command = {
   name: 'infer',
   summary: 'run a compiled model on paired inputs and write every output',
   help,
-  flags: { model: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' } },
+  flags: { model: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' } },
   run: (values, log) =>
     pipe(
       TE.fromEither(
@@ -42,7 +45,8 @@ export const inferCommand: Command = {
           E.bind('inputs', () => required('infer', values, 'inputs')),
           E.bind('out', () => required('infer', values, 'out')),
           E.bind('threads', () => integer('infer', values, 'threads', 2, 1, 256)),
-          E.bind('model', ({ dir, threads }) => loadModel(dir, { threads })),
+          E.bind('device', () => deviceFlag('infer', values)),
+          E.bind('model', ({ dir, threads, device }) => loadModel(dir, { threads, device })),
           E.bind('feeds', ({ inputs }) => readSafetensors(inputs))
         )
       ),

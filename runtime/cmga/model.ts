@@ -14,6 +14,7 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { Manifest } from '../../models/cmga/manifest.js'
 import { decodeManifest } from '../../models/cmga/manifest.js'
 import type { Session, SessionOptions } from '../session.js'
+import { deviceProblem } from '../device.js'
 import { openSession } from '../session.js'
 
 /** A loaded model directory. */
@@ -45,8 +46,10 @@ export const readManifest = (dir: string): E.Either<CmgaError, Manifest> => {
 }
 
 /** Loads a model directory; sessions open lazily and are reused. */
-export const loadModel = (dir: string, opts: SessionOptions = {}): E.Either<CmgaError, CompiledModel> =>
-  E.map((manifest: Manifest): CompiledModel => {
+export const loadModel = (dir: string, opts: SessionOptions = {}): E.Either<CmgaError, CompiledModel> => {
+  const problem = deviceProblem(opts.device ?? 'cpu')
+  if (problem !== null) return fail('usage', `--device ${opts.device ?? 'cpu'}: ${problem}`)
+  return E.map((manifest: Manifest): CompiledModel => {
     const sessions = new Map<string, Promise<E.Either<CmgaError, Session>>>()
     const session = (stage: string): TE.TaskEither<CmgaError, Session> => () => {
       let s = sessions.get(stage)
@@ -70,3 +73,4 @@ export const loadModel = (dir: string, opts: SessionOptions = {}): E.Either<Cmga
         )
     }
   })(readManifest(dir))
+}

@@ -24,6 +24,8 @@ import { cmgaError, fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import type { Manifest } from '../../models/cmga/manifest.js'
+import type { Device } from '../device.js'
+import { deviceProblem } from '../device.js'
 import type { BertTokenizer } from '../text/tokenizer.js'
 import { loadTokenizer } from '../text/tokenizer.js'
 import { workerEngine } from '../workers/pool.js'
@@ -52,6 +54,8 @@ export interface RuntimeOptions {
   readonly threads?: number
   /** Rows per stage run (default 8). */
   readonly batchSize?: number
+  /** Where onnxruntime runs (default 'cpu'); checked before anything starts. */
+  readonly device?: Device
 }
 
 /** Global and local scores of every image against every text, [images, texts] row-major. */
@@ -325,7 +329,13 @@ export const openRuntime = (dir: string, opts: RuntimeOptions = {}): E.Either<Cm
   const workers = opts.workers ?? 0
   const batchSize = opts.batchSize ?? 8
   if (!Number.isInteger(batchSize) || batchSize < 1) return fail('usage', `batch size must be a positive integer, got ${batchSize}`)
-  const engine = workers === 0 ? localEngine(dir, { threads: opts.threads ?? 2 }) : workerEngine(dir, { workers, threads: opts.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)) })
+  const device = opts.device ?? 'cpu'
+  const problem = deviceProblem(device)
+  if (problem !== null) return fail('usage', `--device ${device}: ${problem}`)
+  const engine =
+    workers === 0
+      ? localEngine(dir, { threads: opts.threads ?? 2, device })
+      : workerEngine(dir, { workers, device, threads: opts.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)) })
   if (E.isLeft(engine)) return engine
   const c = engine.right.manifest.config
   const parts = pipe(

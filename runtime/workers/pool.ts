@@ -15,6 +15,7 @@
 import { Worker } from 'node:worker_threads'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
+import type { Device } from '../device.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
@@ -36,6 +37,8 @@ export interface PoolOptions {
   readonly workers: number
   /** onnxruntime intra-op threads per worker (default 1). */
   readonly threads?: number
+  /** Where each worker's onnxruntime runs (default 'cpu'). */
+  readonly device?: Device
   /** Stages whose waiting requests may be merged (default `MERGEABLE_STAGES`). */
   readonly merge?: readonly string[]
   /** Most rows in one merged run (default 64). */
@@ -157,7 +160,7 @@ export const workerEngine = (dir: string, opts: PoolOptions): E.Either<CmgaError
   }
 
   const start = (): Slot => {
-    const data: WorkerData = { dir, threads: opts.threads ?? 1 }
+    const data: WorkerData = { dir, threads: opts.threads ?? 1, device: opts.device ?? 'cpu' }
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data })
     const slot: Slot = { worker, busy: null }
     worker.on('message', (msg: RunResponse) => {

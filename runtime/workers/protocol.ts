@@ -5,11 +5,13 @@
 import type * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
+import type { Device } from '../device.js'
 
 /** What a worker is started with. */
 export interface WorkerData {
   readonly dir: string
   readonly threads: number
+  readonly device: Device
 }
 
 /** Run one stage. */

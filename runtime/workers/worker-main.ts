@@ -11,7 +11,7 @@ import { loadModel } from '../cmga/model.js'
 import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
 
 const data = workerData as WorkerData
-const model = loadModel(data.dir, { threads: data.threads })
+const model = loadModel(data.dir, { threads: data.threads, device: data.device })
 const port = parentPort
 if (port === null) throw new Error('worker-main: not started as a worker thread')
 
