@@ -20,12 +20,14 @@ import { randomWeights } from '../../models/cmga/random-init.js'
 import type { Command, Values } from '../command.js'
 import { integer, required } from '../command.js'
 
-const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS.safetensors | --random-init SEED) --out DIR [--quantize int8] [--no-fuse]
+const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS | --random-init SEED) --out DIR [--quantize int8] [--no-fuse]
 
 Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
 
   --config FILE        model config (spec section 1), e.g. models/cmga/configs/base.json
-  --weights FILE       checkpoint in safetensors with ALBEF parameter names
+  --weights FILE       checkpoint with ALBEF parameter names: safetensors, or a
+                       PyTorch checkpoint (.pth, e.g. ALBEF's own; read without
+                       running its pickle)
   --random-init SEED   instead of --weights: seeded random weights (non-negative integer)
   --out DIR            output directory (must not exist; written atomically)
   --quantize int8      dynamic int8 of the large matrix products (per-output-channel

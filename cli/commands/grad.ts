@@ -15,7 +15,7 @@ import { computeGradients } from '../../runtime/train/gradients.js'
 import type { Command, Values } from '../command.js'
 import { integer, required } from '../command.js'
 
-const help = `Usage: cmga grad --config CONFIG.json --weights WEIGHTS.safetensors --inputs INPUTS.safetensors --out OUT.safetensors
+const help = `Usage: cmga grad --config CONFIG.json --weights WEIGHTS --inputs INPUTS.safetensors --out OUT.safetensors
                  [--precision float64|float32] [--threads N]
 
 One training step's forward and backward pass (spec section 9: ITC + FTC + ITM + MLM)
@@ -30,7 +30,8 @@ itm_neg_text (int64 [B], the hard negatives), and grad.<name> for every paramete
 the config (zeros for parameters the objectives do not use, e.g. the VQA head).
 
   --config FILE       model config (spec section 1)
-  --weights FILE      checkpoint in safetensors with ALBEF names (MLM head and temp included)
+  --weights FILE      checkpoint with ALBEF names, safetensors or PyTorch .pth (MLM head
+                      and temp included)
   --inputs FILE       the batch
   --out FILE          where to write the results (written atomically)
   --precision P       float64 (default): the graph computes in float64 inside, so the

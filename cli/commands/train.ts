@@ -29,7 +29,8 @@ retrieval (fine-tuning): ITC + FTC + ITM.
   --steps N              total steps (updates)
   --batch B              pairs per step (at least 2)
   --lr LR                peak learning rate (linear warm-up, then cosine to 1% of it)
-  --init FILE            start from these weights (ALBEF names) instead of random ones (seeded)
+  --init FILE            start from these weights (ALBEF names; safetensors or PyTorch
+                         .pth) instead of random ones (seeded)
   --resume               continue the run in DIR from its latest checkpoint
   --mode M               pretrain (default) or retrieval
   --warmup-keep STEPS    keep-rate warm-up: keep rate 1 at first, cosine to the config's rate over

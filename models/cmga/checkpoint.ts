@@ -1,13 +1,16 @@
 /**
- * Checkpoint import (spec section 2): ALBEF names from safetensors, validated against
- * the parameters a config declares.
+ * Checkpoint import (spec section 2): ALBEF names from safetensors or from a PyTorch
+ * checkpoint (`.pth`, as ALBEF releases them), validated against the parameters a
+ * config declares.
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { readSafetensors } from '../../runtime/safetensors/index.js'
+import { looksLikeTorch, readTorchCheckpoint } from '../../runtime/torch/read.js'
 import type { CmgaConfig } from './config.js'
 import { parameterList } from './params.js'
 
@@ -75,6 +78,9 @@ export const matchCheckpoint = (c: CmgaConfig, tensors: ReadonlyMap<string, Host
       values += 1
     } else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
       misshaped.push(`${p.name} is [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`)
+    } else if (t.dtype === 'float64') {
+      weights.set(p.name, { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data as Float64Array) })
+      values += t.data.length
     } else if (t.dtype !== 'float32') {
       wrongType.push(`${p.name} is ${t.dtype}, expected a float type`)
     } else {
@@ -92,9 +98,28 @@ export const matchCheckpoint = (c: CmgaConfig, tensors: ReadonlyMap<string, Host
   return E.right({ weights, summary: { loaded: weights.size, values, ignored, renamed } })
 }
 
-/** Reads and matches a safetensors checkpoint. */
+/** The first bytes of a file (fewer when it is shorter; none when it cannot be read). */
+const head = (path: string): Uint8Array => {
+  const b = new Uint8Array(8)
+  try {
+    const fd = openSync(path, 'r')
+    try {
+      return b.subarray(0, readSync(fd, b, 0, 8, 0))
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return new Uint8Array(0)
+  }
+}
+
+/** The named tensors of a weights file: a PyTorch checkpoint (by its first bytes) or safetensors. */
+export const readWeightsFile = (path: string): E.Either<CmgaError, { readonly tensors: ReadonlyMap<string, HostTensor> }> =>
+  looksLikeTorch(head(path)) ? readTorchCheckpoint(path) : readSafetensors(path)
+
+/** Reads and matches a checkpoint (safetensors or PyTorch). */
 export const importCheckpoint = (c: CmgaConfig, path: string, purpose: Purpose = 'inference'): E.Either<CmgaError, Checkpoint> =>
-  E.chain((f: { tensors: ReadonlyMap<string, HostTensor> }) => matchCheckpoint(c, f.tensors, path, purpose))(readSafetensors(path))
+  E.chain((f: { tensors: ReadonlyMap<string, HostTensor> }) => matchCheckpoint(c, f.tensors, path, purpose))(readWeightsFile(path))
 
 /** One line for the CLI. */
 export const describeCheckpoint = (ck: Checkpoint): string =>

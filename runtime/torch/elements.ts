@@ -1,0 +1,77 @@
+/**
+ * Storage bytes (little-endian) to typed elements: float32 for Float, Half and BFloat16,
+ * float64 for Double, int64 for the integer types, 0/1 bytes for Bool.
+ * @since 0.1.0
+ */
+import type { DataOf } from '../../compiler/ir/tensor.js'
+import type { StorageType } from './unpickle.js'
+
+const ITEM: { readonly [K in StorageType]: number } = { Float: 4, Half: 2, BFloat16: 2, Double: 8, Long: 8, Int: 4, Short: 2, Char: 1, Byte: 1, Bool: 1 }
+
+/** An IEEE half's bits as a number. */
+const halfToFloat = (h: number): number => {
+  const sign = h & 0x8000 ? -1 : 1
+  const exp = (h >> 10) & 0x1f
+  const frac = h & 0x3ff
+  if (exp === 0) return sign * frac * 2 ** -24
+  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15)
+}
+
+export type Decoded =
+  | { readonly dtype: 'float32'; readonly data: DataOf['float32'] }
+  | { readonly dtype: 'float64'; readonly data: DataOf['float64'] }
+  | { readonly dtype: 'int64'; readonly data: DataOf['int64'] }
+  | { readonly dtype: 'bool'; readonly data: DataOf['bool'] }
+
+/** The `numel` elements of a storage, or why the bytes cannot hold them. */
+export const decodeElements = (type: StorageType, raw: Uint8Array, numel: number): Decoded | string => {
+  const need = numel * ITEM[type]
+  if (!Number.isInteger(numel) || numel < 0) return `bad element count ${numel}`
+  if (raw.byteLength < need) return `${raw.byteLength} bytes, but ${numel} ${type} elements need ${need}`
+  const view = new DataView(raw.buffer, raw.byteOffset, need)
+  switch (type) {
+    case 'Float': {
+      const out = new Float32Array(numel)
+      if (raw.byteOffset % 4 === 0) out.set(new Float32Array(raw.buffer, raw.byteOffset, numel))
+      else for (let i = 0; i < numel; i++) out[i] = view.getFloat32(4 * i, true)
+      return { dtype: 'float32', data: out }
+    }
+    case 'Half':
+    case 'BFloat16': {
+      const out = new Float32Array(numel)
+      const word = new Uint32Array(1)
+      const asFloat = new Float32Array(word.buffer)
+      for (let i = 0; i < numel; i++) {
+        const bits = view.getUint16(2 * i, true)
+        if (type === 'Half') out[i] = halfToFloat(bits)
+        else {
+          word[0] = bits << 16 // bfloat16 is the top half of a float32
+          out[i] = asFloat[0]
+        }
+      }
+      return { dtype: 'float32', data: out }
+    }
+    case 'Double': {
+      const out = new Float64Array(numel)
+      for (let i = 0; i < numel; i++) out[i] = view.getFloat64(8 * i, true)
+      return { dtype: 'float64', data: out }
+    }
+    case 'Bool': {
+      const out = new Uint8Array(numel)
+      for (let i = 0; i < numel; i++) out[i] = raw[i] === 0 ? 0 : 1
+      return { dtype: 'bool', data: out }
+    }
+    default: {
+      const out = new BigInt64Array(numel)
+      const get: (i: number) => bigint =
+        type === 'Long' ? (i) => view.getBigInt64(8 * i, true)
+          : type === 'Int' ? (i) => BigInt(view.getInt32(4 * i, true))
+            : type === 'Short' ? (i) => BigInt(view.getInt16(2 * i, true))
+              : type === 'Char' ? (i) => BigInt(view.getInt8(i))
+                : (i) => BigInt(view.getUint8(i))
+      for (let i = 0; i < numel; i++) out[i] = get(i)
+      return { dtype: 'int64', data: out }
+    }
+  }
+}

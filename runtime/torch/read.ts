@@ -1,0 +1,123 @@
+/**
+ * PyTorch checkpoint reader (`torch.save` since 1.6: a zip archive holding `data.pkl`
+ * and one `data/KEY` entry per storage). Finds the state dict (the top level, or its
+ * `model` / `state_dict` / `module` entry, as ALBEF and common trainers save it) and
+ * rebuilds each tensor from its storage, strides and offset included. Half and
+ * bfloat16 become float32; integer types become int64. Every failure is one `format`
+ * error naming the file and what is wrong.
+ * @since 0.1.0
+ */
+import { readFileSync } from 'node:fs'
+import * as E from 'fp-ts/lib/Either.js'
+import { unzipSync } from 'fflate'
+import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
+import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { zeros } from '../../compiler/ir/tensor.js'
+import type { StorageType, TensorRef } from './unpickle.js'
+import { isTensorRef, unpickle } from './unpickle.js'
+import { decodeElements } from './elements.js'
+
+/** A read checkpoint: tensors by state-dict name, and the torch storage type each came from. */
+export interface TorchCheckpoint {
+  readonly tensors: ReadonlyMap<string, HostTensor>
+  readonly sourceTypes: ReadonlyMap<string, StorageType>
+  /** Where in the file the state dict was: '' (top level), 'model', 'state_dict' or 'module'. */
+  readonly entry: string
+}
+
+/** Whether bytes start like a PyTorch checkpoint (a zip archive, or the legacy pickle format). */
+export const looksLikeTorch = (head: Uint8Array): boolean => (head[0] === 0x50 && head[1] === 0x4b) || (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5)
+
+const ENTRIES = ['model', 'state_dict', 'module'] as const
+
+/** The state dict inside the unpickled object, or why there is none. */
+const stateDict = (root: unknown): { dict: Map<unknown, unknown>; entry: string } | string => {
+  if (!(root instanceof Map)) return `its top level is not a dict (${typeof root})`
+  const tensors = (m: Map<unknown, unknown>): number => [...m.values()].filter(isTensorRef).length
+  if (tensors(root) > 0) return { dict: root, entry: '' }
+  for (const k of ENTRIES) {
+    const v = root.get(k)
+    if (v instanceof Map && tensors(v) > 0) return { dict: v, entry: k }
+  }
+  const keys = [...root.keys()].map(String)
+  return `no state dict: the top level holds ${keys.length === 0 ? 'nothing' : keys.slice(0, 8).join(', ')} (expected tensors, or a ${ENTRIES.join(' / ')} entry of tensors)`
+}
+
+/** Elements the view reads from its storage: the last index it touches plus one. */
+const extent = (t: TensorRef): number =>
+  t.shape.some((d) => d === 0) ? 0 : t.offset + t.shape.reduce((a, d, i) => a + (d - 1) * t.strides[i], 0) + 1
+
+/** Reads a PyTorch checkpoint file. */
+export const readTorchCheckpoint = (path: string): E.Either<CmgaError, TorchCheckpoint> => {
+  let bytes: Uint8Array
+  try {
+    const b = readFileSync(path)
+    bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+  } catch (e) {
+    return fail('io', `cannot read ${path}: ${(e as Error).message}`)
+  }
+  if (bytes[0] === 0x80) return fail('format', `${path}: the legacy (before PyTorch 1.6) checkpoint format is not supported; re-save it with torch.save in PyTorch 1.6 or later`)
+  let pkl: [string, Uint8Array] | undefined
+  try {
+    pkl = Object.entries(unzipSync(bytes, { filter: (f) => /(^|\/)data\.pkl$/.test(f.name) }))[0]
+  } catch (e) {
+    return fail('format', `${path}: not a readable PyTorch checkpoint (zip archive): ${(e as Error).message}`)
+  }
+  if (pkl === undefined) return fail('format', `${path}: a zip archive without data.pkl, so not a PyTorch checkpoint`)
+  const prefix = pkl[0].slice(0, -'data.pkl'.length)
+  let root: unknown
+  try {
+    root = unpickle(pkl[1])
+  } catch (e) {
+    return fail('format', `${path}: cannot read its pickle: ${(e as Error).message}`)
+  }
+  const found = stateDict(root)
+  if (typeof found === 'string') return fail('format', `${path}: ${found}`)
+  const refs = [...found.dict].filter((kv): kv is [unknown, TensorRef] => isTensorRef(kv[1])).map(([k, t]) => [String(k), t] as const)
+  const wanted = new Set(refs.map(([, t]) => `${prefix}data/${t.storage.key}`))
+  let storages: Record<string, Uint8Array>
+  try {
+    storages = unzipSync(bytes, { filter: (f) => wanted.has(f.name) })
+  } catch (e) {
+    return fail('format', `${path}: cannot read its tensor data: ${(e as Error).message}`)
+  }
+  const tensors = new Map<string, HostTensor>()
+  const sourceTypes = new Map<string, StorageType>()
+  for (const [name, t] of refs) {
+    const raw = storages[`${prefix}data/${t.storage.key}`]
+    if (raw === undefined) return fail('format', `${path}: tensor ${name}: its storage data/${t.storage.key} is missing from the archive`)
+    if (t.shape.length !== t.strides.length || t.shape.some((d) => !Number.isInteger(d) || d < 0)) return fail('format', `${path}: tensor ${name}: bad shape [${t.shape.join(', ')}] or strides [${t.strides.join(', ')}]`)
+    const decoded = decodeElements(t.storage.type, raw, t.storage.numel)
+    if (typeof decoded === 'string') return fail('format', `${path}: tensor ${name}: storage data/${t.storage.key}: ${decoded}`)
+    if (extent(t) > t.storage.numel) return fail('format', `${path}: tensor ${name} [${t.shape.join(', ')}] at offset ${t.offset} reads past its storage of ${t.storage.numel} elements`)
+    const out = zeros(decoded.dtype, t.shape)
+    gather(decoded.data, out.data, t)
+    tensors.set(name, out)
+    sourceTypes.set(name, t.storage.type)
+  }
+  return E.right({ tensors, sourceTypes, entry: found.entry })
+}
+
+/** Copies the strided view `t` of `src` into row-major `dst`. */
+const gather = (src: ArrayLike<number | bigint>, dst: { [i: number]: number | bigint; length: number }, t: TensorRef): void => {
+  const n = dst.length
+  const rank = t.shape.length
+  const rowMajor = t.strides.every((s, i) => t.shape[i] === 1 || s === t.shape.slice(i + 1).reduce((a, d) => a * d, 1))
+  if (rowMajor) {
+    ;(dst as unknown as { set(a: ArrayLike<number | bigint>): void }).set((src as unknown as { subarray(a: number, b: number): ArrayLike<number | bigint> }).subarray(t.offset, t.offset + n))
+    return
+  }
+  const index = new Array<number>(rank).fill(0)
+  let at = t.offset
+  for (let k = 0; k < n; k++) {
+    dst[k] = src[at]
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d]++
+      at += t.strides[d]
+      if (index[d] < t.shape[d]) break
+      at -= t.strides[d] * t.shape[d]
+      index[d] = 0
+    }
+  }
+}
