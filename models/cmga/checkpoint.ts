@@ -50,9 +50,15 @@ const canonical = (name: string): string => name.replace(/^text_encoder\.bert\./
 // -------------------------------------------------------------------------------------
 
 /** Matches named tensors against the config's parameters; every problem in one error. */
-export const matchCheckpoint = (c: CmgaConfig, tensors: ReadonlyMap<string, HostTensor>, source: string, purpose: Purpose = 'inference'): E.Either<CmgaError, Checkpoint> => {
+export const matchCheckpoint = (
+  c: CmgaConfig,
+  tensors: ReadonlyMap<string, HostTensor>,
+  source: string,
+  purpose: Purpose = 'inference',
+  unread: readonly string[] = []
+): E.Either<CmgaError, Checkpoint> => {
   const byName = new Map<string, HostTensor>()
-  const ignored: string[] = []
+  const ignored: string[] = [...unread]
   let renamed = 0
   for (const [raw, t] of tensors) {
     const name = canonical(raw)
@@ -113,13 +119,22 @@ const head = (path: string): Uint8Array => {
   }
 }
 
-/** The named tensors of a weights file: a PyTorch checkpoint (by its first bytes) or safetensors. */
-export const readWeightsFile = (path: string): E.Either<CmgaError, { readonly tensors: ReadonlyMap<string, HostTensor> }> =>
-  looksLikeTorch(head(path)) ? readTorchCheckpoint(path) : readSafetensors(path)
+/** A weights file's named tensors, and the names it holds but was not asked to read. */
+export interface WeightsFile {
+  readonly tensors: ReadonlyMap<string, HostTensor>
+  readonly skipped: readonly string[]
+}
+
+/**
+ * The named tensors of a weights file: a PyTorch checkpoint (told by its first bytes;
+ * entries no graph uses, such as momentum copies and queues, are not read) or safetensors.
+ */
+export const readWeightsFile = (path: string): E.Either<CmgaError, WeightsFile> =>
+  looksLikeTorch(head(path)) ? readTorchCheckpoint(path, (name) => !ignorable(name)) : E.map((f: { tensors: ReadonlyMap<string, HostTensor> }) => ({ tensors: f.tensors, skipped: [] }))(readSafetensors(path))
 
 /** Reads and matches a checkpoint (safetensors or PyTorch). */
 export const importCheckpoint = (c: CmgaConfig, path: string, purpose: Purpose = 'inference'): E.Either<CmgaError, Checkpoint> =>
-  E.chain((f: { tensors: ReadonlyMap<string, HostTensor> }) => matchCheckpoint(c, f.tensors, path, purpose))(readWeightsFile(path))
+  E.chain((f: WeightsFile) => matchCheckpoint(c, f.tensors, path, purpose, f.skipped))(readWeightsFile(path))
 
 /** One line for the CLI. */
 export const describeCheckpoint = (ck: Checkpoint): string =>

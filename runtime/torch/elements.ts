@@ -24,7 +24,9 @@ export type Decoded =
   | { readonly dtype: 'int64'; readonly data: DataOf['int64'] }
   | { readonly dtype: 'bool'; readonly data: DataOf['bool'] }
 
-/** The `numel` elements of a storage, or why the bytes cannot hold them. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/** The `numel` elements of a storage (a view of `raw` where the layout allows), or why the bytes cannot hold them. */
 export const decodeElements = (type: StorageType, raw: Uint8Array, numel: number): Decoded | string => {
   const need = numel * ITEM[type]
   if (!Number.isInteger(numel) || numel < 0) return `bad element count ${numel}`
@@ -32,9 +34,10 @@ export const decodeElements = (type: StorageType, raw: Uint8Array, numel: number
   const view = new DataView(raw.buffer, raw.byteOffset, need)
   switch (type) {
     case 'Float': {
+      // little-endian hosts read the bytes in place (the caller owns them)
+      if (raw.byteOffset % 4 === 0 && LITTLE_ENDIAN) return { dtype: 'float32', data: new Float32Array(raw.buffer, raw.byteOffset, numel) }
       const out = new Float32Array(numel)
-      if (raw.byteOffset % 4 === 0) out.set(new Float32Array(raw.buffer, raw.byteOffset, numel))
-      else for (let i = 0; i < numel; i++) out[i] = view.getFloat32(4 * i, true)
+      for (let i = 0; i < numel; i++) out[i] = view.getFloat32(4 * i, true)
       return { dtype: 'float32', data: out }
     }
     case 'Half':

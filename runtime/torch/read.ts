@@ -16,11 +16,14 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { zeros } from '../../compiler/ir/tensor.js'
 import type { StorageType, TensorRef } from './unpickle.js'
 import { isTensorRef, unpickle } from './unpickle.js'
+import type { Decoded } from './elements.js'
 import { decodeElements } from './elements.js'
 
 /** A read checkpoint: tensors by state-dict name, and the torch storage type each came from. */
 export interface TorchCheckpoint {
   readonly tensors: ReadonlyMap<string, HostTensor>
+  /** State-dict tensors left unread because `keep` turned them down. */
+  readonly skipped: readonly string[]
   readonly sourceTypes: ReadonlyMap<string, StorageType>
   /** Where in the file the state dict was: '' (top level), 'model', 'state_dict' or 'module'. */
   readonly entry: string
@@ -48,8 +51,8 @@ const stateDict = (root: unknown): { dict: Map<unknown, unknown>; entry: string 
 const extent = (t: TensorRef): number =>
   t.shape.some((d) => d === 0) ? 0 : t.offset + t.shape.reduce((a, d, i) => a + (d - 1) * t.strides[i], 0) + 1
 
-/** Reads a PyTorch checkpoint file. */
-export const readTorchCheckpoint = (path: string): E.Either<CmgaError, TorchCheckpoint> => {
+/** Reads a PyTorch checkpoint file: the state-dict tensors `keep` accepts (default: all; the data of the others is never read). */
+export const readTorchCheckpoint = (path: string, keep: (name: string) => boolean = () => true): E.Either<CmgaError, TorchCheckpoint> => {
   let bytes: Uint8Array
   try {
     const b = readFileSync(path)
@@ -74,7 +77,9 @@ export const readTorchCheckpoint = (path: string): E.Either<CmgaError, TorchChec
   }
   const found = stateDict(root)
   if (typeof found === 'string') return fail('format', `${path}: ${found}`)
-  const refs = [...found.dict].filter((kv): kv is [unknown, TensorRef] => isTensorRef(kv[1])).map(([k, t]) => [String(k), t] as const)
+  const all = [...found.dict].filter((kv): kv is [unknown, TensorRef] => isTensorRef(kv[1])).map(([k, t]) => [String(k), t] as const)
+  const refs = all.filter(([k]) => keep(k))
+  const skipped = all.filter(([k]) => !keep(k)).map(([k]) => k)
   const wanted = new Set(refs.map(([, t]) => `${prefix}data/${t.storage.key}`))
   let storages: Record<string, Uint8Array>
   try {
@@ -91,23 +96,21 @@ export const readTorchCheckpoint = (path: string): E.Either<CmgaError, TorchChec
     const decoded = decodeElements(t.storage.type, raw, t.storage.numel)
     if (typeof decoded === 'string') return fail('format', `${path}: tensor ${name}: storage data/${t.storage.key}: ${decoded}`)
     if (extent(t) > t.storage.numel) return fail('format', `${path}: tensor ${name} [${t.shape.join(', ')}] at offset ${t.offset} reads past its storage of ${t.storage.numel} elements`)
-    const out = zeros(decoded.dtype, t.shape)
-    gather(decoded.data, out.data, t)
-    tensors.set(name, out)
+    tensors.set(name, { dtype: decoded.dtype, shape: t.shape, data: view(decoded.data, t) } as HostTensor)
     sourceTypes.set(name, t.storage.type)
   }
-  return E.right({ tensors, sourceTypes, entry: found.entry })
+  return E.right({ tensors, skipped, sourceTypes, entry: found.entry })
 }
 
-/** Copies the strided view `t` of `src` into row-major `dst`. */
-const gather = (src: ArrayLike<number | bigint>, dst: { [i: number]: number | bigint; length: number }, t: TensorRef): void => {
-  const n = dst.length
-  const rank = t.shape.length
+type Elements = Decoded['data']
+
+/** The strided view `t` of a storage's elements, row-major: the elements themselves when the view is all of them in order. */
+const view = (src: Elements, t: TensorRef): Elements => {
+  const n = t.shape.reduce((a, d) => a * d, 1)
   const rowMajor = t.strides.every((s, i) => t.shape[i] === 1 || s === t.shape.slice(i + 1).reduce((a, d) => a * d, 1))
-  if (rowMajor) {
-    ;(dst as unknown as { set(a: ArrayLike<number | bigint>): void }).set((src as unknown as { subarray(a: number, b: number): ArrayLike<number | bigint> }).subarray(t.offset, t.offset + n))
-    return
-  }
+  if (rowMajor) return t.offset === 0 && n === src.length ? src : (src.slice(t.offset, t.offset + n) as Elements)
+  const dst = zeros(dtypeOf(src), t.shape).data as unknown as { [i: number]: number | bigint }
+  const rank = t.shape.length
   const index = new Array<number>(rank).fill(0)
   let at = t.offset
   for (let k = 0; k < n; k++) {
@@ -120,4 +123,8 @@ const gather = (src: ArrayLike<number | bigint>, dst: { [i: number]: number | bi
       index[d] = 0
     }
   }
+  return dst as unknown as Elements
 }
+
+const dtypeOf = (a: Elements): Decoded['dtype'] =>
+  a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : a instanceof BigInt64Array ? 'int64' : 'bool'
