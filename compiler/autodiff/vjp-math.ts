@@ -13,9 +13,10 @@ import type { Bool, Tensor } from '../../dsl/tensor.js'
 import {
   add, cast, div, equal, exp, greater, less, log, matmul, mean, mul, neg, pow, sqrt, sub, sum, topk, where
 } from '../../dsl/math.js'
-import { expand, mT, reshape, transpose, unsqueeze } from '../../dsl/shape.js'
+import { expand, mT, unsqueeze } from '../../dsl/shape.js'
 import { countOver, scatterAlong, sumTo } from '../../dsl/grad-helpers.js'
 import type { Vjp, VjpTable } from './vjp.js'
+import { convGrad } from './vjp-conv.js'
 import type { ShapeKind } from './vjp-shape.js'
 import type { FusedKind } from './vjp-fused.js'
 
@@ -48,28 +49,6 @@ const show = (s: Shape | readonly number[]): string => `[${s.join(',')}]`
 // -------------------------------------------------------------------------------------
 // rules
 // -------------------------------------------------------------------------------------
-
-/** Convolution as im2col by reshape: only stride == kernel over divisible spatial dims. */
-const convGrad: Vjp<OpAttrs['Conv']> = (n, g) => {
-  const [x, w, bias] = n.inputs as readonly F[]
-  const { kernel, strides } = n.attrs
-  const [kh, kw] = kernel
-  const [N, C, H, W] = x.shape
-  const O = w.shape[0]
-  if (strides[0] !== kh || strides[1] !== kw) {
-    raise('shape', `Conv gradient supports only stride == kernel (patch embedding), got kernel ${show(kernel)} and strides ${show(strides)}`)
-  }
-  if (typeof C !== 'number' || (H as number) % kh !== 0 || (W as number) % kw !== 0) {
-    raise('shape', `Conv gradient needs static channels and spatial dims divisible by the kernel, got x ${show(x.shape)} and kernel ${show(kernel)}`)
-  }
-  const [Ho, Wo, K] = [(H as number) / kh, (W as number) / kw, (C as number) * kh * kw]
-  const patches = reshape(transpose(reshape(x, [N, C, Ho, kh, Wo, kw]), [0, 2, 4, 1, 3, 5]), [N, Ho * Wo, K])
-  const gy = reshape(transpose(g as F, [0, 2, 3, 1]), [N, Ho * Wo, O]) // [N, L, O]
-  const gPatches = reshape(matmul(gy, reshape(w, [O, K])), [N, Ho, Wo, C, kh, kw])
-  const gx = reshape(transpose(gPatches, [0, 3, 1, 4, 2, 5]), x.shape)
-  const gw = reshape(sum(matmul(mT(gy), patches), 0), w.shape)
-  return bias === undefined ? [gx, gw] : [gx, gw, sum(g, [0, 2, 3])]
-}
 
 /** Layer norm over the last axis, written with primitive ops. */
 const layerNormGrad: Vjp<OpAttrs['LayerNormalization']> = (n, g) => {
