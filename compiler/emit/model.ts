@@ -24,6 +24,7 @@ import type { Builder, EmittedNode } from './context.js'
 import { createBuilder } from './context.js'
 import { lowerNode } from './lower.js'
 import type { ExternalLocation } from './proto.js'
+import type { SharedData } from './shared-data.js'
 import { nodeProto, onnx, rawBytes, tensorProto, valueInfo } from './proto.js'
 
 // -------------------------------------------------------------------------------------
@@ -40,6 +41,11 @@ export interface EmitOptions {
    * all initializers together exceed `thresholdBytes` (default 2 GB).
    */
   readonly externalData?: { readonly fileName: string; readonly thresholdBytes?: number }
+  /**
+   * Weights already written to a shared external file (`layoutSharedData`): those this
+   * model uses point there; the rest are handled as without it.
+   */
+  readonly sharedData?: SharedData
 }
 
 /** The model bytes, and the external data bytes when initializers were moved out. */
@@ -126,6 +132,9 @@ interface Initializer {
   readonly value: HostTensor
 }
 
+/** Whether an initializer is a weight placed in the shared data file (same byte length: the same tensor). */
+const sharedWeight = (opts: EmitOptions, i: Initializer): boolean => opts.sharedData?.placement.get(i.name)?.length === rawBytes(i.value).byteLength
+
 /** Initializer protos, moving large ones into one external buffer when asked to. */
 const initializers = (
   inits: readonly Initializer[],
@@ -168,6 +177,8 @@ const build = (g: Graph, opts: EmitOptions, low: Lowered): E.Either<CmgaError, E
     ...params.filter((p) => weights.has(p.attrs.name)).map((p) => ({ name: p.attrs.name, value: weights.get(p.attrs.name) as HostTensor })),
     ...low.builder.constants
   ]
+  const paramNames = new Set(params.map((p) => p.attrs.name))
+  const isShared = (i: Initializer): boolean => paramNames.has(i.name) && sharedWeight(opts, i)
   const nodes = [...low.builder.nodes, ...low.identities]
   const inputs = [...g.inputs, ...free].map((n) => valueInfo(n.attrs.name, n))
   const outputs = g.outputs.map((o) => valueInfo(o.name, o.node))
@@ -181,8 +192,10 @@ const build = (g: Graph, opts: EmitOptions, low: Lowered): E.Either<CmgaError, E
   }
   const domains = [...new Set(nodes.map((n) => n.domain).filter((d) => d !== ''))].sort()
   return pipe(
-    initializers(inits, opts.externalData),
-    E.map(({ protos, external }) => {
+    initializers(inits.filter((i) => !isShared(i)), opts.externalData),
+    E.map(({ protos: own, external }) => {
+      const shared = inits.filter(isShared).map((i) => tensorProto(i.name, i.value, opts.sharedData?.placement.get(i.name)))
+      const protos = [...shared, ...own]
       const model = onnx.ModelProto.encode({
         irVersion: 8,
         opsetImport: [{ domain: '', version: 17 }, ...domains.map((domain) => ({ domain, version: 1 }))],

@@ -14,6 +14,8 @@ import { fail, tryBuild } from '../../compiler/errors.js'
 import type { Graph } from '../../compiler/ir/graph.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { writeModel } from '../../compiler/emit/model.js'
+import { layoutSharedData, writeSharedData } from '../../compiler/emit/shared-data.js'
+import { paramsOf } from '../../compiler/ir/graph.js'
 import { defaultPasses, runPipeline } from '../../compiler/passes/pipeline.js'
 import type { Pass } from '../../compiler/passes/pass.js'
 import { compilerVersion } from '../../compiler/version.js'
@@ -25,6 +27,9 @@ import { quantizeInt8 } from '../../compiler/quantize/dynamic-int8.js'
 import { deployGraphs } from './deploy.js'
 import type { Manifest, StageSpec } from './manifest.js'
 import { describeGraph } from './manifest.js'
+
+/** The external data file every stage's large weights live in, each once. */
+export const DATA_FILE = 'weights.bin'
 
 /** What to compile. */
 export interface CompileRequest {
@@ -80,18 +85,29 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     rmSync(tmp, { recursive: true, force: true })
     return built
   }
-  for (const [i, { stage: s, graph, stats }] of built.right.entries()) {
-    req.onStage?.(s, i, built.right.length)
-    const file = `${s}.onnx`
+  // quantize each stage, then write the weights every stage uses once, then the graphs
+  const stages = built.right.map(({ stage, graph, stats }, i) => {
+    req.onStage?.(stage, i, built.right.length)
     const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights) : undefined
-    const weights = q === undefined ? req.weights : new Map([...req.weights, ...q.weights])
-    const r = writeModel(join(tmp, file), q?.graph ?? graph, { weights, externalData: { fileName: `${s}.onnx.data` } })
+    return { stage, graph: q?.graph ?? graph, stats: q === undefined ? stats : { ...stats, quantizeInt8: q.stats }, extra: q?.weights }
+  })
+  const weights = new Map([...req.weights, ...stages.flatMap((s) => [...(s.extra ?? [])])])
+  const used = stages.flatMap((s) => paramsOf(s.graph).map((p) => p.attrs.name)).filter((n) => weights.has(n))
+  const shared = layoutSharedData(DATA_FILE, used.map((n) => [n, weights.get(n) as HostTensor] as const))
+  const written = writeSharedData(join(tmp, DATA_FILE), shared, weights)
+  if (E.isLeft(written)) {
+    rmSync(tmp, { recursive: true, force: true })
+    return written
+  }
+  for (const { stage: s, graph, stats } of stages) {
+    const file = `${s}.onnx`
+    const r = writeModel(join(tmp, file), graph, { weights, sharedData: shared, externalData: { fileName: `${s}.onnx.data` } })
     if (E.isLeft(r)) {
       rmSync(tmp, { recursive: true, force: true })
       return r
     }
-    specs[s] = describeGraph(file, q?.graph ?? graph)
-    reports[s] = { passes: q === undefined ? stats : { ...stats, quantizeInt8: q.stats } }
+    specs[s] = describeGraph(file, graph)
+    reports[s] = { passes: stats }
   }
   const manifest: Manifest = {
     format: 'cmga-model',
@@ -100,7 +116,8 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     config: req.config,
     weights: { source: req.weightsSource, summary: req.weightsSummary },
     quantize: req.quantize ?? 'none',
-    stages: specs
+    stages: specs,
+    data: DATA_FILE
   }
   try {
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')

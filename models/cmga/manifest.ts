@@ -17,15 +17,19 @@ const ValueSpec = t.type({ name: t.string, dtype: t.string, shape: t.array(t.uni
 const StageSpec = t.type({ file: t.string, inputs: t.array(ValueSpec), outputs: t.array(ValueSpec) })
 
 /** The manifest's codec (the config inside is checked again by `decodeConfig`). */
-export const ManifestCodec = t.type({
-  format: t.literal('cmga-model'),
-  formatVersion: t.literal(1),
-  compiler: t.type({ name: t.string, version: t.string }),
-  config: t.unknown,
-  weights: t.type({ source: t.string, summary: t.string }),
-  quantize: t.union([t.literal('none'), t.literal('int8')]),
-  stages: t.record(t.string, StageSpec)
-})
+export const ManifestCodec = t.intersection([
+  t.type({
+    format: t.literal('cmga-model'),
+    formatVersion: t.literal(1),
+    compiler: t.type({ name: t.string, version: t.string }),
+    config: t.unknown,
+    weights: t.type({ source: t.string, summary: t.string }),
+    quantize: t.union([t.literal('none'), t.literal('int8')]),
+    stages: t.record(t.string, StageSpec)
+  }),
+  /** `data`: the external data file the stages share (their large weights, each once). */
+  t.partial({ data: t.string })
+])
 
 /** A decoded manifest. */
 export type Manifest = Omit<t.TypeOf<typeof ManifestCodec>, 'config'> & { readonly config: CmgaConfig }

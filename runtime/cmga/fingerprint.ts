@@ -50,6 +50,7 @@ export const modelIdentity = (dir: string, manifest: Manifest): E.Either<CmgaErr
       sample(hash, file)
       if (existsSync(`${file}.data`)) sample(hash, `${file}.data`)
     }
+    if (manifest.data !== undefined) sample(hash, join(dir, manifest.data))
     return E.right({ fingerprint: hash.digest('hex'), dir: resolve(dir), weights: manifest.weights.source, quantize: manifest.quantize })
   } catch (e) {
     return fail('io', `cannot read model ${dir}: ${(e as Error).message}`)

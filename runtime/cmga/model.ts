@@ -3,7 +3,7 @@
  * stage, opened on first use.
  * @since 0.1.0
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
@@ -42,7 +42,9 @@ export const readManifest = (dir: string): E.Either<CmgaError, Manifest> => {
   } catch (e) {
     return fail('format', `${path}: not valid JSON (${(e as Error).message})`)
   }
-  return decodeManifest(json, path)
+  return E.chain((m: Manifest) =>
+    m.data !== undefined && !existsSync(join(dir, m.data)) ? fail<Manifest>('input', `model ${dir}: its weights file ${m.data} is missing (copy the whole model directory)`) : E.right(m)
+  )(decodeManifest(json, path))
 }
 
 /** Loads a model directory; sessions open lazily and are reused. */

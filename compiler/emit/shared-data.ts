@@ -1,0 +1,63 @@
+/**
+ * One external data file for several models: each weight is written once, 4096-aligned,
+ * and every model that uses it points at the same bytes. A compiled model directory's
+ * stages share most of their weights (every vision stage holds the whole ViT), so this
+ * keeps each weight once on disk instead of once per stage.
+ * @since 0.1.0
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
+import * as E from 'fp-ts/lib/Either.js'
+import type { CmgaError } from '../errors.js'
+import { fail } from '../errors.js'
+import type { HostTensor } from '../ir/tensor.js'
+import type { ExternalLocation } from './proto.js'
+import { rawBytes } from './proto.js'
+
+/** Weights at most this size stay inline in each model. */
+export const SHARED_MIN_BYTES = 1024
+const ALIGN = 4096
+
+/** Where each shared weight lives in the file `fileName` (relative to the models). */
+export interface SharedData {
+  readonly fileName: string
+  readonly placement: ReadonlyMap<string, ExternalLocation>
+}
+
+/** Lays out the weights over `SHARED_MIN_BYTES`, in the order given, each name once. */
+export const layoutSharedData = (fileName: string, weights: Iterable<readonly [string, HostTensor]>): SharedData => {
+  const placement = new Map<string, ExternalLocation>()
+  let end = 0
+  for (const [name, t] of weights) {
+    const length = rawBytes(t).byteLength
+    if (placement.has(name) || length <= SHARED_MIN_BYTES) continue
+    const offset = Math.ceil(end / ALIGN) * ALIGN
+    placement.set(name, { location: fileName, offset, length })
+    end = offset + length
+  }
+  return { fileName, placement }
+}
+
+/** Writes the shared file at `path` (which must not exist) from the weights its layout names, and fsyncs it. */
+export const writeSharedData = (path: string, data: SharedData, weights: ReadonlyMap<string, HostTensor>): E.Either<CmgaError, void> => {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'wx')
+    const pad = new Uint8Array(ALIGN)
+    let at = 0
+    for (const [name, place] of data.placement) {
+      const t = weights.get(name)
+      if (t === undefined) return fail('weights', `shared data: no value for "${name}"`)
+      const bytes = rawBytes(t)
+      if (bytes.byteLength !== place.length) return fail('weights', `shared data: "${name}" is ${bytes.byteLength} bytes, laid out as ${place.length}`)
+      if (place.offset > at) at += writeSync(fd, pad, 0, place.offset - at)
+      for (let k = 0; k < bytes.byteLength; ) k += writeSync(fd, bytes, k, bytes.byteLength - k)
+      at += bytes.byteLength
+    }
+    fsyncSync(fd)
+    return E.right(undefined)
+  } catch (e) {
+    return fail('io', `cannot write ${path}: ${(e as Error).message}`)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
