@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { cmgaError, fail, type CmgaError } from '../../compiler/errors.js'
 import { sizeOf, type HostTensor } from '../../compiler/ir/tensor.js'
+import { bfloat16ToFloat32, halfToNumber } from '../float16.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -46,16 +47,6 @@ const hostOrder = (bytes: Uint8Array, size: number): ArrayBuffer => {
   return bytes.buffer as ArrayBuffer
 }
 
-/** IEEE 754 binary16 bits to the value they encode (exact in float32). */
-const halfToNumber = (h: number): number => {
-  const sign = h & 0x8000 ? -1 : 1
-  const exp = (h >> 10) & 0x1f
-  const frac = h & 0x3ff
-  if (exp === 0) return sign * frac * 2 ** -24 // zero or subnormal
-  if (exp === 31) return frac === 0 ? sign * Infinity : NaN
-  return sign * (1024 + frac) * 2 ** (exp - 25)
-}
-
 /** Per supported file dtype: bytes per element, and a decoder of a fresh, aligned copy. */
 const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<HostTensor, 'dtype' | 'data'> }> = {
   F32: { size: 4, decode: (b) => ({ dtype: 'float32', data: new Float32Array(hostOrder(b, 4)) }) },
@@ -83,10 +74,7 @@ const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<H
   BF16: {
     size: 2,
     decode: (b) => {
-      const src = new Uint16Array(hostOrder(b, 2))
-      const bits = new Uint32Array(src.length) // bfloat16 is the top half of a float32
-      for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16
-      return { dtype: 'float32', data: new Float32Array(bits.buffer) }
+      return { dtype: 'float32', data: bfloat16ToFloat32(new Uint16Array(hostOrder(b, 2))) }
     }
   }
 }

@@ -4,19 +4,10 @@
  * @since 0.1.0
  */
 import type { DataOf } from '../../compiler/ir/tensor.js'
+import { bfloat16ToFloat32, halfToNumber } from '../float16.js'
 import type { StorageType } from './unpickle.js'
 
 const ITEM: { readonly [K in StorageType]: number } = { Float: 4, Half: 2, BFloat16: 2, Double: 8, Long: 8, Int: 4, Short: 2, Char: 1, Byte: 1, Bool: 1 }
-
-/** An IEEE half's bits as a number. */
-const halfToFloat = (h: number): number => {
-  const sign = h & 0x8000 ? -1 : 1
-  const exp = (h >> 10) & 0x1f
-  const frac = h & 0x3ff
-  if (exp === 0) return sign * frac * 2 ** -24
-  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15)
-}
 
 export type Decoded =
   | { readonly dtype: 'float32'; readonly data: DataOf['float32'] }
@@ -42,18 +33,9 @@ export const decodeElements = (type: StorageType, raw: Uint8Array, numel: number
     }
     case 'Half':
     case 'BFloat16': {
-      const out = new Float32Array(numel)
-      const word = new Uint32Array(1)
-      const asFloat = new Float32Array(word.buffer)
-      for (let i = 0; i < numel; i++) {
-        const bits = view.getUint16(2 * i, true)
-        if (type === 'Half') out[i] = halfToFloat(bits)
-        else {
-          word[0] = bits << 16 // bfloat16 is the top half of a float32
-          out[i] = asFloat[0]
-        }
-      }
-      return { dtype: 'float32', data: out }
+      const bits = new Uint16Array(numel)
+      for (let i = 0; i < numel; i++) bits[i] = view.getUint16(2 * i, true)
+      return { dtype: 'float32', data: type === 'Half' ? Float32Array.from(bits, halfToNumber) : bfloat16ToFloat32(bits) }
     }
     case 'Double': {
       const out = new Float64Array(numel)
