@@ -13,6 +13,7 @@ import { readSafetensors } from '../../runtime/safetensors/index.js'
 import { looksLikeTorch, readTorchCheckpoint } from '../../runtime/torch/read.js'
 import type { CmgaConfig } from './config.js'
 import { parameterList } from './params.js'
+import { gridSide, interpolatePosEmbed } from './pos-embed.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -29,6 +30,8 @@ export interface Checkpoint {
     readonly values: number
     readonly ignored: readonly string[]
     readonly renamed: number
+    /** Position embeddings resized to the config's grid, as `name: 16x16 -> 14x14`. */
+    readonly interpolated: readonly string[]
   }
 }
 
@@ -49,6 +52,18 @@ const canonical = (name: string): string => name.replace(/^text_encoder\.bert\./
 // import
 // -------------------------------------------------------------------------------------
 
+/**
+ * A checkpoint's `visual_encoder.pos_embed` for another square grid (a checkpoint
+ * trained at another image size), resized to the config's as ALBEF does; null when the
+ * tensor is anything else.
+ */
+const resizedPosEmbed = (name: string, want: readonly (number | string)[], t: HostTensor): HostTensor<'float32'> | null => {
+  if (name !== 'visual_encoder.pos_embed' || t.shape.length !== 3 || t.shape[0] !== 1 || t.shape[2] !== want[2] || t.shape[1] === want[1]) return null
+  if (gridSide(t.shape[1]) === null || gridSide(want[1] as number) === null || (t.dtype !== 'float32' && t.dtype !== 'float64')) return null
+  const f32: HostTensor<'float32'> = t.dtype === 'float32' ? (t as HostTensor<'float32'>) : { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data as Float64Array) }
+  return interpolatePosEmbed(f32, gridSide(want[1] as number) as number)
+}
+
 /** Matches named tensors against the config's parameters; every problem in one error. */
 export const matchCheckpoint = (
   c: CmgaConfig,
@@ -67,6 +82,7 @@ export const matchCheckpoint = (
     else byName.set(name, t)
   }
   const weights = new Map<string, HostTensor<'float32'>>()
+  const interpolated: string[] = []
   const missing: string[] = []
   const misshaped: string[] = []
   const wrongType: string[] = []
@@ -79,7 +95,12 @@ export const matchCheckpoint = (
       continue
     }
     const scalarAsVector = p.shape.length === 0 && t.shape.length === 1 && t.shape[0] === 1 // `temp` saved as [1]
-    if (scalarAsVector) {
+    const resized = resizedPosEmbed(p.name, p.shape, t)
+    if (resized !== null) {
+      weights.set(p.name, resized)
+      values += resized.data.length
+      interpolated.push(`${p.name}: ${gridSide(t.shape[1])}x${gridSide(t.shape[1])} -> ${gridSide(p.shape[1] as number)}x${gridSide(p.shape[1] as number)}`)
+    } else if (scalarAsVector) {
       weights.set(p.name, { ...(t as HostTensor<'float32'>), shape: [] })
       values += 1
     } else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
@@ -101,7 +122,7 @@ export const matchCheckpoint = (
     wrongType.length > 0 ? `wrong dtype: ${wrongType.join('; ')}` : ''
   ].filter((s) => s !== '')
   if (problems.length > 0) return fail('weights', `${source}: ${problems.join('; ')}`)
-  return E.right({ weights, summary: { loaded: weights.size, values, ignored, renamed } })
+  return E.right({ weights, summary: { loaded: weights.size, values, ignored, renamed, interpolated } })
 }
 
 /** The first bytes of a file (fewer when it is shorter; none when it cannot be read). */
@@ -140,4 +161,5 @@ export const importCheckpoint = (c: CmgaConfig, path: string, purpose: Purpose =
 export const describeCheckpoint = (ck: Checkpoint): string =>
   `loaded ${ck.summary.loaded} parameters (${(ck.summary.values / 1e6).toFixed(2)}M values)` +
   (ck.summary.renamed > 0 ? `, ${ck.summary.renamed} renamed from text_encoder.bert.*` : '') +
-  (ck.summary.ignored.length > 0 ? `, ignored ${ck.summary.ignored.length} entries (momentum copies, queues, position_ids, unused)` : '')
+  (ck.summary.ignored.length > 0 ? `, ignored ${ck.summary.ignored.length} entries (momentum copies, queues, position_ids, unused)` : '') +
+  (ck.summary.interpolated.length > 0 ? `; interpolated (bicubic, as ALBEF) ${ck.summary.interpolated.join(', ')}` : '')
