@@ -13,7 +13,7 @@ import { fail } from '../compiler/errors.js'
 export type Flags = NonNullable<ParseArgsConfig['options']>
 
 /** Parsed flag values. */
-export type Values = Readonly<Record<string, string | boolean | undefined>>
+export type Values = Readonly<Record<string, string | boolean | readonly string[] | undefined>>
 
 /** @since 0.1.0 */
 export interface Command {
@@ -58,4 +58,11 @@ export const oneOf = <A extends string>(cmd: string, values: Values, flag: strin
   const v = values[flag]
   if (v === undefined) return E.right(fallback)
   return typeof v === 'string' && (choices as readonly string[]).includes(v) ? E.right(v as A) : fail('usage', `cmga ${cmd}: --${flag} must be one of ${choices.join(', ')}, got "${String(v)}"`)
+}
+
+/** A flag given one or more times (`multiple: true`): its values, at least one, none empty. */
+export const repeated = (cmd: string, values: Values, flag: string): E.Either<CmgaError, readonly string[]> => {
+  const v = values[flag]
+  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? (v as readonly string[]) : []
+  return list.length > 0 && list.every((s) => s !== '') ? E.right(list) : fail('usage', `cmga ${cmd}: --${flag} is required, once or more (see cmga ${cmd} --help)`)
 }

@@ -17,10 +17,12 @@ import { trainCommand } from './commands/train.js'
 import { indexCommand } from './commands/index-gallery.js'
 import { inferCommand } from './commands/infer.js'
 import { retrieveCommand } from './commands/retrieve.js'
+import { matchCommand } from './commands/match.js'
+import { vqaCommand } from './commands/vqa.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, explainCommand, indexCommand, retrieveCommand, evalRetrievalCommand, gradCommand, trainCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand]
 
 const usage = (): string =>
   [
