@@ -114,11 +114,17 @@ test('unaligned data sections are read correctly', () => {
   sameTensor(back.tensors.get('y'), fromNumbers('int64', [1], [-3]))
 })
 
-test('tensors are fresh copies, not views of the file', () => {
+test('aligned tensors view the file bytes (no second copy); misaligned ones are copied', () => {
   const bytes = encodeSafetensors(sample)
   const t = parse(bytes).tensors.get('10')!
-  assert.is(t.data.byteOffset, 0)
-  assert.is(t.data.buffer.byteLength, t.data.byteLength)
+  assert.ok(t.data.buffer === bytes.buffer && t.data.byteOffset > 0, 'a view into the file')
+  // a 57-byte header puts the data at offset 65: float32 elements there cannot be viewed
+  const header = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'.padEnd(57, ' ')
+  const odd = raw(header, new Uint8Array(new Float32Array([1.5, -2]).buffer))
+  assert.is((8 + 57) % 4, 1)
+  const a = parse(odd).tensors.get('a')!
+  assert.equal(Array.from(a.data as Float32Array), [1.5, -2])
+  assert.ok(a.data.buffer !== odd.buffer, 'a copy')
 })
 
 // -------------------------------------------------------------------------------------

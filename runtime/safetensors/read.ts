@@ -41,22 +41,26 @@ interface Entry {
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
-/** The buffer of a fresh copy of little-endian elements, in host byte order. */
-const hostOrder = (bytes: Uint8Array, size: number): ArrayBuffer => {
+/** Little-endian elements in host byte order (swapped in place on big-endian hosts, where `bytes` is a private copy). */
+const hostOrder = (bytes: Uint8Array, size: number): Uint8Array => {
   if (!hostIsLittleEndian) for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse()
-  return bytes.buffer as ArrayBuffer
+  return bytes
 }
 
-/** Per supported file dtype: bytes per element, and a decoder of a fresh, aligned copy. */
+/** A typed array over `bytes` (which must be aligned to the element size). */
+const over = <T>(Ctor: new (b: ArrayBuffer, offset: number, length: number) => T, bytes: Uint8Array, size: number): T =>
+  new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / size)
+
+/** Per supported file dtype: bytes per element, and a decoder of aligned bytes (the result may view them). */
 const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<HostTensor, 'dtype' | 'data'> }> = {
-  F32: { size: 4, decode: (b) => ({ dtype: 'float32', data: new Float32Array(hostOrder(b, 4)) }) },
-  F64: { size: 8, decode: (b) => ({ dtype: 'float64', data: new Float64Array(hostOrder(b, 8)) }) },
-  I64: { size: 8, decode: (b) => ({ dtype: 'int64', data: new BigInt64Array(hostOrder(b, 8)) }) },
+  F32: { size: 4, decode: (b) => ({ dtype: 'float32', data: over(Float32Array, hostOrder(b, 4), 4) }) },
+  F64: { size: 8, decode: (b) => ({ dtype: 'float64', data: over(Float64Array, hostOrder(b, 8), 8) }) },
+  I64: { size: 8, decode: (b) => ({ dtype: 'int64', data: over(BigInt64Array, hostOrder(b, 8), 8) }) },
   BOOL: { size: 1, decode: (b) => ({ dtype: 'bool', data: b }) },
   I32: {
     size: 4,
     decode: (b) => {
-      const src = new Int32Array(hostOrder(b, 4))
+      const src = over(Int32Array, hostOrder(b, 4), 4)
       const data = new BigInt64Array(src.length)
       for (let i = 0; i < src.length; i++) data[i] = BigInt(src[i])
       return { dtype: 'int64', data }
@@ -65,7 +69,7 @@ const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<H
   F16: {
     size: 2,
     decode: (b) => {
-      const src = new Uint16Array(hostOrder(b, 2))
+      const src = over(Uint16Array, hostOrder(b, 2), 2)
       const data = new Float32Array(src.length)
       for (let i = 0; i < src.length; i++) data[i] = halfToNumber(src[i])
       return { dtype: 'float32', data }
@@ -74,7 +78,7 @@ const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<H
   BF16: {
     size: 2,
     decode: (b) => {
-      return { dtype: 'float32', data: bfloat16ToFloat32(new Uint16Array(hostOrder(b, 2))) }
+      return { dtype: 'float32', data: bfloat16ToFloat32(over(Uint16Array, hostOrder(b, 2), 2)) }
     }
   }
 }
@@ -202,14 +206,18 @@ const parseBody = (bytes: Uint8Array): E.Either<string, SafetensorsFile> => {
   if (overlap !== undefined) return E.left(overlap)
   const tensors = new Map<string, HostTensor>()
   for (const { name, dtype, shape, begin, end } of entries) {
-    const t = { ...decoders[dtype].decode(new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end))), shape }
+    // Views into the file's bytes where aligned on a little-endian host (the file buffer is
+    // ours; fresh memory is slow to fault in on some VMs, ~4 s for a base model), else a copy.
+    const raw = bytes.subarray(dataStart + begin, dataStart + end)
+    const inPlace = hostIsLittleEndian && raw.byteOffset % decoders[dtype].size === 0
+    const t = { ...decoders[dtype].decode(inPlace ? raw : new Uint8Array(raw)), shape }
     if (t.dtype === 'bool' && (t.data as Uint8Array).some((x) => x > 1)) return E.left(`tensor '${name}': BOOL byte not 0 or 1`)
     tensors.set(name, t)
   }
   return E.right({ tensors, metadata: metadata.right })
 }
 
-/** Parses the bytes of a safetensors file; `source` names it in error messages. */
+/** Parses the bytes of a safetensors file; `source` names it in error messages. Tensors may view `bytes` (do not reuse it). */
 export const parseSafetensors = (bytes: Uint8Array, source: string): E.Either<CmgaError, SafetensorsFile> =>
   E.mapLeft((msg: string) => cmgaError('format', `${source}: ${msg}`))(parseBody(bytes))
 
