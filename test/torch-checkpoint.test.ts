@@ -102,6 +102,7 @@ test('broken files: one clear error each', () => {
   writeFileSync(cut, bytes.subarray(0, bytes.length - 5000))
   assert.match(message(readTorchCheckpoint(cut)), /cut\.pth: not a readable PyTorch checkpoint \(zip archive\)/)
   assert.match(message(readTorchCheckpoint(pth('legacy'))), /legacy \(before PyTorch 1\.6\) checkpoint format is not supported/)
+  assert.match(message(readTorchCheckpoint(pth('lying'))), /lying\.pth: tensor w \[100\] at offset 0 reads past its storage of 4 elements/)
   const short = altered('short.pth', (e) => {
     e['albef-tiny/data/0'] = e['albef-tiny/data/0'].subarray(0, 3)
   })
