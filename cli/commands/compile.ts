@@ -8,7 +8,7 @@ import { fail } from '../../compiler/errors.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { describeCheckpoint, importCheckpoint } from '../../models/cmga/checkpoint.js'
-import { rmSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CompileRequest } from '../../models/cmga/compile.js'
 import { compileModel } from '../../models/cmga/compile.js'
@@ -47,11 +47,12 @@ interface Weights {
   readonly summary: string
 }
 
-const weightsFor = (c: CmgaConfig, values: Values): E.Either<CmgaError, Weights> => {
+const weightsFor = (c: CmgaConfig, values: Values, log: (line: string) => void): E.Either<CmgaError, Weights> => {
   const w = values.weights
   const seed = values['random-init']
   if ((w === undefined) === (seed === undefined)) return fail('usage', 'cmga compile: give exactly one of --weights or --random-init (see cmga compile --help)')
   if (typeof w === 'string') {
+    if (existsSync(w)) log(`reading ${w} (${(statSync(w).size / 2 ** 20).toFixed(0)} MiB)`)
     return E.map((ck: ReturnType<typeof importCheckpoint> extends E.Either<unknown, infer A> ? A : never) => ({ weights: ck.weights, source: w, summary: describeCheckpoint(ck) }))(importCheckpoint(c, w))
   }
   return E.map((s: number) => ({ weights: randomWeights(c, s), source: `random-init:${s}`, summary: `random weights, seed ${s}` }))(
@@ -79,8 +80,9 @@ export const compileCommand: Command = {
       E.Do,
       E.bind('configPath', () => required('compile', values, 'config')),
       E.bind('out', () => required('compile', values, 'out')),
+      E.chainFirst(({ out }) => (existsSync(out) ? fail('io', `output ${out} already exists; remove it or choose another --out`) : E.right(undefined))),
       E.bind('config', ({ configPath }) => readConfigFile(configPath)),
-      E.bind('w', ({ config }) => weightsFor(config, values)),
+      E.bind('w', ({ config }) => weightsFor(config, values, log)),
       E.chainFirst(({ w }) => E.right(log(w.summary))),
       E.map(({ config, out, w }) => ({
         config,
