@@ -19,10 +19,11 @@ import { inferCommand } from './commands/infer.js'
 import { retrieveCommand } from './commands/retrieve.js'
 import { matchCommand } from './commands/match.js'
 import { vqaCommand } from './commands/vqa.js'
+import { inspectCommand } from './commands/inspect.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand]
 
 const usage = (): string =>
   [
