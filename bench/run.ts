@@ -6,11 +6,13 @@
  * 16 candidates with and without the prefix cache, the attention variants, compile time
  * and peak memory, and GFLOP/s of each graph beside a single large MatMul's (timed in
  * the same rounds as the `none` vision encoder at batch 4). Prints a
- * table and writes bench/results.md (with bench/notes.md, the analysis, appended).
+ * table and writes bench/results.md (with bench/notes.md, the analysis, appended;
+ * bench/results.NAME.md for another config given by CMGA_BENCH_CONFIG).
  * @since 0.1.0
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
+import { basename } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as ort from 'onnxruntime-node'
 import type { Graph } from '../compiler/ir/graph.js'
@@ -216,8 +218,10 @@ const main = async (): Promise<void> => {
     unfusedItcCosine: Math.min(...cos('unfused', 'itc_image'))
   }
   const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, pytorch: PYTORCH, imageGemmFlops })
-  writeFileSync(new URL('./results.md', import.meta.url), text)
-  console.log(`\nwrote bench/results.md`)
+  // another config (a smoke run) leaves the recorded base results alone
+  const file = process.env.CMGA_BENCH_CONFIG === undefined ? 'results.md' : `results.${basename(configPath, '.json')}.md`
+  writeFileSync(new URL(`./${file}`, import.meta.url), text)
+  console.log(`\nwrote bench/${file}`)
 }
 
 /** Compile time and peak RSS of `cmga compile` (base, random weights), from a child run under /usr/bin/time. */
