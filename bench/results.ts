@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { existsSync, readFileSync } from 'node:fs'
+import type { Int8Kernel } from './int8-kernels.js'
 
 /** One timing. */
 export interface Row {
@@ -31,6 +32,8 @@ export interface Results {
   readonly pytorch: { readonly none: number; readonly image: number; readonly text: number }
   /** GEMM FLOPs (linear layers and the patch Conv) of the `image` vision encoder at batch 1. */
   readonly imageGemmFlops: number
+  /** The int8 product's forms, profiled (bench/int8-kernels.ts). */
+  readonly int8Kernels: readonly Int8Kernel[]
 }
 
 /** Kernel ms of the ops of a kind in a profile. */
@@ -96,6 +99,12 @@ export const writeResults = (r: Results): string => {
     '| variant | ms |',
     '| --- | ---: |',
     ...r.attention.map(([k, v]) => `| ${k} | ${f(v, 3)} |`),
+    '',
+    '## int8 matrix product forms at [197, 768] x [768, 3072] (onnxruntime profiler, median of 41 runs)',
+    '',
+    '| form written | kernels onnxruntime ran | kernel ms | max error vs float32 |',
+    '| --- | --- | ---: | ---: |',
+    ...r.int8Kernels.map((k) => `| ${k.name} | ${k.kernels.join(' + ')} | ${f(k.kernelMs, 3)} | ${k.error === 0 ? '-' : `${f(100 * k.error, 2)}% of max abs`} |`),
     '',
     '## Compile (base, random weights, every stage written)',
     '',

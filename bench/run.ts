@@ -32,6 +32,7 @@ import { randomWeights } from '../models/cmga/random-init.js'
 import { rowCosines, rowOverlaps } from '../models/cmga/quantize-report.js'
 import { mulberry32 } from '../test/support/random.js'
 import { gemmFlops, graphFlops } from './flops.js'
+import { int8Kernels } from './int8-kernels.js'
 import type { Timing } from './measure.js'
 import { feedsOf, interleaved, machine, open, profileOps } from './measure.js'
 import type { Row } from './results.js'
@@ -137,6 +138,8 @@ const main = async (): Promise<void> => {
   const peak = await peakSessions()
   const matmul = { f32: NaN, int8: NaN }
   const attention = await attentionVariants()
+  const int8 = await int8Kernels(mulberry32(3))
+  for (const k of int8) console.log(`int8 form ${k.name}: ${k.kernels.join(' + ')} ${k.kernelMs.toFixed(3)} ms`)
   for (const [k, v] of attention) console.log(`${k}: ${v.toFixed(3)} ms`)
 
   // vision encoder: every guidance x variant x batch
@@ -217,7 +220,7 @@ const main = async (): Promise<void> => {
     keptOverlap: Math.min(...c.compression.layers.flatMap((l) => cos('int8', `keep.${l}`))),
     unfusedItcCosine: Math.min(...cos('unfused', 'itc_image'))
   }
-  const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, pytorch: PYTORCH, imageGemmFlops })
+  const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, pytorch: PYTORCH, imageGemmFlops, int8Kernels: int8 })
   // another config (a smoke run) leaves the recorded base results alone
   const file = process.env.CMGA_BENCH_CONFIG === undefined ? 'results.md' : `results.${basename(configPath, '.json')}.md`
   writeFileSync(new URL(`./${file}`, import.meta.url), text)

@@ -43,7 +43,11 @@ const results = (unfused: number, fused: number): Results => ({
   training: null,
   quality: { itcImageCosine: 1, keptOverlap: 1, unfusedItcCosine: 1 },
   pytorch: { none: 212, image: 142, text: 25 },
-  imageGemmFlops: 14e9
+  imageGemmFlops: 14e9,
+  int8Kernels: [
+    { name: 'float32 MatMul', kernels: ['MatMul'], kernelMs: 2.2, error: 0 },
+    { name: 'standard', kernels: ['DynamicQuantizeMatMul'], kernelMs: 0.65, error: 0.005 }
+  ]
 })
 
 test('the results file bounds fused vs unfused by the GEMM time, from the profile and from the FLOPs', () => {
@@ -52,6 +56,7 @@ test('the results file bounds fused vs unfused by the GEMM time, from the profil
   // essential share 75/75: with everything else free the fused 76 ms stays 76 ms; 80 / 76 = 1.05x; GEMM share 70/75: 80 / (76 * 70/75) = 1.13x
   assert.match(text, /the fused median of 76\.0 ms would be 76\.0 ms: at most 1\.05x against the unfused 80\.0 ms \(measured: 1\.05x\); with attention and GELU free as well, at most 1\.13x/)
   assert.match(text, /The linear layers \(14\.00 GFLOP\) ran at 200\.0 GFLOP\/s in the profile; the large MatMul measured 200\.0 GFLOP\/s/)
+  assert.match(text, /\| standard \| DynamicQuantizeMatMul \| 0\.650 \| 0\.50% of max abs \|/)
   assert.match(text, /\| fused vision \(image, keep 0\.7, B=1\) vs our unfused \| 1\.15x \| 1\.05x \| \*\*missed\*\* by 8% \|/)
 })
 
