@@ -88,6 +88,13 @@ w('missing parameter', async () => {
   await compileWith(path, /missing 1 parameter.*visual_encoder\.blocks\.1\.attn\.qkv\.weight/)()
 })
 
+w('a checkpoint without the VQA head the config has: the message says how to drop it', async () => {
+  const t = new Map([...tensors(weights)].filter(([k]) => !k.startsWith('vqa_head.')))
+  const path = join(dir, 'no-vqa.safetensors')
+  writeFileSync(path, encodeSafetensors(t))
+  await compileWith(path, /missing 6 parameter.*vqa_head\.dense2\.bias \(the config has a VQA head this checkpoint lacks: drop its "vqa" section/)()
+})
+
 w('mis-shaped parameter', async () => {
   const t = tensors(weights)
   t.set('text_proj.weight', fromNumbers('float32', [4, 4], new Array(16).fill(0)))

@@ -117,7 +117,10 @@ export const matchCheckpoint = (
   }
   ignored.push(...byName.keys())
   const problems = [
-    missing.length > 0 ? `missing ${missing.length} parameter(s): ${missing.join(', ')}` : '',
+    missing.length > 0
+      ? `missing ${missing.length} parameter(s): ${missing.join(', ')}` +
+        (missing.every((n) => n.startsWith('vqa_head.')) ? ' (the config has a VQA head this checkpoint lacks: drop its "vqa" section, e.g. use models/cmga/configs/base-retrieval.json)' : '')
+      : '',
     misshaped.length > 0 ? `mis-shaped: ${misshaped.join('; ')}` : '',
     wrongType.length > 0 ? `wrong dtype: ${wrongType.join('; ')}` : ''
   ].filter((s) => s !== '')
