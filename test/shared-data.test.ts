@@ -10,7 +10,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { emitModel, writeModel } from '../compiler/emit/model.js'
 import { onnx } from '../compiler/emit/proto.js'
-import { layoutSharedData, writeSharedData } from '../compiler/emit/shared-data.js'
+import { bytesFrom, layoutSharedData, writeSharedData } from '../compiler/emit/shared-data.js'
 import { paramsOf } from '../compiler/ir/graph.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { rawBytes } from '../compiler/emit/proto.js'
@@ -37,11 +37,11 @@ test('two models share one data file: the shared weight is stored once and both 
   const g1 = d.graph('one', [x], { y: d.add(d.matmul(x, w), b) })
   const g2 = d.graph('two', [x], { y: d.matmul(d.matmul(x, w), v) })
   const weights = new Map<string, HostTensor>([['w', randomTensor('float32', [64, 64], 1)], ['b', randomTensor('float32', [64], 2)], ['v', randomTensor('float32', [64, 32], 3)]])
-  const used = [g1, g2].flatMap((g) => paramsOf(g).map((p) => [p.attrs.name, weights.get(p.attrs.name) as HostTensor] as const))
+  const used = [g1, g2].flatMap((g) => paramsOf(g).map((p) => [p.attrs.name, rawBytes(weights.get(p.attrs.name) as HostTensor).byteLength] as const))
   const shared = layoutSharedData('shared.bin', used)
   assert.equal([...shared.placement.keys()].sort(), ['v', 'w'])
   assert.ok([...shared.placement.values()].every((p) => p.offset % 4096 === 0))
-  get(writeSharedData(join(dir, 'shared.bin'), shared, weights))
+  get(writeSharedData(join(dir, 'shared.bin'), shared, bytesFrom(weights)))
   assert.is(statSync(join(dir, 'shared.bin')).size, Math.max(...[...shared.placement.values()].map((p) => p.offset + p.length)))
   const feeds = { x: randomTensor('float32', [2, 64], 4) }
   for (const [i, g] of [g1, g2].entries()) {
@@ -62,10 +62,10 @@ test('two models share one data file: the shared weight is stored once and both 
 
 test('a laid-out weight that changed size is refused; a missing value too', () => {
   const dir = tempDir('cmga-shared-')
-  const shared = layoutSharedData('s.bin', [['w', randomTensor('float32', [32, 32], 1)]])
-  const resized = writeSharedData(join(dir, 'a.bin'), shared, new Map([['w', randomTensor('float32', [32, 16], 1)]]))
+  const shared = layoutSharedData('s.bin', [['w', 32 * 32 * 4]])
+  const resized = writeSharedData(join(dir, 'a.bin'), shared, bytesFrom(new Map([['w', randomTensor('float32', [32, 16], 1)]])))
   assert.ok(E.isLeft(resized) && resized.left.message.includes('"w" is 2048 bytes, laid out as 4096'))
-  const missing = writeSharedData(join(dir, 'b.bin'), shared, new Map())
+  const missing = writeSharedData(join(dir, 'b.bin'), shared, bytesFrom(new Map()))
   assert.ok(E.isLeft(missing) && missing.left.message.includes('no value for "w"'))
 })
 

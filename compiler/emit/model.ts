@@ -25,7 +25,8 @@ import { createBuilder } from './context.js'
 import { lowerNode } from './lower.js'
 import type { ExternalLocation } from './proto.js'
 import type { SharedData } from './shared-data.js'
-import { nodeProto, onnx, rawBytes, tensorProto, valueInfo } from './proto.js'
+import { byteSize, onnxDataType } from '../ir/dtype.js'
+import { externalFields, nodeProto, onnx, rawBytes, tensorProto, valueInfo } from './proto.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -132,8 +133,19 @@ interface Initializer {
   readonly value: HostTensor
 }
 
-/** Whether an initializer is a weight placed in the shared data file (same byte length: the same tensor). */
-const sharedWeight = (opts: EmitOptions, i: Initializer): boolean => opts.sharedData?.placement.get(i.name)?.length === rawBytes(i.value).byteLength
+/** A parameter's static byte size (NaN with a named dim). */
+const paramBytes = (p: Node<'Param'>): number => p.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), byteSize[p.dtype])
+
+/** Whether a parameter lives in the shared data file (placed under its name, with its byte size). */
+const inSharedData = (opts: EmitOptions, p: Node<'Param'>): boolean => opts.sharedData?.placement.get(p.attrs.name)?.length === paramBytes(p)
+
+/** A TensorProto pointing into external data, typed from the parameter (no value needed). */
+const externalProto = (p: Node<'Param'>, at: ExternalLocation): ReturnType<typeof tensorProto> => ({
+  name: p.attrs.name,
+  dims: p.shape as number[],
+  dataType: onnxDataType[p.dtype],
+  ...externalFields(at)
+})
 
 /** Initializer protos, moving large ones into one external buffer when asked to. */
 const initializers = (
@@ -172,17 +184,17 @@ const initializers = (
 const build = (g: Graph, opts: EmitOptions, low: Lowered): E.Either<CmgaError, EmittedModel> => {
   const weights = opts.weights ?? new Map<string, HostTensor>()
   const params = [...paramsOf(g)].sort(byName)
-  const free = params.filter((p) => !weights.has(p.attrs.name))
+  const shared = params.filter((p) => inSharedData(opts, p))
+  const free = params.filter((p) => !weights.has(p.attrs.name) && !inSharedData(opts, p))
   const inits: Initializer[] = [
-    ...params.filter((p) => weights.has(p.attrs.name)).map((p) => ({ name: p.attrs.name, value: weights.get(p.attrs.name) as HostTensor })),
+    ...params.filter((p) => weights.has(p.attrs.name) && !inSharedData(opts, p)).map((p) => ({ name: p.attrs.name, value: weights.get(p.attrs.name) as HostTensor })),
     ...low.builder.constants
   ]
-  const paramNames = new Set(params.map((p) => p.attrs.name))
-  const isShared = (i: Initializer): boolean => paramNames.has(i.name) && sharedWeight(opts, i)
+  const sharedProtos = shared.map((p) => externalProto(p, opts.sharedData?.placement.get(p.attrs.name) as ExternalLocation))
   const nodes = [...low.builder.nodes, ...low.identities]
   const inputs = [...g.inputs, ...free].map((n) => valueInfo(n.attrs.name, n))
   const outputs = g.outputs.map((o) => valueInfo(o.name, o.node))
-  const named = new Set<string>([...inputs, ...outputs].map((v) => v.name as string).concat(inits.map((i) => i.name)))
+  const named = new Set<string>([...inputs, ...outputs].map((v) => v.name as string).concat(inits.map((i) => i.name), shared.map((p) => p.attrs.name)))
   const infos: ReturnType<typeof valueInfo>[] = []
   for (const [n, v] of low.values) {
     const name = low.rename(v)
@@ -192,10 +204,9 @@ const build = (g: Graph, opts: EmitOptions, low: Lowered): E.Either<CmgaError, E
   }
   const domains = [...new Set(nodes.map((n) => n.domain).filter((d) => d !== ''))].sort()
   return pipe(
-    initializers(inits.filter((i) => !isShared(i)), opts.externalData),
+    initializers(inits, opts.externalData),
     E.map(({ protos: own, external }) => {
-      const shared = inits.filter(isShared).map((i) => tensorProto(i.name, i.value, opts.sharedData?.placement.get(i.name)))
-      const protos = [...shared, ...own]
+      const protos = [...sharedProtos, ...own]
       const model = onnx.ModelProto.encode({
         irVersion: 8,
         opsetImport: [{ domain: '', version: 17 }, ...domains.map((domain) => ({ domain, version: 1 }))],

@@ -80,17 +80,18 @@ export interface ExternalLocation {
   readonly length: number
 }
 
+/** The TensorProto fields that point its data into an external file. */
+export const externalFields = (at: ExternalLocation): Pick<proto.ITensorProto, 'dataLocation' | 'externalData'> => ({
+  dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+  externalData: [
+    { key: 'location', value: at.location },
+    { key: 'offset', value: String(at.offset) },
+    { key: 'length', value: String(at.length) }
+  ]
+})
+
 /** A TensorProto with raw data inline, or pointing into an external file. */
 export const tensorProto = (name: string, t: HostTensor, external?: ExternalLocation): proto.ITensorProto => {
   const base = { name, dims: [...t.shape], dataType: onnxDataType[t.dtype] }
-  if (external === undefined) return { ...base, rawData: rawBytes(t) }
-  return {
-    ...base,
-    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-    externalData: [
-      { key: 'location', value: external.location },
-      { key: 'offset', value: String(external.offset) },
-      { key: 'length', value: String(external.length) }
-    ]
-  }
+  return external === undefined ? { ...base, rawData: rawBytes(t) } : { ...base, ...externalFields(external) }
 }

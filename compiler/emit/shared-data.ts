@@ -23,12 +23,11 @@ export interface SharedData {
   readonly placement: ReadonlyMap<string, ExternalLocation>
 }
 
-/** Lays out the weights over `SHARED_MIN_BYTES`, in the order given, each name once. */
-export const layoutSharedData = (fileName: string, weights: Iterable<readonly [string, HostTensor]>): SharedData => {
+/** Lays out the weights over `SHARED_MIN_BYTES` (given as name and byte size), in the order given, each name once. */
+export const layoutSharedData = (fileName: string, sizes: Iterable<readonly [string, number]>): SharedData => {
   const placement = new Map<string, ExternalLocation>()
   let end = 0
-  for (const [name, t] of weights) {
-    const length = rawBytes(t).byteLength
+  for (const [name, length] of sizes) {
     if (placement.has(name) || length <= SHARED_MIN_BYTES) continue
     const offset = Math.ceil(end / ALIGN) * ALIGN
     placement.set(name, { location: fileName, offset, length })
@@ -37,17 +36,28 @@ export const layoutSharedData = (fileName: string, weights: Iterable<readonly [s
   return { fileName, placement }
 }
 
-/** Writes the shared file at `path` (which must not exist) from the weights its layout names, and fsyncs it. */
-export const writeSharedData = (path: string, data: SharedData, weights: ReadonlyMap<string, HostTensor>): E.Either<CmgaError, void> => {
+/** The weights of a map as a byte source for `writeSharedData`. */
+export const bytesFrom =
+  (weights: ReadonlyMap<string, HostTensor>) =>
+  (name: string): Uint8Array | undefined => {
+    const t = weights.get(name)
+    return t === undefined ? undefined : rawBytes(t)
+  }
+
+/**
+ * Writes the shared file at `path` (which must not exist), asking `bytesOf` for each
+ * placed weight in turn (its bytes are written before the next is asked for, so a source
+ * may reuse one buffer), and fsyncs it.
+ */
+export const writeSharedData = (path: string, data: SharedData, bytesOf: (name: string) => Uint8Array | undefined): E.Either<CmgaError, void> => {
   let fd: number | undefined
   try {
     fd = openSync(path, 'wx')
     const pad = new Uint8Array(ALIGN)
     let at = 0
     for (const [name, place] of data.placement) {
-      const t = weights.get(name)
-      if (t === undefined) return fail('weights', `shared data: no value for "${name}"`)
-      const bytes = rawBytes(t)
+      const bytes = bytesOf(name)
+      if (bytes === undefined) return fail('weights', `shared data: no value for "${name}"`)
       if (bytes.byteLength !== place.length) return fail('weights', `shared data: "${name}" is ${bytes.byteLength} bytes, laid out as ${place.length}`)
       if (place.offset > at) at += writeSync(fd, pad, 0, place.offset - at)
       for (let k = 0; k < bytes.byteLength; ) k += writeSync(fd, bytes, k, bytes.byteLength - k)

@@ -15,6 +15,8 @@ import type { Graph } from '../../compiler/ir/graph.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { writeModel } from '../../compiler/emit/model.js'
 import { layoutSharedData, writeSharedData } from '../../compiler/emit/shared-data.js'
+import { rawBytes } from '../../compiler/emit/proto.js'
+import { zeros } from '../../compiler/ir/tensor.js'
 import { paramsOf } from '../../compiler/ir/graph.js'
 import { defaultPasses, runPipeline } from '../../compiler/passes/pipeline.js'
 import type { Pass } from '../../compiler/passes/pass.js'
@@ -24,6 +26,8 @@ import type { Stage } from './graphs.js'
 import { stageGraph } from './graphs.js'
 import type { FusionOptions } from '../../compiler/passes/fusions/index.js'
 import { quantizeInt8 } from '../../compiler/quantize/dynamic-int8.js'
+import type { Derived } from '../../compiler/weights/fold-transposes.js'
+import { foldParamTransposes, transposeTensor } from '../../compiler/weights/fold-transposes.js'
 import { deployGraphs } from './deploy.js'
 import type { Manifest, StageSpec } from './manifest.js'
 import { describeGraph } from './manifest.js'
@@ -66,6 +70,29 @@ export const buildStage = (c: CmgaConfig, s: Stage, passes: readonly Pass[] = de
     })
   )
 
+/**
+ * Bytes of a weight for the shared file: a given one as is, a derived (transposed) one
+ * made in a scratch tensor reused from one weight to the next, so the transposed copies
+ * never sit in memory together.
+ */
+const transposedBytes = (base: ReadonlyMap<string, HostTensor>, derived: ReadonlyMap<string, Derived>): ((name: string) => Uint8Array | undefined) => {
+  const scratch = new Map<string, HostTensor>() // per dtype: the largest buffer so far
+  return (name) => {
+    const t = base.get(name)
+    if (t !== undefined) return rawBytes(t)
+    const d = derived.get(name)
+    const src = d === undefined ? undefined : base.get(d.from)
+    if (d === undefined || src === undefined) return undefined
+    const n = src.data.length
+    const have = scratch.get(src.dtype)
+    const buf = have !== undefined && have.data.length >= n ? have : zeros(src.dtype, [n])
+    scratch.set(src.dtype, buf)
+    const shape = d.perm.map((p) => src.shape[p])
+    const out = { dtype: src.dtype, shape, data: (buf.data as Float32Array).subarray(0, n) } as HostTensor
+    return rawBytes(transposeTensor(src, d.perm, out))
+  }
+}
+
 /** Compiles every stage into `req.out`, replacing nothing unless everything succeeded. */
 export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileReport> => {
   const out = resolve(req.out)
@@ -85,20 +112,30 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     rmSync(tmp, { recursive: true, force: true })
     return built
   }
-  // quantize each stage, then write the weights every stage uses once, then the graphs
+  // quantize each stage, fold its weight transposes, then write every weight the stages
+  // use once (transposed ones made one at a time, straight into the file), then the graphs
   const stages = built.right.map(({ stage, graph, stats }, i) => {
     req.onStage?.(stage, i, built.right.length)
     const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights) : undefined
-    return { stage, graph: q?.graph ?? graph, stats: q === undefined ? stats : { ...stats, quantizeInt8: q.stats }, extra: q?.weights }
+    const t = foldParamTransposes(q?.graph ?? graph, q === undefined ? req.weights : new Map([...req.weights, ...q.weights]))
+    const passes = { ...stats, ...(q === undefined ? {} : { quantizeInt8: q.stats }), foldParamTransposes: t.stats }
+    return { stage, graph: t.graph, stats: passes, int8: q?.weights ?? new Map<string, HostTensor>(), derived: t.derived }
   })
-  const weights = new Map([...req.weights, ...stages.flatMap((s) => [...(s.extra ?? [])])])
-  const used = stages.flatMap((s) => paramsOf(s.graph).map((p) => p.attrs.name)).filter((n) => weights.has(n))
-  const shared = layoutSharedData(DATA_FILE, used.map((n) => [n, weights.get(n) as HostTensor] as const))
-  const written = writeSharedData(join(tmp, DATA_FILE), shared, weights)
+  const base = new Map([...req.weights, ...stages.flatMap((s) => [...s.int8])])
+  const derived = new Map(stages.flatMap((s) => [...s.derived]))
+  const byteLength = (name: string): number | undefined => {
+    const t = base.get(name) ?? base.get(derived.get(name)?.from ?? '')
+    return t === undefined || (!base.has(name) && !derived.has(name)) ? undefined : rawBytes(t).byteLength
+  }
+  const used = stages.flatMap((s) => paramsOf(s.graph).map((p) => p.attrs.name)).filter((n) => byteLength(n) !== undefined)
+  const shared = layoutSharedData(DATA_FILE, used.map((n) => [n, byteLength(n) as number] as const))
+  const written = writeSharedData(join(tmp, DATA_FILE), shared, transposedBytes(base, derived))
   if (E.isLeft(written)) {
     rmSync(tmp, { recursive: true, force: true })
     return written
   }
+  // the small derived weights (under the shared file's threshold) stay inline in the graphs
+  const weights = new Map([...base, ...[...derived].filter(([n]) => !shared.placement.has(n)).map(([n, d]) => [n, transposeTensor(base.get(d.from) as HostTensor, d.perm)] as const)])
   for (const { stage: s, graph, stats } of stages) {
     const file = `${s}.onnx`
     const r = writeModel(join(tmp, file), graph, { weights, sharedData: shared, externalData: { fileName: `${s}.onnx.data` } })
