@@ -4,6 +4,7 @@
  * (strides, strided views, numpy broadcasting, lanes along an axis).
  * @since 0.1.0
  */
+import { forEachStrided } from '../ir/strided.js'
 import type { DType } from '../ir/dtype.js'
 import type { ErrorKind } from '../errors.js'
 import type { Dim, Shape } from '../ir/ops.js'
@@ -107,18 +108,7 @@ export const ravel = (index: readonly number[], strides: readonly number[]): num
  */
 export const viewIndex = (shape: readonly number[], strides: readonly number[], offset = 0): Int32Array => {
   const out = new Int32Array(sizeOf(shape))
-  const index = new Array<number>(shape.length).fill(0)
-  let pos = offset
-  for (let i = 0; i < out.length; i++) {
-    out[i] = pos
-    for (let k = shape.length - 1; k >= 0; k--) {
-      index[k]++
-      pos += strides[k]
-      if (index[k] < shape[k]) break
-      pos -= strides[k] * shape[k]
-      index[k] = 0
-    }
-  }
+  forEachStrided(shape, strides, offset, (k, pos) => (out[k] = pos))
   return out
 }
 

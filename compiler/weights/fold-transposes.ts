@@ -12,6 +12,7 @@ import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
 import { zeros } from '../ir/tensor.js'
+import { forEachStrided } from '../ir/strided.js'
 import { as } from '../passes/fusions/match.js'
 import type { AnyRule } from '../passes/fusions/rule-set.js'
 import { rule, runRuleSet } from '../passes/fusions/rule-set.js'
@@ -31,24 +32,10 @@ export interface FoldedTransposes {
 
 /** `t` with its axes permuted (a row-major copy, into `out` when given: a tensor of the permuted shape). */
 export const transposeTensor = (t: HostTensor, perm: readonly number[], out: HostTensor = zeros(t.dtype, perm.map((p) => t.shape[p]))): HostTensor => {
-  const shape = perm.map((p) => t.shape[p])
-  const rank = shape.length
   const inStrides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1))
-  const step = perm.map((p) => inStrides[p]) // input stride of each output axis
   const src = t.data as unknown as ArrayLike<number | bigint>
   const dst = out.data as unknown as { [i: number]: number | bigint }
-  const index = new Array<number>(rank).fill(0)
-  let at = 0
-  for (let k = 0; k < out.data.length; k++) {
-    dst[k] = src[at]
-    for (let d = rank - 1; d >= 0; d--) {
-      index[d]++
-      at += step[d]
-      if (index[d] < shape[d]) break
-      at -= step[d] * shape[d]
-      index[d] = 0
-    }
-  }
+  forEachStrided(perm.map((p) => t.shape[p]), perm.map((p) => inStrides[p]), 0, (k, pos) => (dst[k] = src[pos]))
   return out
 }
 

@@ -14,6 +14,7 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { zeros } from '../../compiler/ir/tensor.js'
+import { forEachStrided } from '../../compiler/ir/strided.js'
 import type { StorageType, TensorRef } from './unpickle.js'
 import { isTensorRef, unpickle } from './unpickle.js'
 import type { Decoded } from './elements.js'
@@ -110,19 +111,7 @@ const view = (src: Elements, t: TensorRef): Elements => {
   const rowMajor = t.strides.every((s, i) => t.shape[i] === 1 || s === t.shape.slice(i + 1).reduce((a, d) => a * d, 1))
   if (rowMajor) return t.offset === 0 && n === src.length ? src : (src.slice(t.offset, t.offset + n) as Elements)
   const dst = zeros(dtypeOf(src), t.shape).data as unknown as { [i: number]: number | bigint }
-  const rank = t.shape.length
-  const index = new Array<number>(rank).fill(0)
-  let at = t.offset
-  for (let k = 0; k < n; k++) {
-    dst[k] = src[at]
-    for (let d = rank - 1; d >= 0; d--) {
-      index[d]++
-      at += t.strides[d]
-      if (index[d] < t.shape[d]) break
-      at -= t.strides[d] * t.shape[d]
-      index[d] = 0
-    }
-  }
+  forEachStrided(t.shape, t.strides, t.offset, (k, pos) => (dst[k] = src[pos]))
   return dst as unknown as Elements
 }
 
