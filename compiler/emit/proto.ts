@@ -6,7 +6,7 @@
  */
 import pkg from 'onnx-proto'
 import type { onnx as proto } from 'onnx-proto'
-import { byteSize, onnxDataType } from '../ir/dtype.js'
+import { byteSize, hostIsLittleEndian, onnxDataType } from '../ir/dtype.js'
 import type { TensorType } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
 import type { AttrValue, EmittedNode } from './context.js'
@@ -61,7 +61,6 @@ export const valueInfo = (name: string, t: TensorType): proto.IValueInfoProto =>
 // tensors
 // -------------------------------------------------------------------------------------
 
-const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** The little-endian bytes of a tensor's elements (a view when the host is little-endian). */
 export const rawBytes = (t: HostTensor): Uint8Array => {

@@ -4,7 +4,7 @@
  * (strides, strided views, numpy broadcasting, lanes along an axis).
  * @since 0.1.0
  */
-import { forEachStrided } from '../ir/strided.js'
+import { forEachStrided, stridesOf } from '../ir/strided.js'
 import type { DType } from '../ir/dtype.js'
 import type { ErrorKind } from '../errors.js'
 import type { Dim, Shape } from '../ir/ops.js'
@@ -77,16 +77,8 @@ export const fit = (v: Value): Value => (v.dtype === 'float64' ? v : { ...v, dat
 // index arithmetic
 // -------------------------------------------------------------------------------------
 
-/** Row-major strides of a shape (in elements). */
-export const stridesOf = (shape: readonly number[]): number[] => {
-  const strides = new Array<number>(shape.length)
-  let s = 1
-  for (let k = shape.length - 1; k >= 0; k--) {
-    strides[k] = s
-    s *= shape[k]
-  }
-  return strides
-}
+/** Row-major strides of a shape (defined beside the strided walk). */
+export { stridesOf }
 
 /** The multi-index of a flat row-major position. */
 export const unravel = (flat: number, shape: readonly number[]): number[] => {

@@ -33,3 +33,6 @@ export const byteSize: { readonly [K in DType]: number } = {
   float64: 8,
   int8: 1
 }
+
+/** Whether this host stores numbers little-endian, as ONNX, safetensors and PyTorch files do. */
+export const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1

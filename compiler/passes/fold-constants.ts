@@ -8,13 +8,14 @@
  * @since 0.1.0
  */
 import { evalNode } from '../eval/evaluate.js'
-import { EvalError, fromHost, stridesOf, toHost, viewIndex } from '../eval/value.js'
+import { EvalError, fromHost, toHost } from '../eval/value.js'
 import type { Graph } from '../ir/graph.js'
 import { staticShape } from '../ir/infer.js'
 import type { Node } from '../ir/node.js'
 import { isOp, make } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
-import { sizeOf, zeros } from '../ir/tensor.js'
+import { sizeOf } from '../ir/tensor.js'
+import { transposeTensor } from '../ir/strided.js'
 import type { Pass, PassResult } from './pass.js'
 import { counter, rewrite } from './pass.js'
 
@@ -32,16 +33,6 @@ const valueOf = (n: Node): HostTensor => (n as Node<'Constant'>).attrs.value
 /** Reshape is free on a row-major host tensor: same data, new shape. */
 const reshapeHost = (t: HostTensor, shape: readonly number[]): HostTensor => ({ dtype: t.dtype, shape: [...shape], data: t.data })
 
-/** Transposes a host tensor exactly, in its own dtype. */
-const transposeHost = (t: HostTensor, perm: readonly number[]): HostTensor => {
-  const inStrides = stridesOf(t.shape)
-  const out = zeros(t.dtype, perm.map((p) => t.shape[p]))
-  const from = viewIndex(out.shape, perm.map((p) => inStrides[p]))
-  const src = t.data as unknown as ArrayLike<unknown>
-  const dst = out.data as unknown as { [i: number]: unknown }
-  for (let i = 0; i < from.length; i++) dst[i] = src[from[i]]
-  return out
-}
 
 /** int64 values beyond 2^53 would not survive the float64 interpreter. */
 const exactInFloat64 = (t: HostTensor): boolean => {
@@ -85,7 +76,7 @@ export const runFoldConstants = (g: Graph, opts: FoldOptions = {}): PassResult =
     const shape = staticShape(n.shape)
     if (inputs.length === 0 || shape === null || !inputs.every((m) => m.op === 'Constant')) return null
     if (isOp(n, 'Reshape')) return fired('foldReshape', constant(reshapeHost(valueOf(inputs[0]), shape)))
-    if (isOp(n, 'Transpose')) return fired('foldTranspose', constant(transposeHost(valueOf(inputs[0]), n.attrs.perm)))
+    if (isOp(n, 'Transpose')) return fired('foldTranspose', constant(transposeTensor(valueOf(inputs[0]), n.attrs.perm)))
     if (sizeOf(shape) > maxElements || !inputs.every((m) => exactInFloat64(valueOf(m)))) return null
     try {
       return fired('fold', constant(toHost(evalNode(n, inputs.map((m) => fromHost(valueOf(m)))))))

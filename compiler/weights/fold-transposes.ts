@@ -11,9 +11,7 @@ import type { Graph } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
-import { zeros } from '../ir/tensor.js'
-import { forEachStrided } from '../ir/strided.js'
-import { as } from '../passes/fusions/match.js'
+import { as, samePerm } from '../passes/fusions/match.js'
 import type { AnyRule } from '../passes/fusions/rule-set.js'
 import { rule, runRuleSet } from '../passes/fusions/rule-set.js'
 
@@ -30,14 +28,6 @@ export interface FoldedTransposes {
   readonly stats: Record<string, number>
 }
 
-/** `t` with its axes permuted (a row-major copy, into `out` when given: a tensor of the permuted shape). */
-export const transposeTensor = (t: HostTensor, perm: readonly number[], out: HostTensor = zeros(t.dtype, perm.map((p) => t.shape[p]))): HostTensor => {
-  const inStrides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1))
-  const src = t.data as unknown as ArrayLike<number | bigint>
-  const dst = out.data as unknown as { [i: number]: number | bigint }
-  forEachStrided(perm.map((p) => t.shape[p]), perm.map((p) => inStrides[p]), 0, (k, pos) => (dst[k] = src[pos]))
-  return out
-}
 
 /** Folds every `Transpose` of a parameter that has a value in `weights`. */
 export const foldParamTransposes = (g: Graph, weights: ReadonlyMap<string, HostTensor>): FoldedTransposes => {
@@ -52,7 +42,7 @@ export const foldParamTransposes = (g: Graph, weights: ReadonlyMap<string, HostT
     rewrite: ({ p, perm }) => {
       const param = p as Node<'Param'>
       const name = param.attrs.name
-      const to = perm.length === 2 && perm[0] === 1 && perm[1] === 0 ? `${name}.T` : `${name}.transpose.${perm.join('')}`
+      const to = samePerm(perm, [1, 0]) ? `${name}.T` : `${name}.transpose.${perm.join('')}`
       derived.set(to, { from: name, perm })
       return make('Param', [], { name: to, dtype: param.dtype, shape: perm.map((i) => param.shape[i]) })
     }
@@ -60,3 +50,5 @@ export const foldParamTransposes = (g: Graph, weights: ReadonlyMap<string, HostT
   const r = runRuleSet(g, [folded])
   return { graph: r.graph, derived, stats: r.stats ?? {} }
 }
+
+export { transposeTensor } from '../ir/strided.js'

@@ -5,6 +5,7 @@
  * tensor or field at fault.
  * @since 0.1.0
  */
+import { hostIsLittleEndian } from '../../compiler/ir/dtype.js'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { cmgaError, fail, type CmgaError } from '../../compiler/errors.js'
@@ -39,7 +40,6 @@ interface Entry {
 // dtypes
 // -------------------------------------------------------------------------------------
 
-const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** Little-endian elements in host byte order (swapped in place on big-endian hosts, where `bytes` is a private copy). */
 const hostOrder = (bytes: Uint8Array, size: number): Uint8Array => {

@@ -4,6 +4,7 @@
  * file write (temp file in the same directory, fsync, rename).
  * @since 0.1.0
  */
+import { hostIsLittleEndian } from '../../compiler/ir/dtype.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { writeFileAtomic } from '../../compiler/atomic.js'
 import { fail, type CmgaError } from '../../compiler/errors.js'
@@ -17,7 +18,6 @@ import { sizeOf, type HostTensor } from '../../compiler/ir/tensor.js'
 /** The safetensors dtype each host dtype is written as. */
 const fileDtype: { readonly [K in DType]: string } = { float32: 'F32', float64: 'F64', int64: 'I64', bool: 'BOOL', int8: 'I8' }
 
-const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 const isMap = (t: unknown): t is ReadonlyMap<string, HostTensor> => t instanceof Map
 

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import type { DataOf } from '../../compiler/ir/tensor.js'
+import { hostIsLittleEndian } from '../../compiler/ir/dtype.js'
 import { bfloat16ToFloat32, halfToNumber } from '../float16.js'
 import type { StorageType } from './unpickle.js'
 
@@ -15,8 +16,6 @@ export type Decoded =
   | { readonly dtype: 'int64'; readonly data: DataOf['int64'] }
   | { readonly dtype: 'bool'; readonly data: DataOf['bool'] }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
 /** The `numel` elements of a storage (a view of `raw` where the layout allows), or why the bytes cannot hold them. */
 export const decodeElements = (type: StorageType, raw: Uint8Array, numel: number): Decoded | string => {
   const need = numel * ITEM[type]
@@ -26,7 +25,7 @@ export const decodeElements = (type: StorageType, raw: Uint8Array, numel: number
   switch (type) {
     case 'Float': {
       // little-endian hosts read the bytes in place (the caller owns them)
-      if (raw.byteOffset % 4 === 0 && LITTLE_ENDIAN) return { dtype: 'float32', data: new Float32Array(raw.buffer, raw.byteOffset, numel) }
+      if (raw.byteOffset % 4 === 0 && hostIsLittleEndian) return { dtype: 'float32', data: new Float32Array(raw.buffer, raw.byteOffset, numel) }
       const out = new Float32Array(numel)
       for (let i = 0; i < numel; i++) out[i] = view.getFloat32(4 * i, true)
       return { dtype: 'float32', data: out }

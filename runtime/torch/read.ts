@@ -13,8 +13,8 @@ import { unzipSync } from 'fflate'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
-import { zeros } from '../../compiler/ir/tensor.js'
-import { forEachStrided } from '../../compiler/ir/strided.js'
+import { sizeOf, zeros } from '../../compiler/ir/tensor.js'
+import { forEachStrided, isRowMajor } from '../../compiler/ir/strided.js'
 import type { StorageType, TensorRef } from './unpickle.js'
 import { isTensorRef, unpickle } from './unpickle.js'
 import type { Decoded } from './elements.js'
@@ -97,7 +97,7 @@ export const readTorchCheckpoint = (path: string, keep: (name: string) => boolea
     const decoded = decodeElements(t.storage.type, raw, t.storage.numel)
     if (typeof decoded === 'string') return fail('format', `${path}: tensor ${name}: storage data/${t.storage.key}: ${decoded}`)
     if (extent(t) > t.storage.numel) return fail('format', `${path}: tensor ${name} [${t.shape.join(', ')}] at offset ${t.offset} reads past its storage of ${t.storage.numel} elements`)
-    tensors.set(name, { dtype: decoded.dtype, shape: t.shape, data: view(decoded.data, t) } as HostTensor)
+    tensors.set(name, { dtype: decoded.dtype, shape: t.shape, data: view(decoded, t) } as HostTensor)
     sourceTypes.set(name, t.storage.type)
   }
   return E.right({ tensors, skipped, sourceTypes, entry: found.entry })
@@ -106,14 +106,11 @@ export const readTorchCheckpoint = (path: string, keep: (name: string) => boolea
 type Elements = Decoded['data']
 
 /** The strided view `t` of a storage's elements, row-major: the elements themselves when the view is all of them in order. */
-const view = (src: Elements, t: TensorRef): Elements => {
-  const n = t.shape.reduce((a, d) => a * d, 1)
-  const rowMajor = t.strides.every((s, i) => t.shape[i] === 1 || s === t.shape.slice(i + 1).reduce((a, d) => a * d, 1))
-  if (rowMajor) return t.offset === 0 && n === src.length ? src : (src.slice(t.offset, t.offset + n) as Elements)
-  const dst = zeros(dtypeOf(src), t.shape).data as unknown as { [i: number]: number | bigint }
+const view = (decoded: Decoded, t: TensorRef): Elements => {
+  const src = decoded.data
+  const n = sizeOf(t.shape)
+  if (isRowMajor(t.shape, t.strides)) return t.offset === 0 && n === src.length ? src : (src.slice(t.offset, t.offset + n) as Elements)
+  const dst = zeros(decoded.dtype, t.shape).data as unknown as { [i: number]: number | bigint }
   forEachStrided(t.shape, t.strides, t.offset, (k, pos) => (dst[k] = src[pos]))
   return dst as unknown as Elements
 }
-
-const dtypeOf = (a: Elements): Decoded['dtype'] =>
-  a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : a instanceof BigInt64Array ? 'int64' : 'bool'
