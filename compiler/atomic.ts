@@ -19,17 +19,25 @@ const reason = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e a
 /** A hidden, unique temporary name beside `path`. */
 const tempFor = (path: string): string => join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
 
-/** Writes `data` to a new file (it must not exist) and fsyncs it; throws on failure. */
-export const writeSynced = (path: string, data: Uint8Array | string): void => {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+/** Writes all of `bytes` to an open file, in chunks of at most 1 GiB; throws on failure. */
+export const writeAll = (fd: number, bytes: Uint8Array): void => {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, CHUNK))
+}
+
+/** Creates `path` (it must not exist), lets `write` fill it, fsyncs and closes it; throws on failure. */
+export const withNewFile = (path: string, write: (fd: number) => void): void => {
   const fd = openSync(path, 'wx')
   try {
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, CHUNK))
+    write(fd)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
 }
+
+/** Writes `data` to a new file (it must not exist) and fsyncs it; throws on failure. */
+export const writeSynced = (path: string, data: Uint8Array | string): void =>
+  withNewFile(path, (fd) => writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data))
 
 /** Writes and fsyncs a temporary file beside `path`; returns its name. */
 const writeTemp = (path: string, data: Uint8Array | string): E.Either<CmgaError, string> => {

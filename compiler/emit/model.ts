@@ -25,6 +25,7 @@ import { createBuilder } from './context.js'
 import { lowerNode } from './lower.js'
 import type { ExternalLocation } from './proto.js'
 import type { SharedData } from './shared-data.js'
+import { layoutSharedData } from './shared-data.js'
 import { byteSize, onnxDataType } from '../ir/dtype.js'
 import { externalFields, nodeProto, onnx, rawBytes, tensorProto, valueInfo } from './proto.js'
 
@@ -55,9 +56,7 @@ export interface EmittedModel {
   readonly external?: Uint8Array
 }
 
-/** Initializers above this size move to the external file. */
-const EXTERNAL_MIN_BYTES = 1024
-const EXTERNAL_ALIGN = 4096
+/** Initializers go to the external file when together they exceed this (protobuf's 2 GB limit). */
 const DEFAULT_THRESHOLD = 2 ** 31
 
 let producerVersion: string | undefined
@@ -157,23 +156,15 @@ const initializers = (
   const threshold = external?.thresholdBytes ?? DEFAULT_THRESHOLD
   if (total <= threshold) return E.right({ protos: inits.map((i) => tensorProto(i.name, i.value)) })
   if (external === undefined) return fail('format', `initializers total ${total} bytes, over the 2 GB protobuf limit: pass externalData`)
-  const places: (ExternalLocation | undefined)[] = []
-  let end = 0
-  for (const size of sizes) {
-    if (size <= EXTERNAL_MIN_BYTES) {
-      places.push(undefined)
-      continue
-    }
-    const offset = Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN
-    places.push({ location: external.fileName, offset, length: size })
-    end = offset + size
-  }
+  // the same layout as a shared data file (initializer names are unique)
+  const { placement } = layoutSharedData(external.fileName, inits.map((i, k) => [i.name, sizes[k]] as const))
+  const end = Math.max(0, ...[...placement.values()].map((p) => p.offset + p.length))
   const buffer = new Uint8Array(end)
-  inits.forEach((i, k) => {
-    const at = places[k]
+  for (const i of inits) {
+    const at = placement.get(i.name)
     if (at !== undefined) buffer.set(rawBytes(i.value), at.offset)
-  })
-  const protos = inits.map((i, k) => tensorProto(i.name, i.value, places[k]))
+  }
+  const protos = inits.map((i) => tensorProto(i.name, i.value, placement.get(i.name)))
   return E.right(end === 0 ? { protos } : { protos, external: buffer })
 }
 

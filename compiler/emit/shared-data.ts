@@ -5,10 +5,10 @@
  * keeps each weight once on disk instead of once per stage.
  * @since 0.1.0
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../errors.js'
-import { fail } from '../errors.js'
+import { cmgaError, fail } from '../errors.js'
+import { withNewFile, writeAll } from '../atomic.js'
 import type { HostTensor } from '../ir/tensor.js'
 import type { ExternalLocation } from './proto.js'
 import { rawBytes } from './proto.js'
@@ -50,24 +50,22 @@ export const bytesFrom =
  * may reuse one buffer), and fsyncs it.
  */
 export const writeSharedData = (path: string, data: SharedData, bytesOf: (name: string) => Uint8Array | undefined): E.Either<CmgaError, void> => {
-  let fd: number | undefined
+  const pad = new Uint8Array(ALIGN)
+  let problem: CmgaError | null = null
   try {
-    fd = openSync(path, 'wx')
-    const pad = new Uint8Array(ALIGN)
-    let at = 0
-    for (const [name, place] of data.placement) {
-      const bytes = bytesOf(name)
-      if (bytes === undefined) return fail('weights', `shared data: no value for "${name}"`)
-      if (bytes.byteLength !== place.length) return fail('weights', `shared data: "${name}" is ${bytes.byteLength} bytes, laid out as ${place.length}`)
-      if (place.offset > at) at += writeSync(fd, pad, 0, place.offset - at)
-      for (let k = 0; k < bytes.byteLength; ) k += writeSync(fd, bytes, k, bytes.byteLength - k)
-      at += bytes.byteLength
-    }
-    fsyncSync(fd)
-    return E.right(undefined)
+    withNewFile(path, (fd) => {
+      let at = 0
+      for (const [name, place] of data.placement) {
+        const bytes = bytesOf(name)
+        if (bytes === undefined) return void (problem = cmgaError('weights', `shared data: no value for "${name}"`))
+        if (bytes.byteLength !== place.length) return void (problem = cmgaError('weights', `shared data: "${name}" is ${bytes.byteLength} bytes, laid out as ${place.length}`))
+        writeAll(fd, pad.subarray(0, place.offset - at))
+        writeAll(fd, bytes)
+        at = place.offset + bytes.byteLength
+      }
+    })
   } catch (e) {
     return fail('io', `cannot write ${path}: ${(e as Error).message}`)
-  } finally {
-    if (fd !== undefined) closeSync(fd)
   }
+  return problem === null ? E.right(undefined) : E.left(problem)
 }

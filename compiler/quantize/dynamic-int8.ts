@@ -20,9 +20,14 @@ export interface QuantizeOptions {
   readonly minElements?: number
   /** Parameter names (or prefixes ending in '.') to keep in float32. */
   readonly keep?: readonly string[]
+  /**
+   * Quantized weights made so far, filled as weights are quantized: pass one map to every
+   * graph that shares weights (the stages of a model) so each is quantized once.
+   */
+  readonly cache?: Map<string, HostTensor>
 }
 
-/** A quantized graph, the weights it adds, and rule stats. */
+/** A quantized graph, the weights it adds (with the cache's, when given one), and rule stats. */
 export interface Quantized {
   readonly graph: Graph
   readonly weights: ReadonlyMap<string, HostTensor>
@@ -47,7 +52,7 @@ export const quantizeWeight = (w: HostTensor): { q: HostTensor<'int8'>; scale: H
 
 /** Runs the rules; the weight map is filled as matches are rewritten. */
 export const quantizeInt8 = (g: Graph, weights: ReadonlyMap<string, HostTensor>, o: QuantizeOptions = {}): Quantized => {
-  const added = new Map<string, HostTensor>()
+  const added = o.cache ?? new Map<string, HostTensor>()
   const minElements = o.minElements ?? 65536
   const kept = (name: string): boolean => (o.keep ?? []).some((k) => name === k || (k.endsWith('.') && name.startsWith(k)))
 

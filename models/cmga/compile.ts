@@ -114,18 +114,19 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
   }
   // quantize each stage, fold its weight transposes, then write every weight the stages
   // use once (transposed ones made one at a time, straight into the file), then the graphs
+  const int8 = new Map<string, HostTensor>() // shared by the stages: each weight quantized once
   const stages = built.right.map(({ stage, graph, stats }, i) => {
     req.onStage?.(stage, i, built.right.length)
-    const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights) : undefined
+    const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights, { cache: int8 }) : undefined
     const t = foldParamTransposes(q?.graph ?? graph, q === undefined ? req.weights : new Map([...req.weights, ...q.weights]))
     const passes = { ...stats, ...(q === undefined ? {} : { quantizeInt8: q.stats }), foldParamTransposes: t.stats }
-    return { stage, graph: t.graph, stats: passes, int8: q?.weights ?? new Map<string, HostTensor>(), derived: t.derived }
+    return { stage, graph: t.graph, stats: passes, derived: t.derived }
   })
-  const base = new Map([...req.weights, ...stages.flatMap((s) => [...s.int8])])
+  const base = new Map([...req.weights, ...int8])
   const derived = new Map(stages.flatMap((s) => [...s.derived]))
   const byteLength = (name: string): number | undefined => {
     const t = base.get(name) ?? base.get(derived.get(name)?.from ?? '')
-    return t === undefined || (!base.has(name) && !derived.has(name)) ? undefined : rawBytes(t).byteLength
+    return t === undefined ? undefined : rawBytes(t).byteLength
   }
   const used = stages.flatMap((s) => paramsOf(s.graph).map((p) => p.attrs.name)).filter((n) => byteLength(n) !== undefined)
   const shared = layoutSharedData(DATA_FILE, used.map((n) => [n, byteLength(n) as number] as const))
