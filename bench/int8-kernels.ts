@@ -9,13 +9,12 @@
  * compiler never emits them.
  * @since 0.1.0
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import type { onnx as proto } from 'onnx-proto'
 import { onnx } from '../compiler/emit/proto.js'
-import { THREADS } from './measure.js'
+import { medianOf, readProfile, sessionOptions } from './measure.js'
 
 const [M, K, N] = [197, 768, 3072]
 const FLOAT = onnx.TensorProto.DataType.FLOAT
@@ -94,23 +93,20 @@ export const int8Kernels = async (rand: () => number, runs = 41): Promise<Int8Ke
   let ref: Float32Array | undefined
   for (const [name, m] of vs) {
     const prefix = join(tmpdir(), `cmga-int8-${process.pid}-${Date.now()}`)
-    const s = await ort.InferenceSession.create(m, { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix })
+    const s = await ort.InferenceSession.create(m, sessionOptions(prefix))
     const y = (await s.run({ x })).y.data as Float32Array
     for (let i = 0; i < runs; i++) await s.run({ x }, ['total'])
     s.endProfiling()
     await s.release()
-    const file = readdirSync(tmpdir()).map((f) => join(tmpdir(), f)).find((f) => f.startsWith(prefix))
-    const events = file === undefined ? [] : (JSON.parse(readFileSync(file, 'utf8')) as Array<{ cat?: string; name?: string; ts?: number; dur?: number; args?: { op_name?: string } }>)
-    if (file !== undefined) rmSync(file, { force: true })
-    const runsAt = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => [e.ts ?? 0, (e.ts ?? 0) + (e.dur ?? 0)] as const).slice(2) // after the warm-up and the full-output run
-    const kernels = events.filter((e) => e.cat === 'Node' && e.name?.endsWith('_kernel_time') === true && e.args?.op_name !== 'ReduceSum')
-    const perRun = runsAt.map(([a, b]) => kernels.filter((e) => (e.ts ?? 0) >= a && (e.ts ?? 0) <= b).reduce((t, e) => t + (e.dur ?? 0), 0) / 1000)
+    const profile = readProfile(prefix)
+    const timed = profile.slice(2) // after the full-output run and the first timed one
+    const kernelMs = (run: Map<string, number>): number => [...run].filter(([op]) => op !== 'ReduceSum').reduce((t, [, us]) => t + us, 0) / 1000
     ref ??= y
     const base = ref
     out.push({
       name,
-      kernels: [...new Set(kernels.map((e) => e.args?.op_name ?? '?'))],
-      kernelMs: [...perRun].sort((a, b) => a - b)[perRun.length >> 1] ?? NaN,
+      kernels: [...new Set(profile.flatMap((run) => [...run.keys()].filter((op) => op !== 'ReduceSum')))],
+      kernelMs: timed.length === 0 ? NaN : medianOf(timed.map(kernelMs)),
       error: y.reduce((m, v, i) => Math.max(m, Math.abs(v - base[i])), 0) / base.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
     })
   }

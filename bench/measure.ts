@@ -14,6 +14,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { emitModel } from '../compiler/emit/model.js'
 import type { Graph } from '../compiler/ir/graph.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
+import { toOrt } from '../runtime/session.js'
 
 /** Intra-op threads of every session (the issue's setting). */
 export const THREADS = 2
@@ -22,30 +23,46 @@ export const THREADS = 2
 export const open = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, profile?: string): Promise<ort.InferenceSession> => {
   const m = emitModel(g, { weights })
   if (E.isLeft(m)) throw new Error(`emit ${g.name}: ${m.left.message}`)
-  return ort.InferenceSession.create(m.right.model, {
-    intraOpNumThreads: THREADS,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    ...(profile === undefined ? {} : { enableProfiling: true, profileFilePrefix: profile })
-  })
+  return ort.InferenceSession.create(m.right.model, sessionOptions(profile))
+}
+
+/** The benchmark's session options, profiling into files named from `profile` when given. */
+export const sessionOptions = (profile?: string): ort.InferenceSession.SessionOptions => ({
+  intraOpNumThreads: THREADS,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  ...(profile === undefined ? {} : { enableProfiling: true, profileFilePrefix: profile })
+})
+
+/** The middle value of a list (the upper middle for an even count). */
+export const medianOf = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+
+/**
+ * The profile a session wrote under `prefix` (call after `endProfiling`), deleted once
+ * read: per run, in order, kernel microseconds summed by op type.
+ */
+export const readProfile = (prefix: string): Array<Map<string, number>> => {
+  const dir = tmpdir()
+  const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.startsWith(prefix))
+  if (file === undefined) return []
+  type Event = { cat?: string; name?: string; ts?: number; dur?: number; args?: { op_name?: string } }
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Event[]
+  rmSync(file, { force: true })
+  const windows = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => [e.ts ?? 0, (e.ts ?? 0) + (e.dur ?? 0)] as const).sort((a, b) => a[0] - b[0])
+  const perRun = windows.map(() => new Map<string, number>())
+  for (const e of events) {
+    if (e.cat !== 'Node' || e.name?.endsWith('_kernel_time') !== true) continue
+    const r = windows.findIndex(([a, b]) => (e.ts ?? 0) >= a && (e.ts ?? 0) <= b)
+    if (r < 0) continue
+    const op = e.args?.op_name ?? '?'
+    perRun[r].set(op, (perRun[r].get(op) ?? 0) + (e.dur ?? 0))
+  }
+  return perRun
 }
 
 /** Host tensors as ORT feeds. */
-export const feedsOf = (t: Readonly<Record<string, HostTensor>>): Record<string, ort.Tensor> =>
-  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, new ort.Tensor(v.dtype as 'float32', v.data as Float32Array, [...v.shape])]))
+export const feedsOf = (t: Readonly<Record<string, HostTensor>>): Record<string, ort.Tensor> => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, toOrt(v)]))
 
-/** Median milliseconds of `runs` calls after `warmup` calls. */
-export const median = async (f: () => Promise<unknown>, runs = 5, warmup = 2): Promise<number> => {
-  for (let i = 0; i < warmup; i++) await f()
-  const ts: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    await f()
-    ts.push(performance.now() - t0)
-  }
-  ts.sort((a, b) => a - b)
-  return ts[runs >> 1]
-}
 
 setFlagsFromString('--expose-gc')
 const collect = runInNewContext('gc') as () => void
@@ -99,24 +116,8 @@ export const profileOps = async (g: Graph, weights: ReadonlyMap<string, HostTens
   for (let i = 0; i < runs + 1; i++) await s.run(feeds)
   s.endProfiling()
   await s.release()
-  const dir = tmpdir()
-  const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.startsWith(prefix))
-  if (file === undefined) return []
-  type Event = { cat?: string; name?: string; ts?: number; dur?: number; args?: { op_name?: string } }
-  const events = JSON.parse(readFileSync(file, 'utf8')) as Event[]
-  rmSync(file, { force: true })
-  const windows = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => [e.ts ?? 0, (e.ts ?? 0) + (e.dur ?? 0)] as const).sort((a, b) => a[0] - b[0])
-  const perRun = windows.map(() => new Map<string, number>())
-  for (const e of events) {
-    if (e.cat !== 'Node' || e.name?.endsWith('_kernel_time') !== true) continue
-    const r = windows.findIndex(([a, b]) => (e.ts ?? 0) >= a && (e.ts ?? 0) <= b)
-    if (r < 0) continue
-    const op = e.args?.op_name ?? '?'
-    perRun[r].set(op, (perRun[r].get(op) ?? 0) + (e.dur ?? 0))
-  }
-  const measured = perRun.slice(1) // the first run is the warm-up
+  const measured = readProfile(prefix).slice(1) // the first run is the warm-up
   const ops = new Set(measured.flatMap((m) => [...m.keys()]))
-  const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
   return [...ops].map((op): [string, number] => [op, medianOf(measured.map((m) => m.get(op) ?? 0)) / 1000]).sort((a, b) => b[1] - a[1])
 }
 

@@ -23,9 +23,11 @@ import { readConfigFile } from '../models/cmga/config.js'
 import { randomWeights } from '../models/cmga/random-init.js'
 import { cmgaTrainStep } from '../models/cmga/train-step.js'
 import { mulberry32 } from '../runtime/prng.js'
+import { toOrt } from '../runtime/session.js'
 import { initialState } from '../runtime/train/checkpoint.js'
 import { compileTraining } from '../runtime/train/compile.js'
 import { makeRunner, openStepSession } from '../runtime/train/runner.js'
+import { medianOf, THREADS } from './measure.js'
 
 /** One configuration's measurements. */
 export interface TrainingRow {
@@ -45,7 +47,6 @@ export interface TrainingRow {
   readonly copiedMiBPerStep: number
 }
 
-const THREADS = 2
 const [B, L] = [8, 16]
 const CONFIGS: ReadonlyArray<readonly [string, string, number]> = [
   ['tiny', 'models/cmga/configs/tiny.json', 30],
@@ -74,7 +75,6 @@ const randomBatch = (c: CmgaConfig): Record<string, HostTensor> => {
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 
 /**
  * Measures one config: `rounds` rounds of `steps` steps, each step timed pre-allocated
@@ -94,7 +94,7 @@ const benchConfig = async (name: string, path: string, steps: number, rounds = 1
   for (let i = 0; i < 3; i++) get(await runner.step(s, batch, 1e-4)) // warm-up
   const state = runner.state()
   const feeds: Record<string, ort.Tensor> = { lr: new ort.Tensor('float32', Float32Array.from([1e-4]), []), [trainNames.step]: new ort.Tensor('int64', BigInt64Array.from([1n]), []) }
-  for (const [k, t] of Object.entries(batch)) feeds[k] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape])
+  for (const [k, t] of Object.entries(batch)) feeds[k] = toOrt(t)
   for (const p of step.params) {
     const copy = (t: HostTensor): ort.Tensor => new ort.Tensor('float32', Float32Array.from(t.data as Float32Array), [...t.shape])
     feeds[p.name] = copy(state.params.get(p.name) as HostTensor)
@@ -112,8 +112,8 @@ const benchConfig = async (name: string, path: string, steps: number, rounds = 1
       await s.session.run(feeds)
       alloc.push(performance.now() - t)
     }
-    best = Math.min(best, median(pre))
-    bestAllocated = Math.min(bestAllocated, median(alloc))
+    best = Math.min(best, medianOf(pre))
+    bestAllocated = Math.min(bestAllocated, medianOf(alloc))
     between(r)
   }
   const trainable = step.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)
