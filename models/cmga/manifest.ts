@@ -44,12 +44,15 @@ export const describeGraph = (file: string, g: Graph): StageSpec => ({
   outputs: g.outputs.map((o) => ({ name: o.name, dtype: o.node.dtype, shape: [...o.node.shape] }))
 })
 
+/** The distinct field paths an io-ts decode failed at (`(root)` for the value itself), in order. */
+export const failedPaths = (errs: t.Errors): string[] => [...new Set(errs.map((e) => e.context.map((c) => c.key).filter((k) => k !== '').join('.') || '(root)'))]
+
 /** Decodes a manifest read from `source`. */
 export const decodeManifest = (json: unknown, source: string): E.Either<CmgaError, Manifest> => {
   const m = ManifestCodec.decode(json)
   if (E.isLeft(m)) {
-    const paths = m.left.map((e) => e.context.map((c) => c.key).filter((k) => k !== '').join('.') || '(root)')
-    return fail('format', `${source}: not a cmga model manifest (bad or missing: ${[...new Set(paths)].join(', ')})`)
+    const paths = failedPaths(m.left)
+    return fail('format', `${source}: not a cmga model manifest (bad or missing: ${paths.join(', ')})`)
   }
   return E.map((config: CmgaConfig) => ({ ...m.right, config }))(decodeConfig(m.right.config, `${source}: config`))
 }

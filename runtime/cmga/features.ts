@@ -45,17 +45,9 @@ export const concatImages = (fs: readonly ImageFeatures[]): ImageFeatures => ({
   tokens: concatRows(fs.map((f) => f.tokens))
 })
 
-/** Texts `indices` of a feature set (the length L is kept). */
-export const selectTexts = (f: TextFeatures, indices: readonly number[]): TextFeatures => ({
-  texts: indices.map((i) => f.texts[i]),
-  words: indices.map((i) => f.words[i]),
-  ids: takeRows(f.ids, indices),
-  mask: takeRows(f.mask, indices),
+/** Texts `indices` of what scoring needs of a text set (the length L is kept). */
+export const selectScoredTexts = (f: Pick<TextFeatures, 'global' | 'tokens' | 'mask'>, indices: readonly number[]): Pick<TextFeatures, 'global' | 'tokens' | 'mask'> => ({
   global: takeRows(f.global, indices),
   tokens: takeRows(f.tokens, indices),
-  embeds: takeRows(f.embeds, indices),
-  cls: takeRows(f.cls, indices)
+  mask: takeRows(f.mask, indices)
 })
-
-/** Number of images in a feature set. */
-export const imageCount = (f: ImageFeatures): number => f.global.shape[0]

@@ -35,7 +35,7 @@ export const concatRows = <D extends DType>(ts: readonly HostTensor<D>[]): HostT
   if (ts.length === 1) return ts[0]
   const tail = ts[0].shape.slice(1)
   for (const t of ts) {
-    if (t.dtype !== ts[0].dtype || t.shape.length !== ts[0].shape.length || t.shape.slice(1).some((d, i) => d !== tail[i])) {
+    if (!sameRowShape(t, ts[0])) {
       throw new RangeError(`concatRows: [${t.shape.join(', ')}] ${t.dtype} does not stack on [${ts[0].shape.join(', ')}] ${ts[0].dtype}`)
     }
   }

@@ -25,7 +25,6 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import type { Manifest } from '../../models/cmga/manifest.js'
 import type { Device } from '../device.js'
-import { deviceProblem } from '../device.js'
 import type { BertTokenizer } from '../text/tokenizer.js'
 import { loadTokenizer } from '../text/tokenizer.js'
 import { workerEngine } from '../workers/pool.js'
@@ -330,8 +329,6 @@ export const openRuntime = (dir: string, opts: RuntimeOptions = {}): E.Either<Cm
   const batchSize = opts.batchSize ?? 8
   if (!Number.isInteger(batchSize) || batchSize < 1) return fail('usage', `batch size must be a positive integer, got ${batchSize}`)
   const device = opts.device ?? 'cpu'
-  const problem = deviceProblem(device)
-  if (problem !== null) return fail('usage', `--device ${device}: ${problem}`)
   const engine =
     workers === 0
       ? localEngine(dir, { threads: opts.threads ?? 2, device })

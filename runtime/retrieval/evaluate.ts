@@ -16,12 +16,11 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { ImageFeatures } from '../cmga/features.js'
-import { concatImages, selectImages } from '../cmga/features.js'
+import { concatImages, selectImages, selectScoredTexts } from '../cmga/features.js'
 import type { Candidate, Match, RerankRule } from '../cmga/rank.js'
 import { byScore, dotRows, recallAtK, rerankTop, topIndices } from '../cmga/rank.js'
 import type { Runtime, ScoredTexts } from '../cmga/runtime.js'
 import { stage1 } from '../cmga/runtime.js'
-import { takeRows } from '../cmga/rows.js'
 import type { OnImageError } from '../images/batch.js'
 import { loadImages } from '../images/batch.js'
 import { preCaption } from '../text/caption.js'
@@ -141,15 +140,14 @@ const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number):
     const chosen = order.slice(0, C)
     return TE.map((s1: (c: number) => number) => [...byScore(chosen.map((x, c) => ({ index: x, score: s1(c) }))), ...order.slice(C).map((x) => ({ index: x, score: g[x] }))])(scoreOf(chosen))
   }
-  const textRows = (js: number[]): ScoredTexts => ({ global: takeRows(txt.global, js), tokens: takeRows(txt.tokens, js), mask: takeRows(txt.mask, js) })
   return pipe(
     TE.traverseSeqArray((i: number) =>
-      query(Nt, (j) => dotRows(img.global.data, i, txt.global.data, j, Ed), (js) => TE.map((s: Parameters<typeof stage1>[0]) => (c: number) => stage1(s, 0, c))(rt.score(selectImages(img, [i]), textRows(js))))
+      query(Nt, (j) => dotRows(img.global.data, i, txt.global.data, j, Ed), (js) => TE.map((s: Parameters<typeof stage1>[0]) => (c: number) => stage1(s, 0, c))(rt.score(selectImages(img, [i]), selectScoredTexts(txt, js))))
     )(Array.from({ length: Ni }, (_, i) => i)),
     TE.bindTo('i2t'),
     TE.bind('t2i', () =>
       TE.traverseSeqArray((j: number) =>
-        query(Ni, (i) => dotRows(img.global.data, i, txt.global.data, j, Ed), (is) => TE.map((s: Parameters<typeof stage1>[0]) => (c: number) => stage1(s, c, 0))(rt.score(selectImages(img, is), textRows([j]))))
+        query(Ni, (i) => dotRows(img.global.data, i, txt.global.data, j, Ed), (is) => TE.map((s: Parameters<typeof stage1>[0]) => (c: number) => stage1(s, c, 0))(rt.score(selectImages(img, is), selectScoredTexts(txt, [j]))))
       )(Array.from({ length: Nt }, (_, j) => j))
     ),
     TE.map(({ i2t, t2i }) => ({ i2t: [...i2t], t2i: [...t2i] }))

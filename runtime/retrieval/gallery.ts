@@ -17,6 +17,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as t from 'io-ts'
 import type { CmgaError } from '../../compiler/errors.js'
+import { failedPaths } from '../../models/cmga/manifest.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { ImageFeatures } from '../cmga/features.js'
@@ -86,8 +87,7 @@ export interface Gallery {
 
 const decode = <A>(codec: t.Decoder<unknown, A>, json: unknown, path: string, what: string): E.Either<CmgaError, A> =>
   E.mapLeft((errs: t.Errors): CmgaError => {
-    const paths = errs.map((e) => e.context.map((c) => c.key).filter((k) => k !== '').join('.') || '(root)')
-    return cmgaError('format', `${path}: not ${what} (bad or missing: ${[...new Set(paths)].slice(0, 5).join(', ')})`)
+    return cmgaError('format', `${path}: not ${what} (bad or missing: ${failedPaths(errs).slice(0, 5).join(', ')})`)
   })(codec.decode(json))
 
 const json = (v: unknown): string => JSON.stringify(v, null, 1) + '\n'

@@ -12,12 +12,11 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
-import { selectImages } from '../cmga/features.js'
+import { selectImages, selectScoredTexts } from '../cmga/features.js'
 import type { Candidate, Ranked, RerankRule } from '../cmga/rank.js'
 import { byScore, dotRows, topIndices } from '../cmga/rank.js'
 import type { Runtime, Scores } from '../cmga/runtime.js'
 import { stage1 } from '../cmga/runtime.js'
-import { takeRows } from '../cmga/rows.js'
 import { loadImage, loadImages } from '../images/index.js'
 import type { Gallery } from './gallery.js'
 
@@ -128,7 +127,7 @@ export const retrieveTexts = (rt: Runtime, g: Gallery, imagePath: string, o: Ret
     TE.bind('image', ({ pixels }) => rt.encodeImages(pixels)),
     TE.let('chosen', ({ image }) => stageOne(texts.texts.length, o.candidates, (j) => dotRows(image.global.data, 0, texts.features.global.data, j, E_))),
     TE.bind('scores', ({ image, chosen }) =>
-      rt.score(image, { global: takeRows(texts.features.global, chosen), tokens: takeRows(texts.features.tokens, chosen), mask: takeRows(texts.features.mask, chosen) })
+      rt.score(image, selectScoredTexts(texts.features, chosen))
     ),
     TE.let('ranked', ({ chosen, scores }): Candidate[] => byScore(chosen.map((_, c) => ({ index: c, score: stage1(scores, 0, c) })))),
     TE.bind('reranked', ({ pixels, ranked }) => {

@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import type { Device } from '../device.js'
+import { deviceProblem } from '../device.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
@@ -127,6 +128,9 @@ const splitResult = (jobs: readonly Job[], r: Result): Result[] => {
 /** Starts `opts.workers` worker threads on a compiled model directory. */
 export const workerEngine = (dir: string, opts: PoolOptions): E.Either<CmgaError, PoolEngine> => {
   if (!Number.isInteger(opts.workers) || opts.workers < 1) return E.left(cmgaError('usage', `workers must be a positive integer, got ${opts.workers}`))
+  // the workers' loadModel checks it too, but only at their first run: refuse here, before any starts
+  const problem = deviceProblem(opts.device ?? 'cpu')
+  if (problem !== null) return E.left(cmgaError('usage', `--device ${opts.device ?? 'cpu'}: ${problem}`))
   const manifest = readManifest(dir)
   if (E.isLeft(manifest)) return manifest
   const merge = new Set(opts.merge ?? MERGEABLE_STAGES)
