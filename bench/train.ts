@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import * as ort from 'onnxruntime-node'
 import * as E from 'fp-ts/lib/Either.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
-import { trainNames } from '../compiler/train/adamw.js'
+import { adamwDefaults, trainNames } from '../compiler/train/adamw.js'
 import type { CmgaConfig } from '../models/cmga/config.js'
 import { readConfigFile } from '../models/cmga/config.js'
 import { randomWeights } from '../models/cmga/random-init.js'
@@ -85,7 +85,7 @@ const randomBatch = (c: CmgaConfig): Record<string, HostTensor> => {
 const benchConfig = async (name: string, path: string, steps: number, rounds = 1, between: (round: number) => void = () => undefined): Promise<TrainingRow> => {
   const c = get(readConfigFile(path))
   const t0 = performance.now()
-  const step = get(cmgaTrainStep(c, B, L, 'pretrain', { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.02 }))
+  const step = get(cmgaTrainStep(c, B, L, 'pretrain', adamwDefaults))
   const compiled = get(compileTraining(step.graph))
   const s = get(await openStepSession(compiled.model, step.params, THREADS))
   const compileSeconds = (performance.now() - t0) / 1000

@@ -23,13 +23,6 @@ import { cmgaParams } from './params.js'
 /** `pretrain`: ITC + FTC + ITM + MLM. `retrieval` (fine-tuning): ITC + FTC + ITM. */
 export type TrainMode = 'pretrain' | 'retrieval'
 
-/** Every mode. */
-export const trainModes: readonly TrainMode[] = ['pretrain', 'retrieval']
-
-/** The batch tensors a mode's graphs take, by input name. */
-export const batchInputNames = (mode: TrainMode): readonly string[] =>
-  mode === 'pretrain' ? ['pixels', 'input_ids', 'attention_mask', 'mlm_input_ids', 'mlm_labels'] : ['pixels', 'input_ids', 'attention_mask']
-
 /** The loss parts a mode reports, as output names (`loss` is their sum). */
 export const lossNames = (mode: TrainMode): readonly string[] =>
   mode === 'pretrain' ? ['loss', 'loss_itc', 'loss_ftc', 'loss_itm', 'loss_mlm'] : ['loss', 'loss_itc', 'loss_ftc', 'loss_itm']

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { IGNORE_LABEL } from './validate.js'
 
 /** What masking needs to know about the vocabulary. */
 export interface MaskingVocab {
@@ -38,7 +39,7 @@ export const maskTokens = (ids: HostTensor<'int64'>, mask: HostTensor<'int64'>, 
   const p = opts.probability ?? 0.15
   const src = ids.data
   const out = src.slice()
-  const labels = new BigInt64Array(src.length).fill(-100n)
+  const labels = new BigInt64Array(src.length).fill(IGNORE_LABEL)
   for (let i = 0; i < src.length; i++) {
     if (mask.data[i] !== 1n || vocab.special.has(Number(src[i]))) continue
     if (rand() >= p) continue

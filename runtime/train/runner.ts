@@ -20,6 +20,7 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { trainNames } from '../../compiler/train/adamw.js'
+import { toOrt } from '../session.js'
 import type { TrainState } from './checkpoint.js'
 import { momentOf } from './checkpoint.js'
 
@@ -94,7 +95,7 @@ export const makeRunner = (initial: TrainState): Runner => {
 
   const step = async (s: StepSession, batch: Readonly<Record<string, HostTensor>>, lr: number): Promise<E.Either<CmgaError, StepResult>> => {
     const feeds: Record<string, ort.Tensor> = { [trainNames.lr]: new ort.Tensor('float32', Float32Array.from([lr]), []), [trainNames.step]: stepPair.cur }
-    for (const [k, t] of Object.entries(batch)) feeds[k] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape])
+    for (const [k, t] of Object.entries(batch)) feeds[k] = toOrt(t)
     const fetches: Record<string, ort.Tensor | null> = { [trainNames.next(trainNames.step)]: stepPair.next }
     const updated: Pair[] = [stepPair]
     for (const p of s.params) {

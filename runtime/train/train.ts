@@ -13,6 +13,7 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { AdamWOptions } from '../../compiler/train/adamw.js'
+import { adamwDefaults } from '../../compiler/train/adamw.js'
 import { importCheckpoint, trainingOnly } from '../../models/cmga/checkpoint.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../../models/cmga/config.js'
@@ -183,5 +184,4 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
 }
 
 /** The AdamW options of the CLI's flags (PyTorch's betas and eps). */
-export const adamwFrom = (weightDecay: number, clipNorm: number | undefined): AdamWOptions =>
-  clipNorm === undefined ? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay } : { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, clipNorm }
+export const adamwFrom = (weightDecay: number, clipNorm: number | undefined): AdamWOptions => ({ ...adamwDefaults, weightDecay, ...(clipNorm === undefined ? {} : { clipNorm }) })

@@ -13,10 +13,11 @@ import type { CmgaError } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import type { BertTokenizer, TokenizerOptions, TokenizerSource } from '../text/index.js'
 import { bertTokenizerJson, makeTokenizer, parseVocab, preCaption, readTokenizerSource } from '../text/index.js'
+import { SPECIAL_TOKENS } from '../text/vocab.js'
 import type { Example } from './data.js'
 
 /** The special tokens a made vocabulary starts with ([PAD] is id 0). */
-export const SPECIALS: readonly string[] = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
+export const SPECIALS: readonly string[] = [...SPECIAL_TOKENS, '[MASK]']
 
 /** `vocab.txt` lines for the captions: specials, then words by frequency (ties alphabetical), at most `size`. */
 export const vocabFromCaptions = (examples: readonly Example[], size: number, maxWords = 30): string[] => {
