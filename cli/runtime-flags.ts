@@ -29,22 +29,20 @@ export const runtimeFlags: Flags = {
 }
 
 /** The help lines of `--device`, continuation lines indented by `pad`. */
-export const deviceHelp = (pad: string): string => `  --device D           cpu (default), cuda or tensorrt: onnxruntime's execution
-${pad}provider (GPU ones need onnxruntime-node's GPU libraries,
-${pad}which this project's install skips)`
+export const deviceHelp = (column: number): string =>
+  [`${'  --device D'.padEnd(column)}cpu (default), cuda or tensorrt: onnxruntime's execution`, "provider (GPU ones need onnxruntime-node's GPU libraries,", "which this project's install skips)"].join(`\n${' '.repeat(column)}`)
 
 /** Their help lines. */
-export const runtimeHelp = `  --model DIR          a model directory written by cmga compile
+export const runtimeHelp = (workersDefault = 1): string => `  --model DIR          a model directory written by cmga compile
   --vocab FILE         vocab.txt or tokenizer.json, or a folder with one
                        (default: the model directory)
   --max-length N       tokens per text, [CLS] and [SEP] included (default 30,
                        at most text.maxPositions)
-  --workers N          worker threads running the model (default 1; 0 runs it on
-                       the main thread)
+  --workers N          worker threads running the model ${workersDefault === 0 ? '(default 0: the main thread)' : `(default ${workersDefault}; 0 runs it on\n                       the main thread)`}
   --threads N          onnxruntime intra-op threads per worker (default: the
                        cores shared among the workers; 2 with --workers 0)
   --batch N            rows per model run (default 8)
-${deviceHelp('                       ')}`
+${deviceHelp(23)}`
 
 /** Opens the runtime the flags describe. */
 export const runtimeFrom = (cmd: string, values: Values, workersDefault = 1): E.Either<CmgaError, Runtime> =>

@@ -30,7 +30,7 @@ models/cmga/demo/) and runs it on the bundled inputs: 3 image-text pairs. Prints
 global and local score matrices, the ITM match probabilities and the kept tokens.
 
   --keep DIR   write the compiled model directory to DIR instead of a temporary one
-${deviceHelp('               ').replace(/^  --device D {11}/, '  --device D   ')}
+${deviceHelp(15)}
   -h, --help   this text`
 
 const matrix = (o: Outputs, name: string): string[] => {

@@ -39,7 +39,7 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
                        out with its captions, listed under "skipped")
   --raw-captions       tokenize captions as they are
   --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp}
+${runtimeHelp()}
   -h, --help           this text`
 
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {

@@ -36,7 +36,7 @@ Draws what a compiled model does with one image and one text, in one PNG:
   --json FILE      also write the same information as JSON: per layer and guidance the
                    original patch positions kept, the similarity matrix, the scores
   --threads N      onnxruntime intra-op threads (default 2)
-${deviceHelp('                   ').replace(/^  --device D {11}/, '  --device D       ')}
+${deviceHelp(19)}
   -h, --help       this text`
 
 /** A file we may write: its directory exists and it is not a directory itself. */

@@ -33,7 +33,7 @@ model is an error.
   --on-error MODE      an unreadable image: fail (default) stops with its name;
                        skip leaves it out and lists it in index.json
   --shard-size N       images per shard, the unit of resuming (default 64)
-${runtimeHelp}
+${runtimeHelp()}
   -h, --help           this text`
 
 /** Reads `--texts`: a JSON list of strings, or one text per non-empty line. */

@@ -27,7 +27,7 @@ itm_logits, vqa_logits (when configured), keep.image.{layer}, keep.joint.{layer}
   --inputs FILE    the inputs
   --out FILE       where to write the outputs (written atomically)
   --threads N      onnxruntime intra-op threads (default 2)
-${deviceHelp('                   ').replace(/^  --device D {11}/, '  --device D       ')}
+${deviceHelp(19)}
   -h, --help       this text`
 
 /** @since 0.1.0 */

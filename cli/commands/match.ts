@@ -25,7 +25,7 @@ module under joint guidance: probability and log-odds that the pair matches.
   --image FILE         an image (JPEG, PNG, WebP, ...); repeat for more
   --text TEXT          a text; repeat for more
   --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp.replace('(default 1; 0 runs it on\n                       the main thread)', '(default 0: the main thread)')}
+${runtimeHelp(0)}
   -h, --help           this text`
 
 /** One image-text pair's scores. */

@@ -35,7 +35,7 @@ result, rank, item (image path or text), index, global, local, stage1, itm
                        log-odds; itm: the ITM match probability alone (ALBEF's rule)
   --itm-weight W       the weight of the combined rule (default 0.1)
   --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp.replace('(default 1; 0 runs it on\n                       the main thread)', '(default 0: the main thread)')}
+${runtimeHelp(0)}
   -h, --help           this text`
 
 /** The rule the flags choose. */

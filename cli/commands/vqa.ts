@@ -31,7 +31,7 @@ cross-entropy read it).
                        many as vqa.numAnswers; without it answers are reported by index
   --top N              answers per question (default 5)
   --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp.replace('(default 1; 0 runs it on\n                       the main thread)', '(default 0: the main thread)')}
+${runtimeHelp(0)}
   -h, --help           this text`
 
 /** Answer names from a JSON array or a one-per-line text file; exactly `count` of them. */
