@@ -209,6 +209,11 @@ test('rejects a byte length that does not match dtype and shape', () =>
   rejects(raw(`{${f32('w', [3], [0, 8])}}`, eight), "tensor 'w'", 'byte length 8', 'F32', '[3]', '12 bytes'))
 test('rejects an unknown dtype, naming it', () =>
   rejects(raw('{"w":{"dtype":"F128","shape":[1],"data_offsets":[0,4]}}', four), "tensor 'w'", "unknown dtype 'F128'"))
+test('int8 tensors (I8, as the writer names them) read back', () => {
+  const t = parse(encodeSafetensors(new Map([['q', { dtype: 'int8' as const, shape: [2, 2], data: Int8Array.from([-127, 0, 5, 127]) }]]))).tensors.get('q')!
+  assert.equal([t.dtype, t.shape, Array.from(t.data as Int8Array)], ['int8', [2, 2], [-127, 0, 5, 127]])
+})
+
 test('rejects U8 as unsupported', () =>
   rejects(raw('{"w":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}', four), "tensor 'w'", "unsupported dtype 'U8'"))
 test('rejects a missing dtype', () => rejects(raw('{"w":{"shape":[1],"data_offsets":[0,4]}}', four), "tensor 'w'", 'dtype'))

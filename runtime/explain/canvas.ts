@@ -64,9 +64,6 @@ export const strokeRect = (c: Canvas, x: number, y: number, w: number, h: number
 /** The characters drawn for a text: accents dropped (as BERT-uncased does), one glyph each. */
 export const glyphChars = (text: string): string[] => [...text.normalize('NFD').replace(/\p{M}/gu, '')]
 
-/** Width of a text in pixels (every character is one glyph cell). */
-export const textWidth = (text: string): number => glyphChars(text).length * GLYPH_WIDTH
-
 /** Cuts a text to at most `width` pixels, ending it with '~' when cut. */
 export const fitText = (text: string, width: number): string => {
   const n = Math.max(0, Math.floor(width / GLYPH_WIDTH))

@@ -17,6 +17,7 @@ import type { CompiledModel } from '../cmga/model.js'
 import { checkPixels, checkText } from '../cmga/validate.js'
 import type { CompressionStep, Cover, LayerPatches } from './patches.js'
 import { tracePatches } from './patches.js'
+import { matchOf } from '../cmga/rank.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -166,7 +167,7 @@ export const explainPair = (m: CompiledModel, x: ExplainInput): TE.TaskEither<Cm
             words: rows.map((r) => x.tokens[r + 1]),
             visual,
             similarity: S,
-            scores: { global: global[0], local: local[0], itm: 1 / (1 + Math.exp(itm[0] - itm[1])) }
+            scores: { global: global[0], local: local[0], itm: matchOf(itm[0], itm[1]).probability }
           })
         })
       )
