@@ -22,6 +22,7 @@ import * as d from '../dsl/index.js'
 import { openSession } from '../runtime/session.js'
 import { checkModels } from './support/onnx-check.js'
 import { randomTensor, type Range } from './support/random.js'
+import { WEIGHT_RANGE } from '../compiler/quantize/dynamic-int8.js'
 
 // -------------------------------------------------------------------------------------
 // cases
@@ -193,7 +194,7 @@ const cases: Case[] = [
   mk('DynamicQuantizeMatMul', (f) => {
     const ins = [inp(f, 'a', f32, ['B', 4, 6]), d.param('w', [6, 3], 'int8'), d.param('s', [3])]
     return { y: make('DynamicQuantizeMatMul', ins, {}) as d.F32, biased: make('DynamicQuantizeMatMul', [...ins, d.param('c', [3])], {}) as d.F32 }
-  }, new Map<string, HostTensor>([['w', randomTensor('int8', [6, 3], 94, { low: -127, high: 128 })], ['s', randomTensor(f32, [3], 95, { low: 0.01, high: 0.1 })], ['c', randomTensor(f32, [3], 96)]]))
+  }, new Map<string, HostTensor>([['w', randomTensor('int8', [6, 3], 94, { low: -WEIGHT_RANGE, high: WEIGHT_RANGE + 1 })], ['s', randomTensor(f32, [3], 95, { low: 0.01, high: 0.1 })], ['c', randomTensor(f32, [3], 96)]]))
 ]
 
 // -------------------------------------------------------------------------------------

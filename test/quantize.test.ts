@@ -6,8 +6,9 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { evaluate } from '../compiler/eval/evaluate.js'
 import { topo } from '../compiler/ir/graph.js'
-import { quantizeInt8, quantizeWeight } from '../compiler/quantize/dynamic-int8.js'
+import { quantizeInt8, quantizeWeight, WEIGHT_RANGE } from '../compiler/quantize/dynamic-int8.js'
 import { defaultPasses, runPipeline } from '../compiler/passes/pipeline.js'
 import { fusionPasses } from '../compiler/passes/fusions/index.js'
 import { readConfigFile } from '../models/cmga/config.js'
@@ -26,7 +27,7 @@ test('quantizeWeight: per output channel, within half a step', () => {
   assert.equal(q.shape, [7, 5])
   for (let n = 0; n < 5; n++) {
     for (let k = 0; k < 7; k++) assert.ok(Math.abs(q.data[k * 5 + n] * scale.data[n] - w.data[n * 7 + k]) <= scale.data[n] / 2 + 1e-7)
-    assert.ok(Array.from({ length: 7 }, (_, k) => Math.abs(q.data[k * 5 + n])).includes(127), 'the largest weight maps to 127')
+    assert.ok(Array.from({ length: 7 }, (_, k) => Math.abs(q.data[k * 5 + n])).includes(WEIGHT_RANGE), 'the largest weight maps to WEIGHT_RANGE')
   }
 })
 
@@ -40,7 +41,14 @@ test('quantizeInt8: large products become DynamicQuantizeMatMul, outputs stay cl
   assert.ok([...q.weights.keys()].every((k) => k.endsWith('.int8') || k.endsWith('.scale')))
   const feeds = { pixels: randomTensor('float32', [2, 3, c.vision.imageSize, c.vision.imageSize], 5) }
   const [a, b] = [await runGraph(g, feeds, weights), await runGraph(q.graph, feeds, new Map([...weights, ...q.weights]))]
-  for (const cos of rowCosines(b.itc_image, a.itc_image)) assert.ok(cos > 0.99, `itc_image cosine ${cos}`)
+  // onnxruntime computes what the reference interpreter does (no int16 saturation, on any
+  // x86-64 CPU: 7-bit weights), and stays close to float32. On this random tiny model a
+  // kept token changes (measured 0.984 and 0.995 on an AVX2 EPYC), hence 0.97 here; the
+  // base model's itc_image cosine is 0.9988 at worst (README).
+  const ref = evaluate(q.graph, feeds, new Map([...weights, ...q.weights]))
+  if (E.isLeft(ref)) throw new Error(ref.left.message)
+  for (const cos of rowCosines(b.itc_image, ref.right.itc_image)) assert.ok(cos > 0.999999, `itc_image in onnxruntime vs the interpreter: cosine ${cos}`)
+  for (const cos of rowCosines(b.itc_image, a.itc_image)) assert.ok(cos > 0.97, `itc_image cosine ${cos}`)
   const kept = quantizeInt8(g, weights, { minElements: 1024, keep: ['visual_encoder.blocks.0.'] })
   assert.ok(kept.stats.matmul < q.stats.matmul && kept.stats['matmul: kept in float32'] > 0)
 })

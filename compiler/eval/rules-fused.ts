@@ -2,7 +2,9 @@
  * Evaluation rules of the fused inference ops (`groups.fused`): composite reference
  * implementations written from the unfused definitions (spec section 3) and, for
  * `DynamicQuantizeMatMul`, from onnxruntime's arithmetic (A quantized to uint8 per
- * tensor with round-half-to-even, integer products, then the scales).
+ * tensor with round-half-to-even, integer products, then the scales). That is what
+ * onnxruntime computes when no int16 pair sum saturates, which holds for the 7-bit
+ * weights the compiler emits (compiler/quantize/dynamic-int8.ts) on every x86-64 CPU.
  * @since 0.1.0
  */
 import type { groups, OpAttrs } from '../ir/ops.js'
