@@ -9,6 +9,7 @@ import { compilerVersion } from '../compiler/version.js'
 import type { Command } from './command.js'
 import { parseFlags } from './command.js'
 import { compileCommand } from './commands/compile.js'
+import { dataShapesCommand } from './commands/data.js'
 import { demoCommand } from './commands/demo.js'
 import { evalRetrievalCommand } from './commands/eval-retrieval.js'
 import { explainCommand } from './commands/explain.js'
@@ -23,7 +24,7 @@ import { inspectCommand } from './commands/inspect.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, dataShapesCommand]
 
 const usage = (): string =>
   [
