@@ -19,7 +19,8 @@ import { integer, oneOf, required } from '../command.js'
 
 const help = `Usage: cmga train --config CONFIG.json --annotations FILE --images ROOT --out DIR
                   --steps N --batch B --lr LR [--init WEIGHTS] [--resume]
-                  [--mode pretrain|retrieval | --objectives LIST] [--warmup-keep STEPS] [--seed S] [more flags]
+                  [--mode pretrain|retrieval | --objectives LIST] [--itm-negatives K] [--flip F]
+                  [--warmup-keep STEPS] [--seed S] [more flags]
 
 Trains CMGA with compiled train-step graphs (forward, backward and AdamW in one
 onnxruntime run per step). The loss is the sum of the chosen objectives of spec section 9:
@@ -29,8 +30,8 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
   --annotations FILE     JSON array (or .jsonl) of {"image": PATH, "caption": TEXT or [TEXT, ...]}
   --images ROOT          folder the image paths are relative to
   --out DIR              where checkpoints, weights.safetensors, log.json, loss.svg and vocab.txt go
-  --steps N              total steps (updates); with --resume, more steps than the run took extend it
-                         (the cosine then spans the new total from the resumed step on)
+  --steps N              total steps (updates); with --resume, more steps than the run took
+                         extend it (the cosine then spans the new total from the resumed step on)
   --batch B              pairs per step (at least 2)
   --lr LR                peak learning rate (linear warm-up, then cosine to --lr-floor times it)
   --init FILE            start from these weights (ALBEF names; safetensors or PyTorch
