@@ -6,9 +6,8 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import type { F32, Graph } from '../../dsl/index.js'
+import type { F32, Graph, I64 } from '../../dsl/index.js'
 import { add, graph, input, maximum, minimum } from '../../dsl/index.js'
-import type { Node } from '../../compiler/ir/node.js'
 import { grad } from '../../compiler/autodiff/grad.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { tryBuild } from '../../compiler/errors.js'
@@ -86,7 +85,7 @@ export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, what: Tra
   const noise = needsItmNoise(o) ? input(ITM_NOISE, 'float32', [2, B, B]) : undefined
   const has = (x: Objective): boolean => o.objectives.includes(x)
   const parts: Partial<Record<Objective, F32>> = {}
-  const negatives: Record<string, Node> = {}
+  const negatives: Record<string, I64> = {}
   if (has('itc') || has('ftc') || has('itm')) {
     const con = contrastiveLosses(c, p, { pixels, ids, mask })
     if (has('itc')) parts.itc = con.itc
