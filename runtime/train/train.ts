@@ -167,30 +167,29 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   if (E.isLeft(config)) return config
   const c = config.right
   // length 0: the default, ALBEF's 30 tokens within the config's positions
-  const asked = { ...request.options, length: request.options.length === 0 ? Math.min(30, c.text.maxPositions) : request.options.length }
-  const r0: TrainRequest = { ...request, options: asked }
-  if (asked.length < 2 || asked.length > c.text.maxPositions) return fail('usage', `--max-len must be in [2, text.maxPositions = ${c.text.maxPositions}], got ${asked.length}`)
-  if (asked.objectives.length === 0) return fail('usage', '--objectives: choose at least one of itc, ftc, itm, mlm')
-  const examples = readAnnotations(r0.annotations, r0.images)
+  const o: TrainRequest['options'] = { ...request.options, length: request.options.length === 0 ? Math.min(30, c.text.maxPositions) : request.options.length }
+  const req: TrainRequest = { ...request, options: o }
+  if (o.length < 2 || o.length > c.text.maxPositions) return fail('usage', `--max-len must be in [2, text.maxPositions = ${c.text.maxPositions}], got ${o.length}`)
+  if (o.objectives.length === 0) return fail('usage', '--objectives: choose at least one of itc, ftc, itm, mlm')
+  const examples = readAnnotations(req.annotations, req.images)
   if (E.isLeft(examples)) return examples
-  if (examples.right.length < asked.batch) return fail('input', `${r0.annotations} has ${examples.right.length} pairs, fewer than --batch ${asked.batch}`)
+  if (examples.right.length < o.batch) return fail('input', `${req.annotations} has ${examples.right.length} pairs, fewer than --batch ${o.batch}`)
   try {
-    mkdirSync(r0.out, { recursive: true })
+    mkdirSync(req.out, { recursive: true })
   } catch (e) {
-    return fail('io', `cannot create ${r0.out}: ${(e as Error).message}`)
+    return fail('io', `cannot create ${req.out}: ${(e as Error).message}`)
   }
-  const savedVocab = join(r0.out, 'vocab.txt')
-  const vocab = runVocabulary({ given: r0.vocab, configPath: r0.configPath, saved: r0.resume && existsSync(savedVocab) ? savedVocab : undefined }, c, examples.right, asked.length)
+  const savedVocab = join(req.out, 'vocab.txt')
+  const vocab = runVocabulary({ given: req.vocab, configPath: req.configPath, saved: req.resume && existsSync(savedVocab) ? savedVocab : undefined }, c, examples.right, o.length)
   if (E.isLeft(vocab)) return vocab
-  const masking = asked.objectives.includes('mlm') ? maskingVocab(vocab.right.tokenizer, c.text.vocabSize) : E.right(undefined)
+  const masking = o.objectives.includes('mlm') ? maskingVocab(vocab.right.tokenizer, c.text.vocabSize) : E.right(undefined)
   if (E.isLeft(masking)) return masking
-  const start = resumeState(c, r0, ev.log)
+  const start = resumeState(c, req, ev.log)
   if (E.isLeft(start)) return start
   // the warm-up is resolved once and saved, so a resume with more --steps keeps it
-  const o: RunOptions = { ...asked, warmupLr: asked.warmupLr ?? start.right.saved?.warmupLr ?? Math.round(asked.steps * 0.05) }
-  const req: TrainRequest = { ...r0, options: o }
   const saved = start.right.saved
-  const mismatch = saved === undefined ? null : resumeMismatch(saved, o)
+  const run: RunOptions = { ...o, warmupLr: o.warmupLr ?? saved?.warmupLr ?? Math.round(o.steps * 0.05) }
+  const mismatch = saved === undefined ? null : resumeMismatch(saved, run)
   if (mismatch !== null) return fail('usage', `--resume: ${mismatch}`)
   if (saved !== undefined) ev.log(`resuming from step ${start.right.state.step}`)
   if (vocab.right.text !== null) {
@@ -204,9 +203,9 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     tokenizer: vocab.right.definition,
     tokenizerOptions: vocab.right.options,
     ...(m === undefined ? {} : { vocab: { special: [...m.special], maskId: m.maskId, size: m.size } }),
-    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(o)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip }
+    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip }
   })
-  const r = await trainLoop(o, {
+  const r = await trainLoop(run, {
     config: c,
     out: req.out,
     data,
@@ -227,7 +226,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     stepsPerSecond: r.right.stepsRun / Math.max(r.right.seconds, 1e-9),
     final: last?.values ?? {}
   }
-  const w = writeResults(c, req, o, r.right, summary, vocab.right.source)
+  const w = writeResults(c, req, run, r.right, summary, vocab.right.source)
   return E.map(() => summary)(w)
 }
 
