@@ -144,6 +144,13 @@ test('flips: swap mirrors the pixels and swaps left/right in the caption, plain 
     const direct = await loadImages(batchIndices(6, 3, 5, k).map((i) => examples[i].image), S, { onError: 'fail' })
     assert.equal(none[k].pixels.data, (direct as E.Right<{ pixels: HostTensor }>).right.pixels.data, 'none: the pixels as loaded')
   }
+  // ITM noise: its own stream of (seed, step), so a resume draws it again and flips do not move
+  const noisy = (): Parameters<typeof makePipeline>[3] => ({ objectives: ['itc', 'itm'], itmNoise: true, batch: 3, length: 12, imageSize: S, seed: 5, flip: 'swap' })
+  const [a, b, other] = [await makePipeline(examples, tk, undefined, noisy()).batchAt(2), await makePipeline(examples, tk, undefined, noisy()).batchAt(2), await makePipeline(examples, tk, undefined, noisy()).batchAt(3)].map((r) => (r as E.Right<Batch>).right)
+  assert.equal(a.itm_noise.shape, [2, 3, 3])
+  assert.equal(a.itm_noise.data, b.itm_noise.data, 'the same for the same seed and step')
+  assert.not.equal(a.itm_noise.data, other.itm_noise.data, 'another step, other noise')
+  assert.equal(a.pixels.data, swap[2].pixels.data, 'the flips do not depend on the noise')
 })
 
 test('ITM noise: Gumbel(0, 1) from the seeded stream, finite, the same for the same seed and step', () => {
