@@ -3,7 +3,8 @@
  * pre-training steps of a very small model make the loss fall and held-out recall@1
  * rise far above chance; the result compiles with `cmga compile --weights`. Then a run
  * killed with SIGKILL and resumed ends with exactly the parameters and optimizer state
- * of an uninterrupted run, and its checkpoints are never half-written.
+ * of an uninterrupted run, and its checkpoints are never half-written. A chosen set of
+ * objectives trains only their parameters; a resume with more steps extends a run.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
@@ -13,6 +14,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { importCheckpoint } from '../models/cmga/checkpoint.js'
+import { parameterList } from '../models/cmga/params.js'
 import { readConfigFile } from '../models/cmga/config.js'
 import { randomWeights } from '../models/cmga/random-init.js'
 import { loadImages } from '../runtime/images/index.js'
@@ -117,6 +119,49 @@ test('SIGKILL and --resume give the parameters of an uninterrupted run; checkpoi
   assert.equal([...new Set(log.history.map((h) => h.keepRate))], [1, 0.75])
 })
 
+const sameBytes = (a: HostTensor | undefined, b: HostTensor | undefined): boolean =>
+  a !== undefined && b !== undefined && Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength))
+
+test('--objectives itc trains only what ITC uses; the log and the progress lines name its losses', async () => {
+  await train
+  const out = join(root, 'itc')
+  const r = await cli(...trainArgs(out, 4, '--objectives', 'itc', '--log-every', '2'))
+  assert.is(r.code, 0, errorLine(r))
+  assert.ok(r.stderr.some((l) => /^step 2\/4  mean of last 2: loss \d+\.\d{3} \(itc \d+\.\d{3}\)  lr /.test(l)), r.stderr.join('\n'))
+  const log = JSON.parse(readFileSync(join(out, 'log.json'), 'utf8')) as { options: { objectives: string[] }; history: Array<{ values: Record<string, number> }> }
+  assert.equal(log.options.objectives, ['itc'])
+  assert.equal(Object.keys(log.history[0].values), ['loss', 'loss_itc', 'grad_norm'])
+  const c = get(readConfigFile(configPath))
+  const start = randomWeights(c, 0)
+  const trained = get(readSafetensors(join(out, 'weights.safetensors'))).tensors
+  assert.equal([...trained.keys()], parameterList(c).map((p) => p.name), 'every parameter is saved')
+  for (const name of ['itm_head.weight', 'text_encoder.cls.predictions.bias', 'text_encoder.encoder.layer.1.crossattention.self.query.weight']) {
+    assert.ok(sameBytes(trained.get(name), start.get(name)), `${name} is as initialised`)
+  }
+  for (const name of ['text_proj.weight', 'vision_proj.weight', 'temp']) assert.not.ok(sameBytes(trained.get(name), start.get(name)), `${name} is trained`)
+})
+
+test('--resume with more --steps extends the run (random ITM negatives, no flips); another flag is named', async () => {
+  await train
+  const out = join(root, 'extend')
+  const more = ['--mode', 'retrieval', '--itm-negatives', 'random', '--flip', 'none']
+  const first = await cli(...trainArgs(out, 4, ...more))
+  assert.is(first.code, 0, errorLine(first))
+  // the default warm-up is 5% of --steps: 0 steps of 4, but it would be 1 of 12
+  const longer = await cli(...trainArgs(out, 12, ...more, '--resume'))
+  assert.is(longer.code, 0, errorLine(longer))
+  assert.ok(longer.stderr.some((l) => l.startsWith('resuming from step 4')), longer.stderr.join('\n'))
+  const log = JSON.parse(readFileSync(join(out, 'log.json'), 'utf8')) as { options: { warmupLr: number; steps: number }; history: Array<{ step: number; lr: number; values: Record<string, number> }> }
+  assert.equal(log.history.map((h) => h.step), Array.from({ length: 12 }, (_, i) => i + 1), 'the log continues')
+  assert.is(log.options.warmupLr, 0)
+  assert.is(log.options.steps, 12)
+  assert.ok(log.history.every((h) => Number.isFinite(h.values.loss_itm)))
+  const otherLr = await cli(...trainArgs(out, 14, ...more, '--resume').map((a) => (a === '2e-3' ? '1e-3' : a)))
+  assert.match(errorLine(otherLr), /--lr differs from the run being resumed \(2e-3 there, 1e-3 here\)/)
+  const otherNegatives = await cli(...trainArgs(out, 14, '--mode', 'retrieval', '--resume'))
+  assert.match(errorLine(otherNegatives), /--itm-negatives differs from the run being resumed \(random there, hard here\); --flip differs from the run being resumed \(none there, swap here\)/)
+})
+
 test('bad use: one clear message each', async () => {
   await train
   const cases: Array<[string[], RegExp]> = [
@@ -125,7 +170,13 @@ test('bad use: one clear message each', async () => {
     [trainArgs(join(root, 'x2'), 10, '--lr', 'fast'), /--lr must be a positive number/],
     [['train', '--config', configPath, '--annotations', join(root, 'nope.json'), '--images', root, '--out', join(root, 'x3'), '--steps', '5', '--batch', '4', '--lr', '1e-3'], /cannot read annotations .*nope\.json/],
     [trainArgs(join(root, 'x4'), 10, '--max-len', '20'), /--max-len must be in \[2, text.maxPositions = 8\]/],
-    [trainArgs(join(root, 'run'), 10), /already holds a training run: pass --resume/]
+    [trainArgs(join(root, 'run'), 10), /already holds a training run: pass --resume/],
+    [trainArgs(join(root, 'x5'), 10, '--objectives', 'itc,foo'), /--objectives must be a comma list of distinct itc, ftc, itm, mlm/],
+    [trainArgs(join(root, 'x6'), 10, '--objectives', 'itc', '--mode', 'retrieval'), /pass --mode or --objectives, not both/],
+    [trainArgs(join(root, 'x7'), 10, '--flip', 'sideways'), /--flip must be one of swap, plain, none/],
+    [trainArgs(join(root, 'x8'), 10, '--objectives', 'itc,ftc', '--itm-negatives', 'random'), /--itm-negatives needs the itm objective/],
+    [trainArgs(join(root, 'x9'), 10, '--neg-temp', '0.1'), /--neg-temp is the temperature of --itm-negatives sample/],
+    [trainArgs(join(root, 'x10'), 10, '--lr-floor', '2'), /--lr-floor must be a number in \[0, 1\]/]
   ]
   for (const [args, message] of cases) {
     const r = await cli(...args)

@@ -1,6 +1,7 @@
 /**
  * The training driver's pure parts: MLM masking, batch order, annotations, the
- * made vocabulary, the learning-rate and keep-rate schedules, the loss plot.
+ * made vocabulary, the learning-rate and keep-rate schedules, the loss plot; and the
+ * pipeline's flips (with "left" and "right" swapped) and ITM noise.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,7 +12,11 @@ import type { HostTensor } from '../compiler/ir/tensor.js'
 import { keepRateAt, keepRateLevels, quantizedKeepRate, tokenSchedule } from '../models/cmga/keep-rate.js'
 import { readConfigFile } from '../models/cmga/config.js'
 import { mulberry32 } from '../runtime/prng.js'
-import { batchIndices, readAnnotations } from '../runtime/train/data.js'
+import sharp from 'sharp'
+import { loadImages } from '../runtime/images/index.js'
+import { loadTokenizer } from '../runtime/text/index.js'
+import type { Batch, FlipMode } from '../runtime/train/data.js'
+import { batchIndices, gumbelNoise, makePipeline, readAnnotations, swapLeftRight } from '../runtime/train/data.js'
 import { maskTokens } from '../runtime/train/mlm.js'
 import { lossCurveSvg } from '../runtime/train/plot.js'
 import { learningRate } from '../runtime/train/schedule.js'
@@ -76,12 +81,85 @@ test('a vocabulary made from captions: specials, then words by frequency', () =>
   assert.equal(lines, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'dog', 'blue'])
 })
 
-test('learning rate: linear warm-up, then cosine to 1%', () => {
+test('learning rate: linear warm-up, then cosine to 1% (or to --lr-floor)', () => {
   const s = { base: 1, steps: 101, warmup: 10 }
   assert.ok(Math.abs(learningRate(s, 0) - 1 / 11) < 1e-12)
   assert.ok(Math.abs(learningRate(s, 10) - 1) < 1e-12)
   assert.ok(Math.abs(learningRate(s, 100) - 0.01) < 1e-12)
   assert.ok(learningRate(s, 50) < learningRate(s, 40))
+  assert.is(learningRate({ ...s, floor: 0 }, 100), 0)
+  assert.ok(Math.abs(learningRate({ ...s, floor: 0.2 }, 100) - 0.2) < 1e-12)
+})
+
+test('swapLeftRight: whole words, any case, kept', () => {
+  assert.is(swapLeftRight('a red circle left of a blue square'), 'a red circle right of a blue square')
+  assert.is(swapLeftRight('Right of it, LEFT of that; leftover rightly'), 'Left of it, RIGHT of that; leftover rightly')
+  assert.is(swapLeftRight('a green triangle above a white circle'), 'a green triangle above a white circle')
+})
+
+test('flips: swap mirrors the pixels and swaps left/right in the caption, plain mirrors only, none leaves both', async () => {
+  const dir = tempDir('cmga-flip-')
+  const S = 8
+  const examples: Array<{ image: string; caption: string }> = []
+  for (let k = 0; k < 6; k++) {
+    // an asymmetric picture: a red band at the left, a blue one at column k + 2
+    const rgb = Buffer.alloc(S * S * 3, 20)
+    for (let y = 0; y < S; y++) for (const [x, c] of [[0, 0], [k % 5 + 2, 2]] as const) rgb[(y * S + x) * 3 + c] = 230
+    const image = join(dir, `${k}.png`)
+    await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(image)
+    examples.push({ image, caption: k % 2 === 0 ? 'a red square left of a blue circle' : 'a red square right of a blue circle' })
+  }
+  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'blue', 'circle', 'left', 'of', 'red', 'right', 'square']
+  writeFileSync(join(dir, 'vocab.txt'), words.join('\n') + '\n')
+  const tk = (loadTokenizer(join(dir, 'vocab.txt'), { maxLength: 12 }) as E.Right<Parameters<typeof makePipeline>[1]>).right
+  const batches = async (flip: FlipMode): Promise<Batch[]> => {
+    const p = makePipeline(examples, tk, undefined, { objectives: ['itc'], itmNoise: false, batch: 3, length: 12, imageSize: S, seed: 5, flip })
+    return Promise.all([0, 1, 2, 3].map(async (k) => (await p.batchAt(k) as E.Right<Batch>).right))
+  }
+  const [none, plain, swap] = [await batches('none'), await batches('plain'), await batches('swap')]
+  const [left, right] = [BigInt(words.indexOf('left')), BigInt(words.indexOf('right'))]
+  const plane = 3 * S * S
+  const row = (b: Batch, i: number): Float32Array => (b.pixels.data as Float32Array).subarray(i * plane, (i + 1) * plane)
+  const mirrored = (x: Float32Array): Float32Array => x.map((_, j) => x[j - (j % S) + S - 1 - (j % S)])
+  const ids = (b: Batch, i: number): bigint[] => [...(b.input_ids.data as BigInt64Array).subarray(i * 12, (i + 1) * 12)]
+  let flipped = 0
+  for (let k = 0; k < 4; k++) {
+    for (let i = 0; i < 3; i++) {
+      const [n, p, s] = [row(none[k], i), row(plain[k], i), row(swap[k], i)]
+      const isFlipped = !s.every((v, j) => v === n[j])
+      assert.equal(p, s, 'plain and swap flip the same images')
+      assert.equal(ids(plain[k], i), ids(none[k], i), 'plain leaves the caption')
+      if (!isFlipped) {
+        assert.equal(ids(swap[k], i), ids(none[k], i), 'an unflipped caption is unchanged')
+        continue
+      }
+      flipped++
+      assert.equal(s, mirrored(n), 'a flipped image is mirrored')
+      assert.equal(ids(swap[k], i), ids(none[k], i).map((t) => (t === left ? right : t === right ? left : t)), 'its caption has left and right swapped')
+      assert.ok(ids(none[k], i).some((t) => t === left || t === right))
+    }
+  }
+  assert.ok(flipped > 0 && flipped < 12, `${flipped} of 12 flipped`)
+  for (let k = 0; k < 4; k++) {
+    const direct = await loadImages(batchIndices(6, 3, 5, k).map((i) => examples[i].image), S, { onError: 'fail' })
+    assert.equal(none[k].pixels.data, (direct as E.Right<{ pixels: HostTensor }>).right.pixels.data, 'none: the pixels as loaded')
+  }
+  // ITM noise: its own stream of (seed, step), so a resume draws it again and flips do not move
+  const noisy = (): Parameters<typeof makePipeline>[3] => ({ objectives: ['itc', 'itm'], itmNoise: true, batch: 3, length: 12, imageSize: S, seed: 5, flip: 'swap' })
+  const [a, b, other] = [await makePipeline(examples, tk, undefined, noisy()).batchAt(2), await makePipeline(examples, tk, undefined, noisy()).batchAt(2), await makePipeline(examples, tk, undefined, noisy()).batchAt(3)].map((r) => (r as E.Right<Batch>).right)
+  assert.equal(a.itm_noise.shape, [2, 3, 3])
+  assert.equal(a.itm_noise.data, b.itm_noise.data, 'the same for the same seed and step')
+  assert.not.equal(a.itm_noise.data, other.itm_noise.data, 'another step, other noise')
+  assert.equal(a.pixels.data, swap[2].pixels.data, 'the flips do not depend on the noise')
+})
+
+test('ITM noise: Gumbel(0, 1) from the seeded stream, finite, the same for the same seed and step', () => {
+  const a = gumbelNoise([2, 8, 8], mulberry32(4))
+  assert.equal(a.data, gumbelNoise([2, 8, 8], mulberry32(4)).data)
+  const big = gumbelNoise([100000], mulberry32(1)).data
+  assert.ok(big.every(Number.isFinite))
+  const mean = big.reduce((x, y) => x + y, 0) / big.length
+  assert.ok(Math.abs(mean - 0.5772) < 0.02, `mean ${mean} (Euler's constant)`)
 })
 
 test('keep-rate warm-up: cosine from 1 to the rate, quantized to levels that share graphs', () => {

@@ -7,45 +7,69 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
-import type { TrainMode } from '../../models/cmga/train-step.js'
+import type { NegativeChoice } from '../../models/cmga/losses.js'
+import type { Objective, TrainMode } from '../../models/cmga/train-step.js'
+import { lossNames, modeObjectives, objectiveNames } from '../../models/cmga/train-step.js'
+import type { FlipMode } from '../../runtime/train/data.js'
 import type { HistoryEntry, RunOptions } from '../../runtime/train/loop.js'
 import type { TrainRequest } from '../../runtime/train/train.js'
 import { adamwFrom, runTraining } from '../../runtime/train/train.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, oneOf, required } from '../command.js'
 
 const help = `Usage: cmga train --config CONFIG.json --annotations FILE --images ROOT --out DIR
                   --steps N --batch B --lr LR [--init WEIGHTS] [--resume]
-                  [--mode pretrain|retrieval] [--warmup-keep STEPS] [--seed S] [more flags]
+                  [--mode pretrain|retrieval | --objectives LIST] [--itm-negatives K] [--flip F]
+                  [--warmup-keep STEPS] [--seed S] [more flags]
 
 Trains CMGA with compiled train-step graphs (forward, backward and AdamW in one
-onnxruntime run per step). pretrain: ITC + FTC + ITM + MLM (spec section 9);
-retrieval (fine-tuning): ITC + FTC + ITM.
+onnxruntime run per step). The loss is the sum of the chosen objectives of spec section 9:
+pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
 
   --config FILE          model config (spec section 1)
   --annotations FILE     JSON array (or .jsonl) of {"image": PATH, "caption": TEXT or [TEXT, ...]}
   --images ROOT          folder the image paths are relative to
   --out DIR              where checkpoints, weights.safetensors, log.json, loss.svg and vocab.txt go
-  --steps N              total steps (updates)
+  --steps N              total steps (updates); with --resume, more steps than the run took
+                         extend it (the cosine then spans the new total from the resumed step on)
   --batch B              pairs per step (at least 2)
-  --lr LR                peak learning rate (linear warm-up, then cosine to 1% of it)
+  --lr LR                peak learning rate (linear warm-up, then cosine to --lr-floor times it)
   --init FILE            start from these weights (ALBEF names; safetensors or PyTorch
                          .pth) instead of random ones (seeded)
-  --resume               continue the run in DIR from its latest checkpoint
-  --mode M               pretrain (default) or retrieval
+  --resume               continue the run in DIR from its latest checkpoint (same flags; a
+                         differing one is named)
+  --mode M               pretrain (default: itc,ftc,itm,mlm) or retrieval (itc,ftc,itm)
+  --objectives LIST      instead of --mode, a comma list of itc, ftc, itm, mlm: the loss is their
+                         sum, and only the parameters they use are trained (e.g. itc alone, a
+                         CLIP-style baseline); the others are saved as they started
+  --itm-negatives K      how ITM picks each pair's negative text and image: hard (default, the
+                         spec's argmax of score_global), sample (drawn with probability
+                         softmax(score_global / --neg-temp), the positive excluded), random
+                         (uniform among the others) or mixed (random for the first half of the
+                         batch, hard for the rest); the spec's training note says why hard
+                         negatives can leave the ITM loss at its prior
+  --neg-temp T           sampling temperature of --itm-negatives sample (default 0.05)
+  --flip F               horizontal flip of each image with probability 1/2: swap (default) mirrors
+                         the image and swaps the words left and right in its caption; plain mirrors
+                         the image only, which makes "left of" / "right of" unlearnable (the
+                         caption becomes false); none never flips
   --warmup-keep STEPS    keep-rate warm-up: keep rate 1 at first, cosine to the config's rate over
                          STEPS steps, quantized to --keep-levels levels (one graph each); default 0
-  --seed S               seed of the initial weights, data order, flips and MLM masks (default 0)
+  --seed S               seed of the initial weights, data order, flips, MLM masks and ITM
+                         negative noise (default 0)
   --vocab FILE           vocab.txt or tokenizer.json (default: vocab.txt beside the config, else
                          one made from the captions)
   --max-len N            tokens per caption, [CLS] and [SEP] included (default min(30, maxPositions))
-  --warmup-lr STEPS      learning-rate warm-up steps (default 5% of --steps)
+  --warmup-lr STEPS      learning-rate warm-up steps (default 5% of --steps, kept by --resume)
+  --lr-floor F           the final learning rate as a fraction of --lr, in [0, 1] (default 0.01;
+                         0 decays to 0)
   --weight-decay W       AdamW decoupled weight decay on matrices (default 0.02)
   --clip NORM            clip the global gradient norm (default: no clipping)
   --keep-levels K        keep-rate levels of the warm-up (default 4)
   --save-every N         checkpoint every N steps (default 100; always after the last step)
   --keep-checkpoints K   checkpoints kept (default 2)
-  --log-every N          a log line every N steps when stderr is not a terminal (default 50)
+  --log-every N          a log line every N steps when stderr is not a terminal, with the mean
+                         of each loss over those N steps (default 50)
   --threads N            onnxruntime intra-op threads (default 2)
   -h, --help             this text
 
@@ -66,6 +90,34 @@ const modeOf = (values: Values): E.Either<CmgaError, TrainMode> => {
   return m === 'pretrain' || m === 'retrieval' ? E.right(m) : fail('usage', `cmga train: --mode must be pretrain or retrieval, got "${String(m)}"`)
 }
 
+/** `--objectives LIST` (in `objectiveNames` order), else the objectives of `--mode`. */
+const objectivesOf = (values: Values): E.Either<CmgaError, readonly Objective[]> => {
+  const v = values.objectives
+  if (v === undefined) return E.map((m: TrainMode) => modeObjectives[m])(modeOf(values))
+  if (values.mode !== undefined) return fail('usage', 'cmga train: pass --mode or --objectives, not both')
+  const list = String(v).split(',').map((x) => x.trim())
+  const bad = list.find((x) => !(objectiveNames as readonly string[]).includes(x))
+  if (bad !== undefined || new Set(list).size !== list.length) {
+    return fail('usage', `cmga train: --objectives must be a comma list of distinct ${objectiveNames.join(', ')}, got "${String(v)}"`)
+  }
+  return E.right(objectiveNames.filter((x) => list.includes(x)))
+}
+
+/** `--itm-negatives` and `--neg-temp`, each only where it has an effect. */
+const negativesOf = (values: Values, objectives: readonly Objective[]) =>
+  pipe(
+    E.Do,
+    E.bind('itmNegatives', () => oneOf<NegativeChoice['kind']>('train', values, 'itm-negatives', ['hard', 'sample', 'random', 'mixed'], 'hard')),
+    E.bind('negTemp', () => number('train', values, 'neg-temp', 0.05, (x) => x > 0 && x <= 100, 'a number in (0, 100]')),
+    E.chainFirst(({ itmNegatives }) =>
+      values['itm-negatives'] !== undefined && !objectives.includes('itm')
+        ? fail('usage', `cmga train: --itm-negatives needs the itm objective (the objectives are ${objectives.join(',')})`)
+        : values['neg-temp'] !== undefined && itmNegatives !== 'sample'
+          ? fail('usage', `cmga train: --neg-temp is the temperature of --itm-negatives sample (here ${itmNegatives})`)
+          : E.right(undefined)
+    )
+  )
+
 /** Required paths and the run's numbers. */
 const parseCore = (values: Values) =>
   pipe(
@@ -80,17 +132,21 @@ const parseCore = (values: Values) =>
     E.bind('steps', () => integer('train', values, 'steps', 0, 1)),
     E.bind('batch', () => integer('train', values, 'batch', 0, 2, 4096)),
     E.bind('lr', () => number('train', values, 'lr', 0, (x) => x > 0, 'a positive number')),
-    E.bind('mode', () => modeOf(values)),
+    E.bind('objectives', () => objectivesOf(values)),
+    E.bindW('negatives', ({ objectives }) => negativesOf(values, objectives)),
+    E.bind('flip', () => oneOf<FlipMode>('train', values, 'flip', ['swap', 'plain', 'none'], 'swap')),
     E.bind('warmupKeep', () => integer('train', values, 'warmup-keep', 0, 0)),
     E.bind('seed', () => integer('train', values, 'seed', 0, 0, 2 ** 32 - 1)),
     E.bind('length', () => integer('train', values, 'max-len', 0, 2))
   )
 
 /** The optimizer, schedule and bookkeeping flags. */
-const parseRest = (values: Values, steps: number) =>
+const parseRest = (values: Values) =>
   pipe(
     E.Do,
-    E.bind('warmupLr', () => integer('train', values, 'warmup-lr', Math.round(steps * 0.05), 0)),
+    // undefined: 5% of --steps, or in a resume the resumed run's warm-up
+    E.bind('warmupLr', () => (values['warmup-lr'] === undefined ? E.right(undefined) : integer('train', values, 'warmup-lr', 0, 0))),
+    E.bind('lrFloor', () => number('train', values, 'lr-floor', 0.01, (x) => x >= 0 && x <= 1, 'a number in [0, 1]')),
     E.bind('weightDecay', () => number('train', values, 'weight-decay', 0.02, (x) => x >= 0, 'a non-negative number')),
     E.bind('clip', () => number('train', values, 'clip', undefined, (x) => x > 0, 'a positive number')),
     E.bind('keepLevels', () => integer('train', values, 'keep-levels', 4, 1, 64)),
@@ -103,15 +159,19 @@ const parseRest = (values: Values, steps: number) =>
 const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: number }> =>
   pipe(
     parseCore(values),
-    E.bindW('rest', (core) => parseRest(values, core.steps)),
+    E.bindW('rest', () => parseRest(values)),
     E.map(({ rest, ...f }) => {
-      const options: RunOptions = {
-        mode: f.mode,
+      const options: TrainRequest['options'] = {
+        objectives: f.objectives,
+        itmNegatives: f.negatives.itmNegatives,
+        negTemp: f.negatives.negTemp as number,
+        flip: f.flip,
         steps: f.steps,
         batch: f.batch,
         length: f.length, // 0: the default (see TrainRequest)
         lr: f.lr as number,
-        warmupLr: rest.warmupLr,
+        ...(rest.warmupLr === undefined ? {} : { warmupLr: rest.warmupLr }),
+        lrFloor: rest.lrFloor as number,
         seed: f.seed,
         warmupKeep: f.warmupKeep,
         keepLevels: rest.keepLevels,
@@ -136,25 +196,42 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
 
 const fmt = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(3))
 
-/** Running averages of the losses, a bar on a terminal, a line every `every` steps otherwise. */
+/** The losses and speed over the last `window` steps (fewer at the start of a run or a resume). */
+const windowMeans = (window: number) => {
+  const recent: HistoryEntry[] = []
+  return (e: HistoryEntry): { n: number; mean: (name: string) => number | undefined; speed: number } => {
+    recent.push(e)
+    if (recent.length > window) recent.shift()
+    const mean = (name: string): number | undefined => (e.values[name] === undefined ? undefined : recent.reduce((a, h) => a + (h.values[name] ?? 0), 0) / recent.length)
+    const before = recent.length > 1 ? recent[0] : undefined
+    const speed = before === undefined ? 1 / Math.max(e.time, 1e-9) : (e.step - before.step) / Math.max(e.time - before.time, 1e-9)
+    return { n: recent.length, mean, speed }
+  }
+}
+
+/** "loss 3.210 (itc 1.100 ftc ...)": the means of the run's losses. */
+const lossText = (o: RunOptions, mean: (name: string) => number | undefined): string =>
+  `loss ${fmt(mean('loss'))} (${lossNames(o.objectives).slice(1).map((n) => `${n.slice('loss_'.length)} ${fmt(mean(n))}`).join(' ')})`
+
+/**
+ * Progress: a bar on a terminal, a line every `every` steps otherwise, each with the
+ * mean of every loss over the last `every` steps (one step is too noisy to read).
+ */
 const progress = (log: (l: string) => void, every: number): { onStep: (e: HistoryEntry, o: RunOptions) => void; stop: () => void } => {
   const tty = process.stderr.isTTY === true
-  const bar = tty ? new cliProgress.SingleBar({ format: 'step {value}/{total} [{bar}] loss {loss} (itc {itc} ftc {ftc} itm {itm} mlm {mlm}) | {speed} steps/s | eta {eta_formatted}', stream: process.stderr, hideCursor: true, etaBuffer: 50 }, cliProgress.Presets.shades_classic) : null
-  const avg: Record<string, number> = {}
+  const bar = tty ? new cliProgress.SingleBar({ format: 'step {value}/{total} [{bar}] mean of last {n}: {losses} | {speed} steps/s | eta {eta_formatted}', stream: process.stderr, hideCursor: true, etaBuffer: 50 }, cliProgress.Presets.shades_classic) : null
+  const means = windowMeans(every)
   let started = false
-  let first: { step: number; time: number } | null = null
   return {
     onStep: (e, o) => {
-      for (const [k, v] of Object.entries(e.values)) avg[k] = avg[k] === undefined ? v : 0.9 * avg[k] + 0.1 * v
-      first ??= { step: e.step - 1, time: 0 }
-      const speed = (e.step - first.step) / Math.max(e.time - first.time, 1e-9)
-      const payload = { loss: fmt(avg.loss), itc: fmt(avg.loss_itc), ftc: fmt(avg.loss_ftc), itm: fmt(avg.loss_itm), mlm: fmt(avg.loss_mlm), speed: speed.toFixed(2) }
+      const m = means(e)
       if (bar !== null) {
+        const payload = { n: m.n, losses: lossText(o, m.mean), speed: m.speed.toFixed(2) }
         if (!started) bar.start(o.steps, e.step - 1, payload)
         started = true
         bar.update(e.step, payload)
       } else if (e.step % every === 0 || e.step === o.steps) {
-        log(`step ${e.step}/${o.steps}  loss ${payload.loss} (itc ${payload.itc} ftc ${payload.ftc} itm ${payload.itm} mlm ${payload.mlm})  lr ${e.lr.toExponential(2)}  keep ${e.keepRate.toFixed(2)}  ${payload.speed} steps/s`)
+        log(`step ${e.step}/${o.steps}  mean of last ${m.n}: ${lossText(o, m.mean)}  lr ${e.lr.toExponential(2)}  keep ${e.keepRate.toFixed(2)}  ${m.speed.toFixed(2)} steps/s`)
       }
     },
     stop: () => {
@@ -173,7 +250,8 @@ export const trainCommand: Command = {
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean' }, mode: { type: 'string' },
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-len': { type: 'string' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
-    'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }
+    'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }
   },
   run: async (values, log) => {
     const req = parse(values)

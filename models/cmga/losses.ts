@@ -1,12 +1,14 @@
 /**
  * Spec section 9: the pre-training objectives (ITC, FTC, ITM with deterministic hard
- * negatives, MLM) as one graph over a batch of B matched pairs.
+ * negatives, MLM) as one graph over a batch of B matched pairs; each objective also on
+ * its own (`contrastiveLosses`, `itmLoss`, `mlmLoss`), and ITM with other negative
+ * choices for training (`NegativeChoice`, spec section 9's training note).
  * @since 0.1.0
  */
 import type { F32, I64 } from '../../dsl/index.js'
 import {
   add, argmax, cast, concat, constant, div, equal, gather, gelu, linear, logSoftmax, maximum, mean, minimum, mul, neg,
-  not, oneHot, reshape, sum, where
+  not, oneHot, reshape, slice, sub, sum, where
 } from '../../dsl/index.js'
 import { fromNumbers } from '../../compiler/ir/tensor.js'
 import { globalFeature, globalScore, localScore, tokenFeatures } from './align.js'
@@ -63,44 +65,107 @@ const hardNegatives = (score: F32, axis: 0 | 1): I64 => {
   return argmax(add(score, mul(eye(B), -1e9)), axis)
 }
 
-/** The objectives of spec section 9 on a batch with static B and L. */
-export const pretrainLosses = (c: CmgaConfig, p: CmgaParams, batch: Batch): Losses => {
-  const { pixels, ids, mask, mlmIds, mlmLabels } = batch
-  const B = pixels.shape[0] as number
-  const temp = minimum(maximum(p.temp, 0.001), 0.5)
+/**
+ * How ITM picks its negatives (spec section 9 and its training note). `hard`: the
+ * spec's argmax of `score_global`. The others read noise `itm_noise` [2, B, B] (plane 0
+ * for each text's image, plane 1 for each image's text; i.i.d. Gumbel(0, 1) from the
+ * data pipeline): `sample` draws each negative with probability softmax(score_global /
+ * temperature) without the positive (the Gumbel-max trick, computed as
+ * argmax(score + temperature * noise), the same argmax without dividing by a small
+ * temperature); `random` is uniform over the others (argmax of the noise alone);
+ * `mixed` is random for the first floor(B/2) texts and images, hard for the rest.
+ */
+export type NegativeChoice =
+  | { readonly kind: 'hard' }
+  | { readonly kind: 'sample'; readonly temperature: number }
+  | { readonly kind: 'random' }
+  | { readonly kind: 'mixed' }
 
-  // ITC and FTC: text-agnostic image features against the text features.
+/** For each text j an image `negImage[j]` != j, for each image i a text `negText[i]` != i. */
+export interface Negatives {
+  readonly negImage: I64
+  readonly negText: I64
+}
+
+/** 1 where the chosen axis index is below floor(B/2), else 0: the random half of `mixed`. */
+const firstHalf = (B: number, axis: 0 | 1): F32 =>
+  constant(fromNumbers('float32', [B, B], Array.from({ length: B * B }, (_, k) => ((axis === 0 ? Math.floor(k / B) : k % B) < Math.floor(B / 2) ? 1 : 0))))
+
+/** The negatives of `choice` on `score_global` [B, B]; `noise` [2, B, B] unless `hard`. */
+export const chooseNegatives = (score: F32, choice: NegativeChoice, noise?: F32): Negatives => {
+  if (choice.kind === 'hard') return { negImage: hardNegatives(score, 0), negText: hardNegatives(score, 1) }
+  if (noise === undefined) throw new Error(`ITM negatives "${choice.kind}" need the itm_noise input`)
+  const B = score.shape[0] as number
+  const plane = (k: 0 | 1): F32 => reshape(slice(noise, 0, k, k + 1), [B, B])
+  const keyOf = (k: 0 | 1): F32 => {
+    const n = plane(k)
+    if (choice.kind === 'sample') return add(score, mul(n, choice.temperature))
+    if (choice.kind === 'random') return n
+    const half = firstHalf(B, k === 0 ? 1 : 0) // texts are columns (plane 0), images rows (plane 1)
+    return add(mul(n, half), mul(score, sub(1, half)))
+  }
+  return { negImage: hardNegatives(keyOf(0), 0), negText: hardNegatives(keyOf(1), 1) }
+}
+
+/** ITC and FTC, and the global score ITM's negatives come from. */
+export interface Contrastive {
+  readonly itc: F32
+  readonly ftc: F32
+  /** `score_global` [B, B]. */
+  readonly score: F32
+  /** The text encoder's output on the batch. */
+  readonly T: F32
+}
+
+/** The clamped temperature of ITC and FTC. */
+const temperature = (p: CmgaParams): F32 => minimum(maximum(p.temp, 0.001), 0.5)
+
+/** ITC and FTC: text-agnostic image features against the text features. */
+export const contrastiveLosses = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'ids' | 'mask'>): Contrastive => {
+  const { pixels, ids, mask } = batch
+  const temp = temperature(p)
   const T = textEncoder(c, p.text, ids, mask)
   const Vimg = visionEncoder(c, p.vision, pixels, 'image').V
   const sg = globalScore(globalFeature(Vimg, p.visionProj), globalFeature(T, p.textProj))
   const sl = localScore(tokenFeatures(Vimg, p.visionProj), tokenFeatures(T, p.textProj), mask)
-  const itc = symmetricCE(div(sg, temp))
-  const ftc = symmetricCE(div(sl, temp))
+  return { itc: symmetricCE(div(sg, temp)), ftc: symmetricCE(div(sl, temp)), score: sg, T }
+}
 
-  // ITM: B positives, then for each text j its hard negative image, then for each image i its hard negative text.
-  const negImage = hardNegatives(sg, 0) // [B]: over images i for each text j
-  const negText = hardNegatives(sg, 1) // [B]: over texts j for each image i
+/** ITM: B positives, then for each text j its negative image, then for each image i its negative text. */
+export const itmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'mask'>, T: F32, neg: Negatives): F32 => {
+  const { pixels, mask } = batch
+  const B = pixels.shape[0] as number
   const arange = constant(fromNumbers('int64', [B], Array.from({ length: B }, (_, i) => i)))
-  const imageOf = concat([arange, negImage, arange], 0) // [3B]
-  const textOf = concat([arange, arange, negText], 0)
+  const imageOf = concat([arange, neg.negImage, arange], 0) // [3B]
+  const textOf = concat([arange, arange, neg.negText], 0)
   const Tp = gather(T, textOf, 0)
   const maskP = gather(mask, textOf, 0)
   const Vj = visionEncoder(c, p.vision, gather(pixels, imageOf, 0), 'joint', clsOf(Tp)).V
   const logits = itmHead(relationModule(c, p.text, Tp, maskP, Vj), p.itmHead)
   const labels = constant(fromNumbers('int64', [3 * B], Array.from({ length: 3 * B }, (_, k) => (k < B ? 1 : 0))))
-  const itm = crossEntropy(logits, labels)
+  return crossEntropy(logits, labels)
+}
 
-  // MLM: the masked text through the text encoder and the relation module (joint guidance by its own [CLS]).
+/** MLM: the masked text through the text encoder and the relation module (joint guidance by its own [CLS]). */
+export const mlmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'mask' | 'mlmIds' | 'mlmLabels'>): F32 => {
+  const { pixels, mask, mlmIds, mlmLabels } = batch
+  const B = pixels.shape[0] as number
   const Tm = textEncoder(c, p.text, mlmIds, mask)
   const Vm = visionEncoder(c, p.vision, pixels, 'joint', clsOf(Tm)).V
   const Fm = relationModule(c, p.text, Tm, mask, Vm)
   const h = LN(gelu(dense(Fm, p.mlm.transform)), p.mlm.norm, c.text.eps)
   const vocab = linear(h, p.text.wordEmbeddings, p.mlm.bias) // [B, L, V]
-  const L = ids.shape[1] as number
+  const L = mlmIds.shape[1] as number
   const targets = not(equal(mlmLabels, -100))
   const flatLabels = reshape(where(targets, mlmLabels, 0), [B * L])
-  const mlm = crossEntropy(reshape(vocab, [B * L, c.text.vocabSize]), flatLabels, reshape(cast(targets, 'float32'), [B * L]))
-
-  return { loss: add(add(itc, ftc), add(itm, mlm)), itc, ftc, itm, mlm, negImage, negText }
+  return crossEntropy(reshape(vocab, [B * L, c.text.vocabSize]), flatLabels, reshape(cast(targets, 'float32'), [B * L]))
 }
 
+/** The objectives of spec section 9 on a batch with static B and L. */
+export const pretrainLosses = (c: CmgaConfig, p: CmgaParams, batch: Batch): Losses => {
+  const { itc, ftc, score, T } = contrastiveLosses(c, p, batch)
+  const neg = chooseNegatives(score, { kind: 'hard' }) // without gradient: argmax has none
+  const itm = itmLoss(c, p, batch, T, neg)
+  const mlm = mlmLoss(c, p, batch)
+  return { loss: add(add(itc, ftc), add(itm, mlm)), itc, ftc, itm, mlm, ...neg }
+}

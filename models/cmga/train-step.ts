@@ -1,11 +1,12 @@
 /**
- * Training graphs for CMGA: the objective of a training mode over a batch of static
- * size B x L (spec section 9), its gradient, and one AdamW step over it.
+ * Training graphs for CMGA: the objective of a training mode (or of chosen objectives
+ * and ITM negatives) over a batch of static size B x L (spec section 9), its gradient,
+ * and one AdamW step over it.
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import type { F32, Graph } from '../../dsl/index.js'
+import type { F32, Graph, I64 } from '../../dsl/index.js'
 import { add, graph, input, maximum, minimum } from '../../dsl/index.js'
 import { grad } from '../../compiler/autodiff/grad.js'
 import type { CmgaError } from '../../compiler/errors.js'
@@ -13,7 +14,8 @@ import { tryBuild } from '../../compiler/errors.js'
 import type { AdamWOptions, TrainStep } from '../../compiler/train/adamw.js'
 import { adamwStep } from '../../compiler/train/adamw.js'
 import type { CmgaConfig } from './config.js'
-import { pretrainLosses } from './losses.js'
+import type { NegativeChoice } from './losses.js'
+import { chooseNegatives, contrastiveLosses, itmLoss, mlmLoss } from './losses.js'
 import { cmgaParams } from './params.js'
 
 // -------------------------------------------------------------------------------------
@@ -23,35 +25,86 @@ import { cmgaParams } from './params.js'
 /** `pretrain`: ITC + FTC + ITM + MLM. `retrieval` (fine-tuning): ITC + FTC + ITM. */
 export type TrainMode = 'pretrain' | 'retrieval'
 
-/** The loss parts a mode reports, as output names (`loss` is their sum). */
-export const lossNames = (mode: TrainMode): readonly string[] =>
-  mode === 'pretrain' ? ['loss', 'loss_itc', 'loss_ftc', 'loss_itm', 'loss_mlm'] : ['loss', 'loss_itc', 'loss_ftc', 'loss_itm']
+/** The objectives of spec section 9, in the order they are summed and reported. */
+export const objectiveNames = ['itc', 'ftc', 'itm', 'mlm'] as const
+
+/** One objective of spec section 9. */
+export type Objective = (typeof objectiveNames)[number]
+
+/** The objectives of a mode. */
+export const modeObjectives: Readonly<Record<TrainMode, readonly Objective[]>> = { pretrain: objectiveNames, retrieval: ['itc', 'ftc', 'itm'] }
+
+/** What a training graph minimizes: a set of objectives and how ITM picks its negatives. */
+export interface TrainObjective {
+  /** In `objectiveNames` order, no repeats. */
+  readonly objectives: readonly Objective[]
+  readonly negatives: NegativeChoice
+}
+
+/** The name of the noise input of ITM negatives other than `hard`, float32 [2, B, B]. */
+export const ITM_NOISE = 'itm_noise'
+
+/** A mode as an objective: its objectives, with the spec's hard negatives. */
+const objectiveOf = (what: TrainMode | TrainObjective): TrainObjective =>
+  typeof what === 'string' ? { objectives: modeObjectives[what], negatives: { kind: 'hard' } } : what
+
+/** Whether a train step of `o` takes the `itm_noise` input. */
+export const needsItmNoise = (o: TrainObjective): boolean => o.objectives.includes('itm') && o.negatives.kind !== 'hard'
+
+/** The loss parts an objective set reports, as output names (`loss` is their sum). */
+export const lossNames = (objectives: readonly Objective[]): readonly string[] => ['loss', ...objectives.map((o) => `loss_${o}`)]
 
 // -------------------------------------------------------------------------------------
 // graphs
 // -------------------------------------------------------------------------------------
 
+/** The sum of the parts, as halves (`(itc + ftc) + (itm + mlm)`, `(itc + ftc) + itm`). */
+const total = (xs: readonly F32[]): F32 => {
+  if (xs.length === 1) return xs[0]
+  const h = Math.ceil(xs.length / 2)
+  return add(total(xs.slice(0, h)), total(xs.slice(h)))
+}
+
 /**
- * The objective of `mode` on a batch of B pairs of L tokens: outputs `loss` (float32 [],
- * what training minimizes), the parts `loss_itc`, `loss_ftc`, `loss_itm` (and
- * `loss_mlm` in pretraining) as float32 [], and the hard negatives `itm_neg_image`,
- * `itm_neg_text` int64 [B]. Throws a `BuildError` for sizes the model rejects.
+ * The objective of `what` (a mode, or objectives and ITM negatives) on a batch of B
+ * pairs of L tokens: outputs `loss` (float32 [], what training minimizes, the sum of
+ * the chosen parts), the parts `loss_itc`, `loss_ftc`, `loss_itm`, `loss_mlm` that are
+ * chosen as float32 [], and with ITM its negatives `itm_neg_image`, `itm_neg_text`
+ * int64 [B]. Parts not chosen are not built, so the graph uses only their parameters.
+ * Inputs: `pixels`, `input_ids`, `attention_mask`, with MLM `mlm_input_ids` and
+ * `mlm_labels`, and with ITM negatives other than `hard` `itm_noise` [2, B, B]. Throws
+ * a `BuildError` for sizes the model rejects.
  */
-export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, mode: TrainMode): Graph => {
+export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, what: TrainMode | TrainObjective): Graph => {
+  const o = objectiveOf(what)
+  if (o.objectives.length === 0) throw new Error('trainingLossGraph: no objective chosen')
   const p = cmgaParams(c)
   const S = c.vision.imageSize
   const pixels = input('pixels', 'float32', [B, 3, S, S])
   const [ids, mask, mlmIds, mlmLabels] = ['input_ids', 'attention_mask', 'mlm_input_ids', 'mlm_labels'].map((n) => input(n, 'int64', [B, L]))
-  const l = pretrainLosses(c, p, { pixels, ids, mask, mlmIds, mlmLabels })
-  const parts: Record<string, F32> = { loss_itc: l.itc, loss_ftc: l.ftc, loss_itm: l.itm }
-  const loss = mode === 'pretrain' ? l.loss : add(add(l.itc, l.ftc), l.itm)
-  const inputs = mode === 'pretrain' ? [pixels, ids, mask, mlmIds, mlmLabels] : [pixels, ids, mask]
-  return graph(`${mode}_loss`, inputs, {
-    loss,
-    ...parts,
-    ...(mode === 'pretrain' ? { loss_mlm: l.mlm } : {}),
-    itm_neg_image: l.negImage,
-    itm_neg_text: l.negText
+  const noise = needsItmNoise(o) ? input(ITM_NOISE, 'float32', [2, B, B]) : undefined
+  const has = (x: Objective): boolean => o.objectives.includes(x)
+  const parts: Partial<Record<Objective, F32>> = {}
+  const negatives: Record<string, I64> = {}
+  if (has('itc') || has('ftc') || has('itm')) {
+    const con = contrastiveLosses(c, p, { pixels, ids, mask })
+    if (has('itc')) parts.itc = con.itc
+    if (has('ftc')) parts.ftc = con.ftc
+    if (has('itm')) {
+      const neg = chooseNegatives(con.score, o.negatives, noise)
+      parts.itm = itmLoss(c, p, { pixels, mask }, con.T, neg)
+      Object.assign(negatives, { itm_neg_image: neg.negImage, itm_neg_text: neg.negText })
+    }
+  }
+  if (has('mlm')) parts.mlm = mlmLoss(c, p, { pixels, mask, mlmIds, mlmLabels })
+  const chosen = objectiveNames.filter(has)
+  const inputs = [pixels, ids, mask, ...(has('mlm') ? [mlmIds, mlmLabels] : []), ...(noise === undefined ? [] : [noise])]
+  const mode = (Object.keys(modeObjectives) as TrainMode[]).find((m) => modeObjectives[m].join() === chosen.join())
+  const name = mode !== undefined && noise === undefined ? mode : [...chosen, ...(noise === undefined ? [] : [o.negatives.kind])].join('_')
+  return graph(`${name}_loss`, inputs, {
+    loss: total(chosen.map((x) => parts[x] as F32)),
+    ...Object.fromEntries(chosen.map((x) => [`loss_${x}`, parts[x] as F32])),
+    ...negatives
   })
 }
 
@@ -66,11 +119,12 @@ export const gradientGraph = (c: CmgaConfig, B: number, L: number, mode: TrainMo
 export const clampTemperature = (name: string, next: F32): F32 => (name === 'temp' ? minimum(maximum(next, 0.001), 0.5) : next)
 
 /**
- * One AdamW step of `mode` on a batch of B x L (see `adamwStep` for the inputs and
- * outputs), with the temperature clamped after the update.
+ * One AdamW step of `what` on a batch of B x L (see `adamwStep` for the inputs and
+ * outputs), with the temperature clamped after the update. It updates only the
+ * parameters the chosen objectives use.
  */
-export const cmgaTrainStep = (c: CmgaConfig, B: number, L: number, mode: TrainMode, opts: AdamWOptions): E.Either<CmgaError, TrainStep> =>
+export const cmgaTrainStep = (c: CmgaConfig, B: number, L: number, what: TrainMode | TrainObjective, opts: AdamWOptions): E.Either<CmgaError, TrainStep> =>
   pipe(
-    tryBuild(() => trainingLossGraph(c, B, L, mode)),
+    tryBuild(() => trainingLossGraph(c, B, L, what)),
     E.chain((g) => adamwStep(g, 'loss', { ...opts, project: clampTemperature }))
   )

@@ -1,8 +1,9 @@
 /**
  * The training data pipeline: an annotation file of image-caption pairs, batches drawn
  * in a seeded order, images loaded with augmentation (bicubic resize, random
- * horizontal flip), captions cleaned and tokenized to a fixed length, and in
- * pretraining the MLM inputs. Batch `k` is a pure function of the seed and `k` (its
+ * horizontal flip, "left" and "right" swapped in a flipped image's caption), captions
+ * cleaned and tokenized to a fixed length, with MLM the masked inputs, and for ITM
+ * negatives other than argmax their noise. Batch `k` is a pure function of the seed and `k` (its
  * own generator, seeded from both), so a resumed run sees exactly the batches an
  * uninterrupted one would. Training runs it on a worker thread (`data-pool.ts`), so
  * the next batch loads while onnxruntime runs the current step.
@@ -14,7 +15,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
-import type { TrainMode } from '../../models/cmga/train-step.js'
+import type { Objective } from '../../models/cmga/train-step.js'
+import { ITM_NOISE } from '../../models/cmga/train-step.js'
 import { loadImages } from '../images/index.js'
 import { mulberry32 } from '../prng.js'
 import type { BertTokenizer } from '../text/index.js'
@@ -109,9 +111,20 @@ export const batchIndices = (n: number, B: number, seed: number, step: number, c
 // batches
 // -------------------------------------------------------------------------------------
 
+/**
+ * The horizontal-flip augmentation, each image with probability 0.5: `none` never
+ * flips; `plain` mirrors the image only; `swap` mirrors it and swaps "left" and "right"
+ * in its caption, so a relational caption stays true (shapes-world spec, "Mirror
+ * symmetry": a plain flip makes "left of" / "right of" unlearnable).
+ */
+export type FlipMode = 'none' | 'plain' | 'swap'
+
 /** What the pipeline needs. */
 export interface PipelineOptions {
-  readonly mode: TrainMode
+  /** The objectives the batches feed (with `mlm`, the masked inputs). */
+  readonly objectives: readonly Objective[]
+  /** Whether batches carry `itm_noise` (ITM negatives other than `hard`). */
+  readonly itmNoise: boolean
   readonly batch: number
   /** Tokens per text ([CLS] and [SEP] included): every batch is padded to it. */
   readonly length: number
@@ -119,8 +132,7 @@ export interface PipelineOptions {
   readonly seed: number
   /** Words kept per caption by ALBEF's clean-up (default 30). */
   readonly maxWords?: number
-  /** Probability of a horizontal flip (default 0.5). */
-  readonly flip?: number
+  readonly flip: FlipMode
 }
 
 /** A batch: the feeds of a mode's train-step graph, by input name. */
@@ -146,23 +158,40 @@ export const maskingVocab = (tk: BertTokenizer, vocabSize: number): E.Either<Cmg
     ? fail('input', `${tk.source}: the vocabulary has no [MASK] token, which pretraining (MLM) needs`)
     : E.right({ special: new Set(Object.values(tk.special)), maskId: tk.special.mask, size: Math.min(tk.vocabSize, vocabSize) })
 
-/** The pipeline over `examples`; `vocab` is needed in pretraining. */
+/** Swaps the whole words "left" and "right" (any case, keeping it), as a mirrored image needs. */
+export const swapLeftRight = (caption: string): string =>
+  caption.replace(/\b(left|right)\b/gi, (w) => {
+    const to = w.toLowerCase() === 'left' ? 'right' : 'left'
+    return w === w.toUpperCase() ? to.toUpperCase() : w[0] === w[0].toUpperCase() ? to[0].toUpperCase() + to.slice(1) : to
+  })
+
+/** Open-interval uniforms turned Gumbel(0, 1): the noise of sampled and random ITM negatives. */
+export const gumbelNoise = (shape: readonly number[], rand: () => number): HostTensor<'float32'> => {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const data = Float32Array.from({ length: n }, () => -Math.log(-Math.log((Math.floor(rand() * 2 ** 32) + 0.5) / 2 ** 32)))
+  return { dtype: 'float32', shape: [...shape], data }
+}
+
+/** The pipeline over `examples`; `vocab` is needed with MLM. */
 export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vocab: MaskingVocab | undefined, opts: PipelineOptions): Pipeline => {
   const cache = new Map<number, Int32Array>()
   const batchAt = async (step: number): Promise<E.Either<CmgaError, Batch>> => {
     const picked = batchIndices(examples.length, opts.batch, opts.seed, step, cache).map((i) => examples[i])
     const rand = streamFor(opts.seed, step, 2)
-    const flips = picked.map(() => rand() < (opts.flip ?? 0.5))
-    const enc = tk.encode(picked.map((x) => preCaption(x.caption, opts.maxWords ?? 30)))
+    // drawn in every mode, so the MLM masks after them do not depend on --flip
+    const flips = picked.map(() => rand() < 0.5 && opts.flip !== 'none')
+    const captions = picked.map((x, i) => (flips[i] && opts.flip === 'swap' ? swapLeftRight(x.caption) : x.caption))
+    const enc = tk.encode(captions.map((x) => preCaption(x, opts.maxWords ?? 30)))
     const ids = toLength(enc.ids, opts.length, BigInt(tk.special.pad))
     const mask = toLength(enc.mask, opts.length, 0n)
     const text: Record<string, HostTensor> = { input_ids: ids, attention_mask: mask }
-    if (opts.mode === 'pretrain') {
-      if (vocab === undefined) return fail('input', 'pretraining needs a masking vocabulary')
+    if (opts.objectives.includes('mlm')) {
+      if (vocab === undefined) return fail('input', 'MLM needs a masking vocabulary')
       const m = maskTokens(ids, mask, vocab, rand)
       text.mlm_input_ids = m.ids
       text.mlm_labels = m.labels
     }
+    if (opts.itmNoise) text[ITM_NOISE] = gumbelNoise([2, opts.batch, opts.batch], streamFor(opts.seed, step, 3))
     const images = await loadImages(picked.map((x) => x.image), opts.imageSize, { onError: 'fail', flip: (i) => flips[i], concurrency: picked.length })
     return E.map((l: { pixels: HostTensor<'float32'> }): Batch => ({ pixels: l.pixels, ...text }))(images)
   }

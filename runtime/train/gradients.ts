@@ -13,7 +13,7 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { zeros } from '../../compiler/ir/tensor.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { parameterList } from '../../models/cmga/params.js'
-import { gradientGraph, lossNames } from '../../models/cmga/train-step.js'
+import { gradientGraph, lossNames, modeObjectives } from '../../models/cmga/train-step.js'
 import { openSession } from '../session.js'
 import type { Precision } from './compile.js'
 import { compileTraining } from './compile.js'
@@ -57,7 +57,7 @@ export const computeGradients = (req: GradRequest): TE.TaskEither<CmgaError, Map
     TE.chainFirst(({ session }) => session.release()),
     TE.map(({ outputs }) => {
       const out = new Map<string, HostTensor>()
-      for (const name of lossNames('pretrain')) out.set(name, { ...outputs[name], shape: [1] })
+      for (const name of lossNames(modeObjectives.pretrain)) out.set(name, { ...outputs[name], shape: [1] })
       out.set('itm_neg_image', outputs.itm_neg_image)
       out.set('itm_neg_text', outputs.itm_neg_text)
       for (const p of parameterList(req.config)) {

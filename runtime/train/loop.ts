@@ -12,12 +12,13 @@ import { fail } from '../../compiler/errors.js'
 import type { AdamWOptions } from '../../compiler/train/adamw.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { quantizedKeepRate, tokenSchedule, withKeepRate } from '../../models/cmga/keep-rate.js'
-import type { TrainMode } from '../../models/cmga/train-step.js'
+import type { NegativeChoice } from '../../models/cmga/losses.js'
+import type { Objective, TrainObjective } from '../../models/cmga/train-step.js'
 import { cmgaTrainStep, lossNames } from '../../models/cmga/train-step.js'
 import type { RunRecord, TrainState } from './checkpoint.js'
 import { saveCheckpoint } from './checkpoint.js'
 import { compileTraining } from './compile.js'
-import type { Batch, Pipeline } from './data.js'
+import type { Batch, FlipMode, Pipeline } from './data.js'
 import type { StepSession } from './runner.js'
 import { makeRunner, openStepSession } from './runner.js'
 import { learningRate } from './schedule.js'
@@ -28,7 +29,14 @@ import { learningRate } from './schedule.js'
 
 /** Everything that determines a run (saved in every checkpoint; a resume must agree). */
 export interface RunOptions {
-  readonly mode: TrainMode
+  /** The objectives minimized (their sum), in `objectiveNames` order. */
+  readonly objectives: readonly Objective[]
+  /** How ITM picks its negatives (`NegativeChoice`; `hard` is the spec's argmax). */
+  readonly itmNegatives: NegativeChoice['kind']
+  /** The sampling temperature of `sample` negatives. */
+  readonly negTemp: number
+  /** The horizontal-flip augmentation. */
+  readonly flip: FlipMode
   readonly steps: number
   readonly batch: number
   /** Tokens per text. */
@@ -36,6 +44,8 @@ export interface RunOptions {
   readonly lr: number
   /** Steps of linear learning-rate warm-up. */
   readonly warmupLr: number
+  /** The final learning rate as a fraction of `lr` (the cosine's floor). */
+  readonly lrFloor: number
   readonly seed: number
   /** Steps of keep-rate warm-up (0: the configured rate throughout). */
   readonly warmupKeep: number
@@ -80,6 +90,12 @@ export interface LoopResult {
   readonly stepsRun: number
 }
 
+/** The objectives and ITM negatives a run's train-step graphs minimize. */
+export const trainObjectiveOf = (o: RunOptions): TrainObjective => ({
+  objectives: o.objectives,
+  negatives: o.itmNegatives === 'sample' ? { kind: 'sample', temperature: o.negTemp } : { kind: o.itmNegatives }
+})
+
 // -------------------------------------------------------------------------------------
 // the loop
 // -------------------------------------------------------------------------------------
@@ -95,7 +111,7 @@ export const trainLoop = async (o: RunOptions, ctx: LoopContext, start: TrainSta
     if (s === undefined) {
       const t0 = performance.now()
       const built = pipe(
-        cmgaTrainStep(withKeepRate(c, rate), o.batch, o.length, o.mode, o.adamw),
+        cmgaTrainStep(withKeepRate(c, rate), o.batch, o.length, trainObjectiveOf(o), o.adamw),
         E.chain((step) => E.map((compiled: { model: Uint8Array }) => ({ model: compiled.model, params: step.params }))(compileTraining(step.graph)))
       )
       s = E.isLeft(built) ? Promise.resolve(built) : openStepSession(built.right.model, built.right.params, ctx.threads)
@@ -105,7 +121,7 @@ export const trainLoop = async (o: RunOptions, ctx: LoopContext, start: TrainSta
     return s
   }
   const all = [...history]
-  const names = [...lossNames(o.mode), 'grad_norm']
+  const names = [...lossNames(o.objectives), 'grad_norm']
   const record = (state: TrainState): RunRecord => ({ ...ctx.record, options: o, step: state.step, history: all })
   const t0 = performance.now()
   let compiling = 0 // milliseconds spent waiting for graphs, left out of the timings
@@ -119,7 +135,7 @@ export const trainLoop = async (o: RunOptions, ctx: LoopContext, start: TrainSta
     const batch = await (next as Promise<E.Either<CmgaError, Batch>>)
     if (E.isLeft(batch)) return batch
     next = k + 1 < o.steps ? ctx.data.batchAt(k + 1) : null
-    const lr = learningRate({ base: o.lr, steps: o.steps, warmup: o.warmupLr }, k)
+    const lr = learningRate({ base: o.lr, steps: o.steps, warmup: o.warmupLr, floor: o.lrFloor }, k)
     const r = await runner.step(session.right, batch.right, lr)
     if (E.isLeft(r)) return r
     const values = Object.fromEntries(names.map((n) => [n, r.right.scalars[n]]))

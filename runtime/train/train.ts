@@ -18,15 +18,14 @@ import { importCheckpoint, trainingOnly } from '../../models/cmga/checkpoint.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../../models/cmga/config.js'
 import { randomWeights } from '../../models/cmga/random-init.js'
-import type { TrainMode } from '../../models/cmga/train-step.js'
-import { lossNames } from '../../models/cmga/train-step.js'
+import { lossNames, modeObjectives, needsItmNoise } from '../../models/cmga/train-step.js'
 import { encodeSafetensors } from '../safetensors/index.js'
 import type { TrainState } from './checkpoint.js'
 import { hasCheckpoint, initialState, loadCheckpoint, weightTensors } from './checkpoint.js'
 import { maskingVocab, readAnnotations } from './data.js'
 import { workerPipeline } from './data-pool.js'
 import type { HistoryEntry, LoopResult, RunOptions } from './loop.js'
-import { trainLoop } from './loop.js'
+import { trainLoop, trainObjectiveOf } from './loop.js'
 import { lossCurveSvg } from './plot.js'
 import { runVocabulary } from './vocab.js'
 
@@ -45,8 +44,11 @@ export interface TrainRequest {
   /** A vocab.txt / tokenizer.json (default: vocab.txt beside the config, else made from the captions). */
   readonly vocab?: string
   readonly resume: boolean
-  /** `length` 0 means the default, min(30, text.maxPositions). */
-  readonly options: RunOptions
+  /**
+   * `length` 0 means the default, min(30, text.maxPositions); `warmupLr` undefined the
+   * default, 5% of `steps` in a new run and the resumed run's own warm-up in a resume.
+   */
+  readonly options: Omit<RunOptions, 'warmupLr'> & { readonly warmupLr?: number }
   readonly threads: number
   readonly saveEvery: number
   readonly keepCheckpoints: number
@@ -71,8 +73,43 @@ export interface TrainSummary {
 // set-up
 // -------------------------------------------------------------------------------------
 
-/** Options a resumed run must share with the run it continues (steps may grow). */
-const FIXED: readonly (keyof RunOptions)[] = ['mode', 'batch', 'length', 'lr', 'warmupLr', 'seed', 'warmupKeep', 'keepLevels', 'adamw']
+/** The options a resumed run must share with the run it continues (steps may grow), by the flag that sets each. */
+const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown]> = [
+  ['--objectives (or --mode)', (o) => o.objectives?.join(',')],
+  ['--itm-negatives', (o) => o.itmNegatives],
+  ['--neg-temp', (o) => o.negTemp],
+  ['--flip', (o) => o.flip],
+  ['--batch', (o) => o.batch],
+  ['--max-len', (o) => o.length],
+  ['--lr', (o) => o.lr],
+  ['--lr-floor', (o) => o.lrFloor],
+  ['--warmup-lr', (o) => o.warmupLr],
+  ['--seed', (o) => o.seed],
+  ['--warmup-keep', (o) => o.warmupKeep],
+  ['--keep-levels', (o) => o.keepLevels],
+  ['--weight-decay', (o) => o.adamw?.weightDecay],
+  ['--clip', (o) => o.adamw?.clipNorm],
+  ['the AdamW betas and eps', (o) => (o.adamw === undefined ? undefined : [o.adamw.beta1, o.adamw.beta2, o.adamw.eps])]
+]
+
+/** The options of a saved run, with what runs from before an option was added did. */
+const savedOptions = (saved: Record<string, unknown>): Partial<RunOptions> => ({
+  objectives: saved.mode === 'retrieval' ? modeObjectives.retrieval : modeObjectives.pretrain,
+  itmNegatives: 'hard',
+  negTemp: 0.05,
+  flip: 'plain',
+  lrFloor: 0.01,
+  ...saved
+})
+
+const showValue = (x: unknown): string =>
+  x === undefined ? 'none' : typeof x === 'number' ? (x !== 0 && Math.abs(x) < 1e-2 ? x.toExponential() : String(x)) : typeof x === 'string' ? x : JSON.stringify(x)
+
+/** What differs between the run being resumed and this one, by flag (null when nothing does). */
+export const resumeMismatch = (saved: Partial<RunOptions>, now: RunOptions): string | null => {
+  const differ = FIXED.filter(([, get]) => JSON.stringify(get(saved)) !== JSON.stringify(get(now)))
+  return differ.length === 0 ? null : differ.map(([flag, get]) => `${flag} differs from the run being resumed (${showValue(get(saved))} there, ${showValue(get(now))} here)`).join('; ')
+}
 
 const startingWeights = (c: CmgaConfig, req: TrainRequest, log: (l: string) => void): E.Either<CmgaError, ReadonlyMap<string, HostTensor<'float32'>>> => {
   const random = randomWeights(c, req.options.seed)
@@ -84,35 +121,38 @@ const startingWeights = (c: CmgaConfig, req: TrainRequest, log: (l: string) => v
   })(importCheckpoint(c, req.init, 'inference'))
 }
 
-const resumeState = (c: CmgaConfig, req: TrainRequest, log: (l: string) => void): E.Either<CmgaError, { state: TrainState; history: readonly HistoryEntry[] }> => {
+/** The state to start from, the history so far, and when resuming the resumed run's options. */
+interface Start {
+  readonly state: TrainState
+  readonly history: readonly HistoryEntry[]
+  readonly saved?: Partial<RunOptions>
+}
+
+const resumeState = (c: CmgaConfig, req: TrainRequest, log: (l: string) => void): E.Either<CmgaError, Start> => {
   if (!req.resume || !hasCheckpoint(req.out)) {
     if (req.resume) log(`no checkpoint in ${req.out}: starting from step 0`)
     else if (hasCheckpoint(req.out)) return fail('usage', `${req.out} already holds a training run: pass --resume to continue it, or choose another --out`)
     return E.map((w: ReadonlyMap<string, HostTensor<'float32'>>) => ({ state: initialState(w), history: [] as HistoryEntry[] }))(startingWeights(c, req, log))
   }
-  return E.chain(({ state, record }: { state: TrainState; record: Record<string, unknown> }) => {
-    const saved = (record.options ?? {}) as Record<string, unknown>
-    const differ = FIXED.filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(req.options[k]))
-    if (differ.length > 0) {
-      return fail('usage', `--resume: the run in ${req.out} was started with other ${differ.map((k) => `${k} (${JSON.stringify(saved[k])}, now ${JSON.stringify(req.options[k])})`).join(', ')}`)
-    }
-    log(`resuming from step ${state.step}`)
-    return E.right({ state, history: (record.history ?? []) as HistoryEntry[] })
-  })(loadCheckpoint(req.out, c))
+  return E.map(({ state, record }: { state: TrainState; record: Record<string, unknown> }) => ({
+    state,
+    history: (record.history ?? []) as HistoryEntry[],
+    saved: savedOptions((record.options ?? {}) as Record<string, unknown>)
+  }))(loadCheckpoint(req.out, c))
 }
 
 // -------------------------------------------------------------------------------------
 // outputs
 // -------------------------------------------------------------------------------------
 
-const writeResults = (c: CmgaConfig, req: TrainRequest, r: LoopResult, summary: TrainSummary, vocabSource: string): E.Either<CmgaError, void> => {
-  const names = [...lossNames(req.options.mode)]
+const writeResults = (c: CmgaConfig, req: TrainRequest, o: RunOptions, r: LoopResult, summary: TrainSummary, vocabSource: string): E.Either<CmgaError, void> => {
+  const names = [...lossNames(o.objectives)]
   const series = names.map((n) => ({ name: n, points: r.history.map((h) => [h.step, h.values[n]] as const) }))
-  const log = { format: 'cmga-train-log', config: c, options: req.options, vocabulary: vocabSource, summary, history: r.history }
+  const log = { format: 'cmga-train-log', config: c, options: o, vocabulary: vocabSource, summary, history: r.history }
   return writeFilesAtomic([
     [join(req.out, 'weights.safetensors'), encodeSafetensors(weightTensors(c, r.state), { format: 'pt', step: String(r.state.step) })],
     [join(req.out, 'log.json'), JSON.stringify(log, null, 1) + '\n'],
-    [join(req.out, 'loss.svg'), lossCurveSvg(series, `cmga train (${req.options.mode}): ${r.state.step} steps, batch ${req.options.batch}`)]
+    [join(req.out, 'loss.svg'), lossCurveSvg(series, `cmga train (${o.objectives.join(' + ')}): ${r.state.step} steps, batch ${o.batch}`)]
   ])
 }
 
@@ -127,9 +167,10 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   if (E.isLeft(config)) return config
   const c = config.right
   // length 0: the default, ALBEF's 30 tokens within the config's positions
-  const o: RunOptions = { ...request.options, length: request.options.length === 0 ? Math.min(30, c.text.maxPositions) : request.options.length }
+  const o: TrainRequest['options'] = { ...request.options, length: request.options.length === 0 ? Math.min(30, c.text.maxPositions) : request.options.length }
   const req: TrainRequest = { ...request, options: o }
   if (o.length < 2 || o.length > c.text.maxPositions) return fail('usage', `--max-len must be in [2, text.maxPositions = ${c.text.maxPositions}], got ${o.length}`)
+  if (o.objectives.length === 0) return fail('usage', '--objectives: choose at least one of itc, ftc, itm, mlm')
   const examples = readAnnotations(req.annotations, req.images)
   if (E.isLeft(examples)) return examples
   if (examples.right.length < o.batch) return fail('input', `${req.annotations} has ${examples.right.length} pairs, fewer than --batch ${o.batch}`)
@@ -141,10 +182,16 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   const savedVocab = join(req.out, 'vocab.txt')
   const vocab = runVocabulary({ given: req.vocab, configPath: req.configPath, saved: req.resume && existsSync(savedVocab) ? savedVocab : undefined }, c, examples.right, o.length)
   if (E.isLeft(vocab)) return vocab
-  const masking = o.mode === 'pretrain' ? maskingVocab(vocab.right.tokenizer, c.text.vocabSize) : E.right(undefined)
+  const masking = o.objectives.includes('mlm') ? maskingVocab(vocab.right.tokenizer, c.text.vocabSize) : E.right(undefined)
   if (E.isLeft(masking)) return masking
   const start = resumeState(c, req, ev.log)
   if (E.isLeft(start)) return start
+  // the warm-up is resolved once and saved, so a resume with more --steps keeps it
+  const saved = start.right.saved
+  const run: RunOptions = { ...o, warmupLr: o.warmupLr ?? saved?.warmupLr ?? Math.round(o.steps * 0.05) }
+  const mismatch = saved === undefined ? null : resumeMismatch(saved, run)
+  if (mismatch !== null) return fail('usage', `--resume: ${mismatch}`)
+  if (saved !== undefined) ev.log(`resuming from step ${start.right.state.step}`)
   if (vocab.right.text !== null) {
     const w = writeFileAtomic(savedVocab, vocab.right.text)
     if (E.isLeft(w)) return w
@@ -156,9 +203,9 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     tokenizer: vocab.right.definition,
     tokenizerOptions: vocab.right.options,
     ...(m === undefined ? {} : { vocab: { special: [...m.special], maskId: m.maskId, size: m.size } }),
-    options: { mode: o.mode, batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed }
+    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip }
   })
-  const r = await trainLoop(o, {
+  const r = await trainLoop(run, {
     config: c,
     out: req.out,
     data,
@@ -179,7 +226,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     stepsPerSecond: r.right.stepsRun / Math.max(r.right.seconds, 1e-9),
     final: last?.values ?? {}
   }
-  const w = writeResults(c, req, r.right, summary, vocab.right.source)
+  const w = writeResults(c, req, run, r.right, summary, vocab.right.source)
   return E.map(() => summary)(w)
 }
 

@@ -1,0 +1,103 @@
+/**
+ * Training objectives as graphs: a chosen set of objectives builds only its parts (and
+ * its AdamW step updates only their parameters); a mode is the same graph as before;
+ * ITM negatives other than the spec's argmax (random, sampled, mixed) read noise from
+ * an `itm_noise` input, never pick the positive, and sampling at a tiny temperature is
+ * the argmax.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { evaluate } from '../compiler/eval/evaluate.js'
+import { printGraph } from '../compiler/ir/print.js'
+import type { HostTensor } from '../compiler/ir/tensor.js'
+import { adamwDefaults } from '../compiler/train/adamw.js'
+import * as d from '../dsl/index.js'
+import { readConfigFile } from '../models/cmga/config.js'
+import type { NegativeChoice } from '../models/cmga/losses.js'
+import { chooseNegatives } from '../models/cmga/losses.js'
+import { cmgaTrainStep, ITM_NOISE, trainingLossGraph } from '../models/cmga/train-step.js'
+import { mulberry32 } from '../runtime/prng.js'
+import { gumbelNoise } from '../runtime/train/data.js'
+
+const get = <A>(e: E.Either<{ message: string }, A>): A => {
+  if (E.isLeft(e)) throw new Error(e.left.message)
+  return e.right
+}
+const c = get(readConfigFile('models/cmga/configs/tiny.json'))
+const B = 8
+
+/** The negatives of `choice` on a score matrix and noise, in the interpreter. */
+const negatives = (choice: NegativeChoice, score: Float32Array, noise: HostTensor<'float32'>): { image: number[]; text: number[] } => {
+  const s = d.input('score', 'float32', [B, B])
+  const n = d.input(ITM_NOISE, 'float32', [2, B, B])
+  const neg = chooseNegatives(s, choice, choice.kind === 'hard' ? undefined : n)
+  const g = d.graph('negatives', [s, n], { image: neg.negImage, text: neg.negText })
+  const out = get(evaluate(g, { score: { dtype: 'float32', shape: [B, B], data: score }, [ITM_NOISE]: noise }))
+  return { image: Array.from(out.image.data as BigInt64Array, Number), text: Array.from(out.text.data as BigInt64Array, Number) }
+}
+
+/** A score matrix like `score_global`: cosines, the diagonal usually highest. */
+const scores = (seed: number): Float32Array => {
+  const rand = mulberry32(seed)
+  return Float32Array.from({ length: B * B }, (_, k) => (k % (B + 1) === 0 ? 0.6 : 0) + 0.8 * rand() - 0.4)
+}
+
+test('random negatives: never the positive, spread over the others', () => {
+  const seen = new Set<string>()
+  for (let step = 0; step < 20; step++) {
+    const r = negatives({ kind: 'random' }, scores(1), gumbelNoise([2, B, B], mulberry32(100 + step)))
+    r.image.forEach((i, j) => assert.ok(i !== j && i >= 0 && i < B, `text ${j}: image ${i}`))
+    r.text.forEach((j, i) => assert.ok(j !== i && j >= 0 && j < B, `image ${i}: text ${j}`))
+    r.image.forEach((i, j) => seen.add(`i${j}:${i}`))
+    r.text.forEach((j, i) => seen.add(`t${i}:${j}`))
+  }
+  // 2 x 8 x 7 possible choices; 20 uniform draws per row reach ~95% of them
+  assert.ok(seen.size > 80, `${seen.size} of 112 (row, negative) choices seen`)
+})
+
+test('sampled negatives: a tiny temperature is the argmax; a large one spreads; mixed is random then hard', () => {
+  const hard = negatives({ kind: 'hard' }, scores(2), gumbelNoise([2, B, B], mulberry32(0)))
+  const seen = new Set<number>()
+  for (let step = 0; step < 10; step++) {
+    const noise = gumbelNoise([2, B, B], mulberry32(200 + step))
+    assert.equal(negatives({ kind: 'sample', temperature: 1e-6 }, scores(2), noise), hard, 'temperature 1e-6: the hard negatives')
+    const warm = negatives({ kind: 'sample', temperature: 10 }, scores(2), noise)
+    warm.image.forEach((i, j) => assert.ok(i !== j))
+    warm.image.forEach((i) => seen.add(i))
+    const mixed = negatives({ kind: 'mixed' }, scores(2), noise)
+    const random = negatives({ kind: 'random' }, scores(2), noise)
+    assert.equal(mixed.image.slice(0, B / 2), random.image.slice(0, B / 2), 'the first half of the texts: random')
+    assert.equal(mixed.image.slice(B / 2), hard.image.slice(B / 2), 'the rest: hard')
+    assert.equal(mixed.text.slice(0, B / 2), random.text.slice(0, B / 2), 'the first half of the images: random')
+    assert.equal(mixed.text.slice(B / 2), hard.text.slice(B / 2))
+  }
+  assert.ok(seen.size >= 5, `temperature 10 picks ${seen.size} different images`)
+})
+
+test('a mode is the graph it was; hard negatives take no noise input, the others do', () => {
+  const all = { objectives: ['itc', 'ftc', 'itm', 'mlm'] as const, negatives: { kind: 'hard' } as const }
+  assert.is(printGraph(trainingLossGraph(c, 4, 6, all)), printGraph(trainingLossGraph(c, 4, 6, 'pretrain')))
+  assert.is(printGraph(trainingLossGraph(c, 4, 6, { ...all, objectives: ['itc', 'ftc', 'itm'] })), printGraph(trainingLossGraph(c, 4, 6, 'retrieval')))
+  const hard = trainingLossGraph(c, 4, 6, 'pretrain')
+  assert.equal(hard.inputs.map((i) => i.attrs.name), ['pixels', 'input_ids', 'attention_mask', 'mlm_input_ids', 'mlm_labels'])
+  assert.equal(hard.outputs.map((o) => o.name), ['loss', 'loss_itc', 'loss_ftc', 'loss_itm', 'loss_mlm', 'itm_neg_image', 'itm_neg_text'])
+  const random = trainingLossGraph(c, 4, 6, { objectives: ['itc', 'itm'], negatives: { kind: 'random' } })
+  const noise = random.inputs.find((i) => i.attrs.name === ITM_NOISE)
+  assert.equal(noise?.shape, [2, 4, 4])
+  assert.equal(random.outputs.map((o) => o.name), ['loss', 'loss_itc', 'loss_itm', 'itm_neg_image', 'itm_neg_text'])
+})
+
+test('ITC alone: its AdamW step updates only what ITC uses', () => {
+  const step = get(cmgaTrainStep(c, 4, 6, { objectives: ['itc'], negatives: { kind: 'hard' } }, adamwDefaults))
+  const names = step.params.map((p) => p.name)
+  assert.equal(step.graph.inputs.filter((i) => !i.attrs.name.startsWith('adam.')).map((i) => i.attrs.name), ['pixels', 'input_ids', 'attention_mask', 'lr'])
+  assert.ok(names.includes('temp') && names.includes('vision_proj.weight') && names.includes('text_proj.weight'), names.join(' '))
+  const unused = names.filter((n) => n.startsWith('itm_head') || n.includes('cls.predictions') || n.includes('crossattention') || /encoder\.layer\.[23]\./.test(n))
+  assert.equal(unused, [], 'no ITM head, MLM head or fusion layer')
+  const full = get(cmgaTrainStep(c, 4, 6, 'pretrain', adamwDefaults)).params.map((p) => p.name)
+  assert.ok(names.every((n) => full.includes(n)) && names.length < full.length, `${names.length} of ${full.length} parameters`)
+  assert.equal(step.graph.outputs.filter((o) => o.name.startsWith('loss')).map((o) => o.name), ['loss', 'loss_itc'])
+})
+
+test.run()
