@@ -15,6 +15,7 @@ import { evalRetrievalCommand } from './commands/eval-retrieval.js'
 import { explainCommand } from './commands/explain.js'
 import { gradCommand } from './commands/grad.js'
 import { trainCommand } from './commands/train.js'
+import { reproduceCommand } from './commands/reproduce.js'
 import { indexCommand } from './commands/index-gallery.js'
 import { inferCommand } from './commands/infer.js'
 import { retrieveCommand } from './commands/retrieve.js'
@@ -24,7 +25,7 @@ import { inspectCommand } from './commands/inspect.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, dataShapesCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
 
 const usage = (): string =>
   [

@@ -1,5 +1,5 @@
 /**
- * The shapes world (docs: /work/shared/spec/shapes-world.md, normative): two coloured
+ * The shapes world (docs: docs/shapes-world.md, normative): two coloured
  * shapes in a spatial relation on a grey background, captioned
  * "a {c1} {s1} {relation} a {c2} {s2}". Pure code, no file system.
  *

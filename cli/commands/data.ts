@@ -1,5 +1,5 @@
 /**
- * `cmga data shapes`: generates a shapes-world set (/work/shared/spec/shapes-world.md;
+ * `cmga data shapes`: generates a shapes-world set (docs/shapes-world.md;
  * apps/data/shapes-world.ts draws it, apps/data/write-shapes.ts writes it).
  * @since 0.1.0
  */
@@ -20,7 +20,7 @@ const help = `Usage: cmga data shapes --out DIR [--count N] [--seed S] [--size S
 Generates a set of the shapes world: two coloured shapes (circle, square, triangle) in a
 spatial relation (left of, right of, above, below) on a grey background, captioned
 "a {c1} {s1} {relation} a {c2} {s2}", e.g. "a red circle left of a blue square"
-(the distribution is the one /work/shared/spec/shapes-world.md specifies; shapes are
+(the distribution is the one docs/shapes-world.md specifies; shapes are
 filled as Pillow's ImageDraw fills them). The same seed gives the same set, byte for byte.
 
 Writes, into DIR:

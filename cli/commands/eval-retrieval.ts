@@ -9,7 +9,7 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { readAnnotations } from '../../runtime/retrieval/annotations.js'
 import { evaluateRetrieval } from '../../runtime/retrieval/evaluate.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, oneOf, required } from '../command.js'
 import { progressBar } from '../progress.js'
 import { numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
@@ -33,7 +33,10 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --split NAME         Karpathy split to evaluate (default test)
   --candidates N       stage-1 candidates per query (default 128; when it covers
                        every image and text, stage 1 scores the full matrix)
-  --k N                candidates re-ranked with ITM per query (default 16)
+  --k N                candidates re-ranked with ITM per query (default 16; 0: stage 1
+                       only, no re-ranking, for a model without a trained ITM head)
+  --stage1 SCORE       what stage 1 ranks by: global+local (default, spec section 7)
+                       or global (the global score alone, as a CLIP-style model ranks)
   --itm-weight W       weight of the ITM log-odds in the combined rule (default 0.1)
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
@@ -51,6 +54,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('candidates', () => integer(cmd, values, 'candidates', 128, 1)),
     E.bind('k', () => integer(cmd, values, 'k', 16, 0)),
     E.bind('itmWeight', () => numberFlag(cmd, values, 'itm-weight', 0.1)),
+    E.bind('stage1', () => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')),
     E.bind('onError', () => onErrorFlag(cmd, values, 'fail')),
     E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
   )
@@ -66,6 +70,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         candidates: a.candidates,
         k: Math.min(a.k, a.candidates),
         itmWeight: a.itmWeight,
+        stage1: a.stage1,
         onError: a.onError,
         cleanCaptions: values['raw-captions'] !== true,
         onProgress: (phase, done, total) => bar.update(phase, done, total)
@@ -92,6 +97,7 @@ export const evalRetrievalCommand: Command = {
     split: { type: 'string' },
     candidates: { type: 'string' },
     k: { type: 'string' },
+    stage1: { type: 'string' },
     'itm-weight': { type: 'string' },
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },

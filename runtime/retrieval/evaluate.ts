@@ -19,8 +19,8 @@ import type { ImageFeatures } from '../cmga/features.js'
 import { concatImages, selectImages, selectScoredTexts } from '../cmga/features.js'
 import type { Candidate, Match, RerankRule } from '../cmga/rank.js'
 import { byScore, dotRows, recallAtK, rerankTop, topIndices } from '../cmga/rank.js'
-import type { Runtime, ScoredTexts } from '../cmga/runtime.js'
-import { stage1 } from '../cmga/runtime.js'
+import type { Runtime, Scores, ScoredTexts } from '../cmga/runtime.js'
+import { stage1 as spec1 } from '../cmga/runtime.js'
 import type { OnImageError } from '../images/batch.js'
 import { loadImages } from '../images/batch.js'
 import { preCaption } from '../text/caption.js'
@@ -37,8 +37,10 @@ export interface EvalOptions {
   readonly root: string
   /** Stage-1 candidates per query (default 128). */
   readonly candidates: number
-  /** Candidates re-ranked with ITM per query (default 16). */
+  /** Candidates re-ranked with ITM per query (default 16; 0: stage 1 only). */
   readonly k: number
+  /** What stage 1 ranks by: the spec's global + local score (default) or the global score alone. */
+  readonly stage1?: Stage1Score
   /** Weight of the ITM log-odds in the combined rule. */
   readonly itmWeight: number
   readonly onError: OnImageError
@@ -47,6 +49,9 @@ export interface EvalOptions {
   /** Progress: a phase name, items done, items in all. */
   readonly onProgress?: (phase: string, done: number, total: number) => void
 }
+
+/** What stage 1 ranks by. */
+export type Stage1Score = 'global+local' | 'global'
 
 /** ALBEF's retrieval metrics, in percent. */
 export interface Recall {
@@ -69,9 +74,11 @@ export interface EvalReport {
   readonly candidates: number
   readonly k: number
   readonly itmWeight: number
+  readonly stage1Score: Stage1Score
   readonly stage1: Recall
-  readonly rerank_itm: Recall
-  readonly rerank_combined: Recall
+  /** Absent when k is 0. */
+  readonly rerank_itm?: Recall
+  readonly rerank_combined?: Recall
 }
 
 /** Each query's ranked list, best first: image -> texts and text -> images. */
@@ -123,11 +130,12 @@ const encodeAll = (rt: Runtime, a: Annotations, o: EvalOptions): TE.TaskEither<C
 }
 
 /** Stage-1 ranked lists for every query. */
-const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number): TE.TaskEither<CmgaError, Orders> => {
+const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number, by: Stage1Score): TE.TaskEither<CmgaError, Orders> => {
   const [Ni, Nt] = [img.global.shape[0], txt.global.shape[0]]
+  const stage1 = by === 'global' ? (s: Scores, i: number, j: number): number => s.global[i * s.texts + j] : spec1
   const list = (n: number, score: (x: number) => number): Candidate[] => byScore(Array.from({ length: n }, (_, x) => ({ index: x, score: score(x) })))
   if (C >= Ni && C >= Nt) {
-    return TE.map((s: Parameters<typeof stage1>[0]) => ({
+    return TE.map((s: Scores) => ({
       i2t: Array.from({ length: Ni }, (_, i) => list(Nt, (j) => stage1(s, i, j))),
       t2i: Array.from({ length: Nt }, (_, j) => list(Ni, (i) => stage1(s, i, j)))
     }))(rt.score(img, txt))
@@ -142,12 +150,12 @@ const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number):
   }
   return pipe(
     TE.traverseSeqArray((i: number) =>
-      query(Nt, (j) => dotRows(img.global.data, i, txt.global.data, j, Ed), (js) => TE.map((s: Parameters<typeof stage1>[0]) => (c: number) => stage1(s, 0, c))(rt.score(selectImages(img, [i]), selectScoredTexts(txt, js))))
+      query(Nt, (j) => dotRows(img.global.data, i, txt.global.data, j, Ed), (js) => TE.map((s: Scores) => (c: number) => stage1(s, 0, c))(rt.score(selectImages(img, [i]), selectScoredTexts(txt, js))))
     )(Array.from({ length: Ni }, (_, i) => i)),
     TE.bindTo('i2t'),
     TE.bind('t2i', () =>
       TE.traverseSeqArray((j: number) =>
-        query(Ni, (i) => dotRows(img.global.data, i, txt.global.data, j, Ed), (is) => TE.map((s: Parameters<typeof stage1>[0]) => (c: number) => stage1(s, c, 0))(rt.score(selectImages(img, is), selectScoredTexts(txt, [j]))))
+        query(Ni, (i) => dotRows(img.global.data, i, txt.global.data, j, Ed), (is) => TE.map((s: Scores) => (c: number) => stage1(s, c, 0))(rt.score(selectImages(img, is), selectScoredTexts(txt, [j]))))
       )(Array.from({ length: Nt }, (_, j) => j))
     ),
     TE.map(({ i2t, t2i }) => ({ i2t: [...i2t], t2i: [...t2i] }))
@@ -220,12 +228,12 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
     TE.bind('txt', ({ sub }) => (sub.texts.length === 0 ? TE.left(cmgaError('input', 'the images that loaded have no captions')) : encodeScoredTexts(rt, sub.texts, o.onProgress))),
     TE.bind('orders', ({ imgs, txt }) => {
       o.onProgress?.('stage 1', 0, 1)
-      return TE.map((r: Orders) => (o.onProgress?.('stage 1', 1, 1), r))(stageOne(rt, imgs.features, txt, o.candidates))
+      return TE.map((r: Orders) => (o.onProgress?.('stage 1', 1, 1), r))(stageOne(rt, imgs.features, txt, o.candidates, o.stage1 ?? 'global+local'))
     }),
-    TE.bind('ms', ({ sub, orders }) => matches(rt, sub.texts, sub.images, orders, o.k, o)),
+    TE.bind('ms', ({ sub, orders }) => (o.k === 0 ? TE.right(null) : matches(rt, sub.texts, sub.images, orders, o.k, o))),
     TE.map(({ imgs, sub, orders, ms }) => {
-      const rerank = (rule: RerankRule): Recall =>
-        recallOf(indices(orders.i2t.map((l, q) => rerankTop(l, ms.i2t[q], o.k, rule))), indices(orders.t2i.map((l, q) => rerankTop(l, ms.t2i[q], o.k, rule))), sub.imageTexts, sub.textImage)
+      const rerank = (m: { i2t: Match[][]; t2i: Match[][] }, rule: RerankRule): Recall =>
+        recallOf(indices(orders.i2t.map((l, q) => rerankTop(l, m.i2t[q], o.k, rule))), indices(orders.t2i.map((l, q) => rerankTop(l, m.t2i[q], o.k, rule))), sub.imageTexts, sub.textImage)
       return {
         images: sub.images.length,
         texts: sub.texts.length,
@@ -233,9 +241,9 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
         candidates: o.candidates,
         k: o.k,
         itmWeight: o.itmWeight,
+        stage1Score: o.stage1 ?? 'global+local',
         stage1: recallOf(indices(orders.i2t), indices(orders.t2i), sub.imageTexts, sub.textImage),
-        rerank_itm: rerank({ kind: 'itm' }),
-        rerank_combined: rerank({ kind: 'combined', weight: o.itmWeight })
+        ...(ms === null ? {} : { rerank_itm: rerank(ms, { kind: 'itm' }), rerank_combined: rerank(ms, { kind: 'combined', weight: o.itmWeight }) })
       }
     })
   )

@@ -1,0 +1,106 @@
+/**
+ * What `cmga reproduce` runs: the shapes-world sets, the three models trained on the
+ * same data and step budget (CMGA at keep rate 0.7, CMGA at keep rate 1.0, and a
+ * CLIP-style model: ITC alone, no compression, the same size), and how each is
+ * evaluated. A plan is data; `reproduce.ts` carries it out.
+ * @since 0.1.0
+ */
+import type { CmgaConfig } from '../../models/cmga/config.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** One model of the comparison. */
+export interface ModelPlan {
+  /** File-system name (`cmga-0.7`). */
+  readonly name: string
+  /** What the results table calls it. */
+  readonly label: string
+  /** The keep rate of its compression layers (1 keeps every token). */
+  readonly keepRate: number
+  /** Whether it has compression layers at all (the CLIP-style model has none). */
+  readonly compress: boolean
+  /** `cmga train --objectives`. */
+  readonly objectives: string
+  /** How stage 1 ranks: the spec's global + local score, or the global score alone (CLIP). */
+  readonly stage1: 'global+local' | 'global'
+  /** Whether it has a trained ITM head, so re-ranking means something. */
+  readonly rerank: boolean
+}
+
+/** The whole reproduction. */
+export interface ReproducePlan {
+  readonly trainCount: number
+  readonly testCount: number
+  /** Held-out images whose object masks measure what the compression keeps. */
+  readonly coverageCount: number
+  readonly trainSeed: number
+  /** The held-out set's seed: another draw from the same world. */
+  readonly testSeed: number
+  /** Image size of the world and the models. */
+  readonly size: number
+  readonly steps: number
+  readonly batch: number
+  readonly lr: number
+  /** Extra `cmga train` flags shared by every model (the recipe). */
+  readonly trainFlags: readonly string[]
+  /** Stage-1 recall is measured every this many steps (the recall-vs-step curve). */
+  readonly evalEvery: number
+  /** Candidates re-ranked per query. */
+  readonly k: number
+  /** Rounds of the side-by-side vision-encoder timing. */
+  readonly timingRounds: number
+  readonly models: readonly ModelPlan[]
+}
+
+// -------------------------------------------------------------------------------------
+// the plans
+// -------------------------------------------------------------------------------------
+
+/** The three models of issue 11. */
+export const comparedModels: readonly ModelPlan[] = [
+  { name: 'cmga-0.7', label: 'CMGA (keep 0.7)', keepRate: 0.7, compress: true, objectives: 'itc,ftc,itm,mlm', stage1: 'global+local', rerank: true },
+  { name: 'cmga-1.0', label: 'CMGA (keep 1.0)', keepRate: 1, compress: true, objectives: 'itc,ftc,itm,mlm', stage1: 'global+local', rerank: true },
+  { name: 'clip', label: 'CLIP-style (ITC only, no compression)', keepRate: 1, compress: false, objectives: 'itc', stage1: 'global', rerank: false }
+]
+
+/** The recipe every model is trained with (see README "Training on the shapes world"). */
+export const recipeFlags: readonly string[] = ['--flip', 'swap', '--lr-floor', '0', '--max-len', '10']
+
+/** The recorded run: fits in about an hour on 2 cores. */
+export const fullPlan: ReproducePlan = {
+  trainCount: 30000,
+  testCount: 500,
+  coverageCount: 100,
+  trainSeed: 0,
+  testSeed: 1000,
+  size: 32,
+  steps: 1500,
+  batch: 64,
+  lr: 5e-4,
+  trainFlags: recipeFlags,
+  evalEvery: 250,
+  k: 16,
+  timingRounds: 30,
+  models: comparedModels
+}
+
+/** `--quick`: the same pipeline at toy size, for CI (a few minutes). */
+export const quickPlan: ReproducePlan = {
+  ...fullPlan,
+  trainCount: 400,
+  testCount: 60,
+  coverageCount: 10,
+  steps: 20,
+  batch: 16,
+  evalEvery: 10,
+  k: 4,
+  timingRounds: 3
+}
+
+/** The model's config: the shapes config with this model's compression. */
+export const configFor = (base: CmgaConfig, m: ModelPlan): CmgaConfig => ({
+  ...base,
+  compression: m.compress ? { ...base.compression, keepRate: m.keepRate } : { ...base.compression, layers: [], keepRate: 1 }
+})

@@ -1,0 +1,109 @@
+/**
+ * `results.md` of a reproduction: the recall table, the training speed, the vision
+ * encoders side by side, what the compression keeps of the objects, and issue 11's
+ * targets, each met or missed by the measured margin.
+ * @since 0.1.0
+ */
+import type { ModelResult, Recall, ReproduceResults } from './reproduce.js'
+
+const f1 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(1))
+
+/** One target: what was wanted, what was measured, and whether it holds. */
+export interface Target {
+  readonly what: string
+  readonly measured: string
+  readonly met: boolean
+}
+
+const byName = (r: ReproduceResults, name: string): ModelResult | undefined => r.models.find((m) => m.model.name === name)
+
+/** Issue 11's targets, from the results (those whose models the plan lacks are left out). */
+export const targets = (r: ReproduceResults): Target[] => {
+  const out: Target[] = []
+  const a = byName(r, 'cmga-0.7')
+  const b = byName(r, 'cmga-1.0')
+  const clip = byName(r, 'clip')
+  if (a !== undefined) {
+    out.push({ what: 'CMGA (keep 0.7) stage-1 mean recall >= 80', measured: f1(a.stage1.r_mean), met: a.stage1.r_mean >= 80 })
+    if (a.rerank_combined !== undefined) {
+      const d = a.rerank_combined.r_mean - a.stage1.r_mean
+      out.push({ what: 'rerank_combined >= stage 1 + 3', measured: `${f1(a.rerank_combined.r_mean)} vs ${f1(a.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})`, met: d >= 3 })
+    }
+    if (a.rerank_itm !== undefined) {
+      const d = a.rerank_itm.r_mean - a.stage1.r_mean
+      out.push({ what: 'rerank_itm >= stage 1', measured: `${f1(a.rerank_itm.r_mean)} vs ${f1(a.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})`, met: d >= 0 })
+    }
+  }
+  if (a !== undefined && clip !== undefined) {
+    const d = a.stage1.r_mean - clip.stage1.r_mean
+    out.push({ what: 'CMGA stage 1 >= CLIP-style + 20', measured: `${f1(a.stage1.r_mean)} vs ${f1(clip.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})`, met: d >= 20 })
+  }
+  if (a !== undefined && b !== undefined) {
+    const d = a.stage1.r_mean - b.stage1.r_mean
+    out.push({ what: 'keep 0.7 within 1 point of keep 1.0 (stage 1)', measured: `${f1(a.stage1.r_mean)} vs ${f1(b.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})`, met: d >= -1 })
+    const ta = r.timing.encoders.find((e) => e.name === 'cmga-0.7')
+    const tb = r.timing.encoders.find((e) => e.name === 'cmga-1.0')
+    if (ta !== undefined && tb !== undefined) out.push({ what: 'vision encoder at keep 0.7 >= 1.3x faster than keep 1.0', measured: `${(tb.ms / ta.ms).toFixed(2)}x (${ta.ms.toFixed(1)} vs ${tb.ms.toFixed(1)} ms per batch of ${r.timing.batch})`, met: tb.ms / ta.ms >= 1.3 })
+  }
+  if (r.coverage !== undefined) {
+    out.push({ what: '>= 90% of both objects\' pixels in kept patches (last layer, mean)', measured: `${(100 * r.coverage.mean).toFixed(1)}%`, met: r.coverage.mean >= 0.9 })
+  }
+  return out
+}
+
+const recallRow = (label: string, stage: string, x: Recall | undefined): string =>
+  x === undefined ? `| ${label} | ${stage} | - | - | - | - | - | - | - |` : `| ${label} | ${stage} | ${f1(x.txt_r1)} | ${f1(x.txt_r5)} | ${f1(x.txt_r10)} | ${f1(x.img_r1)} | ${f1(x.img_r5)} | ${f1(x.img_r10)} | **${f1(x.r_mean)}** |`
+
+/** The markdown report. */
+export const resultsMarkdown = (r: ReproduceResults): string => {
+  const p = r.plan
+  const lines = [
+    '# Shapes-world reproduction (`cmga reproduce`)',
+    '',
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. Whole run: ${(r.seconds / 60).toFixed(1)} min.`,
+    `Data: ${p.trainCount} training pairs (seed ${p.trainSeed}), ${p.testCount} held-out pairs (seed ${p.testSeed}), ${p.size} px.`,
+    `Training: ${p.steps} steps x ${p.batch} pairs, lr ${p.lr}, \`${p.trainFlags.join(' ')}\`, the same for every model.`,
+    `Evaluation: \`cmga eval retrieval\`, stage 1 over all ${p.testCount} candidates, re-ranking the top ${p.k}.`,
+    '',
+    '## Recall on the held-out set (percent)',
+    '',
+    '| model | ranking | txt R@1 | txt R@5 | txt R@10 | img R@1 | img R@5 | img R@10 | mean |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.models.flatMap((m) => [
+      recallRow(m.model.label, m.model.stage1 === 'global' ? 'stage 1 (global score)' : 'stage 1 (global + local)', m.stage1),
+      ...(m.model.rerank ? [recallRow(m.model.label, 're-rank: ITM', m.rerank_itm), recallRow(m.model.label, 're-rank: combined', m.rerank_combined)] : [])
+    ]),
+    '',
+    '## Stage-1 mean recall during training',
+    '',
+    `| step | ${r.models.map((m) => m.model.label).join(' | ')} |`,
+    `| ---: | ${r.models.map(() => '---:').join(' | ')} |`,
+    ...[...new Set(r.models.flatMap((m) => m.curve.map(([s]) => s)))].sort((a, b) => a - b).map((s) => `| ${s} | ${r.models.map((m) => f1(m.curve.find(([x]) => x === s)?.[1])).join(' | ')} |`),
+    '',
+    '## Speed',
+    '',
+    '| model | training steps/s | final losses |',
+    '| --- | ---: | --- |',
+    ...r.models.map((m) => `| ${m.model.label} | ${m.stepsPerSecond.toFixed(2)} | ${Object.entries(m.finalLosses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
+    '',
+    `Vision encoders (\`vision_image\`, text-agnostic), one batch of ${r.timing.batch} held-out images, ${r.timing.rounds} alternating rounds in one process:`,
+    '',
+    '| model | ms per batch (median) | images/s |',
+    '| --- | ---: | ---: |',
+    ...r.timing.encoders.map((e) => `| ${e.name} | ${e.ms.toFixed(1)} | ${e.imagesPerSecond.toFixed(0)} |`),
+    ''
+  ]
+  if (r.coverage !== undefined) {
+    const c = r.coverage
+    lines.push(
+      '## What the compression keeps',
+      '',
+      `On ${c.images} held-out images (joint guidance by each image's own caption, last compression layer; a patch absorbed into the fused token counts as dropped): ` +
+        `${(100 * c.mean).toFixed(1)}% of the objects' pixels lie in kept patches on average (worst image ${(100 * c.worst).toFixed(1)}%); ` +
+        `both objects at least 90% kept in ${(100 * c.atLeast90).toFixed(0)}% of the images; ${(100 * c.keptShare).toFixed(0)}% of the patches are kept.`,
+      ''
+    )
+  }
+  lines.push('## Targets (issue 11)', '', '| target | measured | |', '| --- | --- | --- |', ...targets(r).map((t) => `| ${t.what} | ${t.measured} | ${t.met ? 'met' : 'missed'} |`), '')
+  return lines.join('\n')
+}

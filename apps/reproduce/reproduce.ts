@@ -1,0 +1,275 @@
+/**
+ * `cmga reproduce`: the paper's claim on the shapes world, end to end with this
+ * project's own commands. Generates a training set and a held-out set (another seed),
+ * trains the plan's models on the same data and steps, measures stage-1 recall along
+ * the way, evaluates each final model (stage 1, rerank_itm, rerank_combined), times the
+ * vision encoders side by side, measures what the compression keeps of the objects,
+ * and writes `results.json`, `results.md` and `chart.png`.
+ *
+ * Every finished step leaves its output in OUT, so running the same command again
+ * after an interruption continues where it stopped (the plan must be the same).
+ * @since 0.1.0
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { writeFileAtomic } from '../../compiler/atomic.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { cmgaError, fail } from '../../compiler/errors.js'
+import type { CmgaConfig } from '../../models/cmga/config.js'
+import { loadImages } from '../../runtime/images/index.js'
+import { loadModel } from '../../runtime/cmga/model.js'
+import { chartPng } from './chart.js'
+import { runCmga } from './cli-steps.js'
+import type { Coverage } from './coverage.js'
+import { measureCoverage } from './coverage.js'
+import type { ModelPlan, ReproducePlan } from './plan.js'
+import { configFor } from './plan.js'
+import { resultsMarkdown } from './report.js'
+import type { EncoderTiming } from './timing.js'
+import { timeEncoders } from './timing.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** What to run. */
+export interface ReproduceRequest {
+  readonly out: string
+  readonly plan: ReproducePlan
+  /** The shapes config the models are made from. */
+  readonly config: CmgaConfig
+  readonly threads: number
+  /** Replace an OUT that holds something else. */
+  readonly force: boolean
+  readonly log: (line: string) => void
+}
+
+/** ALBEF's recall numbers of one ranking. */
+export type Recall = Readonly<Record<string, number>>
+
+/** One model's results. */
+export interface ModelResult {
+  readonly model: ModelPlan
+  readonly stage1: Recall
+  readonly rerank_itm?: Recall
+  readonly rerank_combined?: Recall
+  /** [step, stage-1 r_mean]. */
+  readonly curve: ReadonlyArray<readonly [number, number]>
+  /** Training steps per second (steps over their time, compilation left out). */
+  readonly stepsPerSecond: number
+  readonly trainSeconds: number
+  readonly finalLosses: Readonly<Record<string, number>>
+}
+
+/** Everything `results.json` holds. */
+export interface ReproduceResults {
+  readonly format: 'cmga-reproduce'
+  readonly plan: ReproducePlan
+  readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string }
+  readonly models: readonly ModelResult[]
+  /** Vision encoders (`vision_image`) side by side on one batch of held-out images. */
+  readonly timing: { readonly batch: number; readonly rounds: number; readonly encoders: readonly EncoderTiming[] }
+  readonly coverage?: Coverage
+  readonly seconds: number
+}
+
+// -------------------------------------------------------------------------------------
+// steps
+// -------------------------------------------------------------------------------------
+
+const readJson = <A>(file: string): A => JSON.parse(readFileSync(file, 'utf8')) as A
+
+/** Runs `cmga` unless `done` exists already. */
+const step = async (done: string, args: readonly string[], req: ReproduceRequest, prefix: string): Promise<E.Either<CmgaError, void>> => {
+  if (existsSync(done)) {
+    req.log(`${prefix}done already (${done})`)
+    return E.right(undefined)
+  }
+  return E.map(() => undefined)(await runCmga(args, req.log, prefix))
+}
+
+/** Compiles weights into a model directory with the set's vocabulary beside them. */
+const compile = async (req: ReproduceRequest, config: string, weights: string, dir: string, vocab: string, prefix: string): Promise<E.Either<CmgaError, void>> => {
+  if (existsSync(join(dir, 'manifest.json'))) return E.right(undefined)
+  rmSync(dir, { recursive: true, force: true })
+  const r = await runCmga(['compile', '--config', config, '--weights', weights, '--out', dir], req.log, prefix)
+  if (E.isLeft(r)) return r
+  cpSync(vocab, join(dir, 'vocab.txt'))
+  return E.right(undefined)
+}
+
+const evalArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, k: number, out: string): string[] => [
+  'eval', 'retrieval', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'),
+  '--max-length', '10', '--candidates', String(req.plan.testCount), '--k', String(m.rerank ? k : 0), '--stage1', m.stage1,
+  '--workers', '0', '--threads', String(req.threads), '--out', out
+]
+
+/** Checkpoints of a run, by step. */
+const checkpoints = (run: string): Array<[number, string]> => {
+  const dir = join(run, 'checkpoints')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((d) => /^step-\d+$/.test(d))
+    .map((d): [number, string] => [Number(d.slice(5)), join(dir, d, 'weights.safetensors')])
+    .sort((a, b) => a[0] - b[0])
+}
+
+/** Trains one model, measures its curve and evaluates the final weights. */
+const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<CmgaError, ModelResult>> => {
+  const p = req.plan
+  const prefix = `[${m.name}] `
+  const config = join(req.out, 'configs', `${m.name}.json`)
+  const run = join(req.out, 'runs', m.name)
+  const vocab = join(req.out, 'data/train/vocab.txt')
+  const saves = Math.ceil(p.steps / p.evalEvery) + 1
+  const trainArgs = [
+    'train', '--config', config, '--annotations', join(req.out, 'data/train/annotations.json'), '--images', join(req.out, 'data/train'),
+    '--out', run, '--vocab', vocab, '--steps', String(p.steps), '--batch', String(p.batch), '--lr', String(p.lr), '--seed', String(p.trainSeed),
+    '--objectives', m.objectives, '--save-every', String(p.evalEvery), '--keep-checkpoints', String(saves), '--threads', String(req.threads),
+    ...p.trainFlags
+  ]
+  const resume = existsSync(join(run, 'checkpoint.json')) && !existsSync(join(run, 'weights.safetensors'))
+  const trained = await step(join(run, 'weights.safetensors'), resume ? [...trainArgs, '--resume'] : trainArgs, req, prefix)
+  if (E.isLeft(trained)) return trained
+
+  // Stage-1 recall along the way, from the checkpoints.
+  const curve: Array<[number, number]> = []
+  for (const [s, weights] of checkpoints(run)) {
+    const file = join(req.out, 'eval', `${m.name}-step-${s}.json`)
+    if (!existsSync(file)) {
+      const dir = join(req.out, 'models', `${m.name}-step-${s}`)
+      const c = await compile(req, config, weights, dir, vocab, prefix)
+      if (E.isLeft(c)) return c
+      const r = await runCmga(evalArgs(req, { ...m, rerank: false }, dir, 0, file), req.log, prefix)
+      if (E.isLeft(r)) return r
+      rmSync(dir, { recursive: true, force: true })
+    }
+    curve.push([s, readJson<{ stage1: Recall }>(file).stage1.r_mean])
+  }
+
+  // The final model, re-ranked.
+  const dir = join(req.out, 'models', m.name)
+  const c = await compile(req, config, join(run, 'weights.safetensors'), dir, vocab, prefix)
+  if (E.isLeft(c)) return c
+  const file = join(req.out, 'eval', `${m.name}.json`)
+  const ev = await step(file, evalArgs(req, m, dir, p.k, file), req, prefix)
+  if (E.isLeft(ev)) return ev
+  const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall }>(file)
+  const log = readJson<{ summary: { stepsPerSecond: number; seconds: number; final: Record<string, number> } }>(join(run, 'log.json'))
+  return E.right({
+    model: m,
+    stage1: report.stage1,
+    ...(m.rerank && report.rerank_itm !== undefined ? { rerank_itm: report.rerank_itm } : {}),
+    ...(m.rerank && report.rerank_combined !== undefined ? { rerank_combined: report.rerank_combined } : {}),
+    curve,
+    stepsPerSecond: log.summary.stepsPerSecond,
+    trainSeconds: log.summary.seconds,
+    finalLosses: log.summary.final
+  })
+}
+
+/** OUT for this plan: new, or an earlier run of the same plan to continue. */
+const prepareOut = (req: ReproduceRequest): E.Either<CmgaError, void> => {
+  const planFile = join(req.out, 'plan.json')
+  const plan = JSON.stringify({ plan: req.plan, config: req.config }, null, 1) + '\n'
+  if (existsSync(req.out)) {
+    const same = existsSync(planFile) && readFileSync(planFile, 'utf8') === plan
+    if (same) {
+      req.log(`reproduce: continuing the run in ${req.out}`)
+      return E.right(undefined)
+    }
+    if (!req.force) return fail('usage', `--out ${req.out} already exists${existsSync(planFile) ? ' with another plan' : ''} (use --force to replace it)`)
+    rmSync(req.out, { recursive: true, force: true })
+  }
+  mkdirSync(join(req.out, 'configs'), { recursive: true })
+  mkdirSync(join(req.out, 'eval'), { recursive: true })
+  mkdirSync(join(req.out, 'models'), { recursive: true })
+  for (const m of req.plan.models) {
+    const w = writeFileAtomic(join(req.out, 'configs', `${m.name}.json`), JSON.stringify(configFor(req.config, m), null, 2) + '\n')
+    if (E.isLeft(w)) return w
+  }
+  return writeFileAtomic(planFile, plan)
+}
+
+// -------------------------------------------------------------------------------------
+// the whole run
+// -------------------------------------------------------------------------------------
+
+/** Runs the plan; the results (also written to OUT). */
+export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaError, ReproduceResults>> => {
+  const t0 = performance.now()
+  const p = req.plan
+  const prepared = prepareOut(req)
+  if (E.isLeft(prepared)) return prepared
+  const { cpus } = await import('node:os')
+  const S = String(p.size)
+  for (const [name, count, seed, masks] of [['train', p.trainCount, p.trainSeed, false], ['test', p.testCount, p.testSeed, true]] as const) {
+    const dir = join(req.out, 'data', name)
+    const r = await step(join(dir, 'annotations.json'), ['data', 'shapes', '--out', dir, '--count', String(count), '--seed', String(seed), '--size', S, ...(masks ? ['--masks'] : [])], req, `[data ${name}] `)
+    if (E.isLeft(r)) return r
+  }
+
+  const models: ModelResult[] = []
+  for (const m of p.models) {
+    const r = await runModel(req, m)
+    if (E.isLeft(r)) return r
+    models.push(r.right)
+  }
+
+  // Vision encoders side by side (every model with compression layers).
+  const testAnn = readJson<Array<{ image: string }>>(join(req.out, 'data/test/annotations.json'))
+  const batch = Math.min(64, testAnn.length)
+  const px = await loadImages(testAnn.slice(0, batch).map((a) => join(req.out, 'data/test', a.image)), p.size, { onError: 'fail' })
+  if (E.isLeft(px)) return px
+  req.log(`reproduce: timing the vision encoders (${p.timingRounds} alternating rounds, batch ${batch})`)
+  const timed = await timeEncoders(p.models.filter((m) => m.compress).map((m) => ({ name: m.name, dir: join(req.out, 'models', m.name) })), 'vision_image', px.right.pixels, p.timingRounds, req.threads)
+  if (E.isLeft(timed)) return timed
+
+  // What the first model's compression keeps of the objects.
+  const first = p.models.find((m) => m.compress && m.keepRate < 1)
+  let coverage: Coverage | undefined
+  if (first !== undefined) {
+    req.log(`reproduce: kept object pixels of ${first.name} on ${p.coverageCount} held-out images`)
+    const model = loadModel(join(req.out, 'models', first.name), { threads: req.threads })
+    if (E.isLeft(model)) return model
+    const cov = await measureCoverage(model.right, join(req.out, 'data/test'), p.coverageCount)
+    if (E.isLeft(cov)) return cov
+    coverage = cov.right
+  }
+
+  const results: ReproduceResults = {
+    format: 'cmga-reproduce',
+    plan: p,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
+    models,
+    timing: { batch, rounds: p.timingRounds, encoders: timed.right },
+    ...(coverage === undefined ? {} : { coverage }),
+    seconds: (performance.now() - t0) / 1000
+  }
+  const png = await chartPng(
+    models.map((r) => ({
+      label: r.model.label,
+      stages: { stage1: r.stage1.r_mean, ...(r.rerank_itm === undefined ? {} : { rerank_itm: r.rerank_itm.r_mean }), ...(r.rerank_combined === undefined ? {} : { rerank_combined: r.rerank_combined.r_mean }) },
+      curve: r.curve
+    })),
+    `Shapes world, ${p.testCount} held-out pairs: mean recall (${p.steps} steps x ${p.batch})`
+  )
+  if (E.isLeft(png)) return png
+  for (const [file, data] of [['results.json', JSON.stringify(results, null, 1) + '\n'], ['results.md', resultsMarkdown(results)], ['chart.png', png.right]] as const) {
+    const w = writeFileAtomic(join(req.out, file), data)
+    if (E.isLeft(w)) return w
+  }
+  req.log(`reproduce: wrote ${join(req.out, 'results.md')}, results.json and chart.png (${(results.seconds / 60).toFixed(1)} min)`)
+  return E.right(results)
+}
+
+/** A results file read back (for the README's recorded table). */
+export const readResults = (file: string): E.Either<CmgaError, ReproduceResults> => {
+  try {
+    const r = readJson<ReproduceResults>(file)
+    return r.format === 'cmga-reproduce' ? E.right(r) : fail('format', `${file}: not a cmga reproduce results file`)
+  } catch (e) {
+    return E.left(cmgaError('io', `cannot read ${file}: ${(e as Error).message}`))
+  }
+}
