@@ -20,9 +20,9 @@ import { deviceProblem } from '../device.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
-import type { Engine, Tensors } from '../cmga/engine.js'
-import { readManifest } from '../cmga/model.js'
-import { concatRows, sameRowShape, sliceRows } from '../cmga/rows.js'
+import type { Engine, Tensors } from '../model/engine.js'
+import { readManifest } from '../model/model.js'
+import { concatRows, sameRowShape, sliceRows } from '../model/rows.js'
 import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
 
 // -------------------------------------------------------------------------------------
