@@ -58,9 +58,7 @@ const importsOf = (file: string): Import[] =>
 
 const imports = sources('').flatMap(importsOf)
 const top = (path: string): string => (path.includes('/') ? path.split('/')[0] : '.')
-/** Imports still to be removed: the VJP rules and AdamW use the DSL builders (issue #15, builders into the compiler). */
-const pending = /^compiler\/(autodiff|train)\/[^/]+\.ts -> dsl\//
-const crossing = imports.filter((i) => i.local && top(i.from) !== top(i.to) && !pending.test(`${i.from} -> ${i.to}`))
+const crossing = imports.filter((i) => i.local && top(i.from) !== top(i.to))
 const show = (is: readonly Import[]): string => is.map((i) => `${i.from} -> ${i.to}`).join('\n')
 
 test('the import reader sees the imports (a known one, and many)', () => {

@@ -12,9 +12,8 @@ import type { Graph, Output } from '../ir/graph.js'
 import { graph, paramsOf, topoFrom } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { showType } from '../ir/node.js'
-import { add } from '../../dsl/math.js'
-import { scalar } from '../../dsl/tensor.js'
-import { zerosOf } from '../../dsl/grad-helpers.js'
+import { add, scalar } from '../ir/build.js'
+import { zerosOf } from './helpers.js'
 import { vjp } from './vjp.js'
 
 // -------------------------------------------------------------------------------------

@@ -1,20 +1,18 @@
 /**
- * Small DSL helpers that gradient rules are written with: zeros of a shape, summing a
+ * Small builders that gradient rules are written with: zeros of a shape, summing a
  * broadcast cotangent back to an operand's shape, counting reduced elements, and
  * scatter-adding along an axis through a one-hot product.
  * @since 0.1.0
  */
-import type { DType } from '../compiler/ir/dtype.js'
-import type { Shape, Tensor } from './tensor.js'
-import { scalar } from './tensor.js'
-import { cast, mul, sum } from './math.js'
-import { expand, oneHot, reshape, transpose, unsqueeze } from './shape.js'
-import type { I64 } from './tensor.js'
+import type { DType } from '../ir/dtype.js'
+import type { Node } from '../ir/node.js'
+import type { Shape } from '../ir/ops.js'
+import { cast, expand, mul, oneHot, reshape, scalar, sum, transpose, unsqueeze } from '../ir/build.js'
 
 const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i])
 
 /** A tensor of zeros of the given type: a scalar 0 expanded (named dims are fine). */
-export const zerosOf = <D extends DType>(dtype: D, shape: Shape): Tensor<D> =>
+export const zerosOf = (dtype: DType, shape: Shape): Node =>
   shape.length === 0 ? scalar(0, dtype) : expand(scalar(0, dtype), shape)
 
 /**
@@ -22,7 +20,7 @@ export const zerosOf = <D extends DType>(dtype: D, shape: Shape): Tensor<D> =>
  * (leading axes it lacks, and its dims of 1 where `g` has another dim, named or not),
  * then reshapes to `shape`.
  */
-export const sumTo = <D extends DType>(g: Tensor<D>, shape: Shape): Tensor<D> => {
+export const sumTo = (g: Node, shape: Shape): Node => {
   if (sameShape(g.shape, shape)) return g
   const lead = g.shape.length - shape.length
   const axes = g.shape.flatMap((d, i) => (i < lead || (shape[i - lead] === 1 && d !== 1) ? [i] : []))
@@ -34,7 +32,7 @@ export const sumTo = <D extends DType>(g: Tensor<D>, shape: Shape): Tensor<D> =>
  * The number of elements of `shape` along `axes`: a plain number when those dims are
  * static, otherwise a scalar tensor counting them at run time.
  */
-export const countOver = <D extends DType>(shape: Shape, axes: readonly number[], dtype: D): number | Tensor<D> => {
+export const countOver = (shape: Shape, axes: readonly number[], dtype: DType): number | Node => {
   const known = axes.reduce((p, a) => (typeof shape[a] === 'number' ? p * (shape[a] as number) : p), 1)
   const named = axes.filter((a) => typeof shape[a] === 'string')
   if (named.length === 0) return known
@@ -47,10 +45,10 @@ export const countOver = <D extends DType>(shape: Shape, axes: readonly number[]
  * positions p with indices[..., p, ...] = j of g[..., p, ...]`, shaped like `g` with
  * `axis` of size `n`. Built as a one-hot product summed over `axis`.
  */
-export const scatterAlong = <D extends DType>(g: Tensor<D>, indices: I64, axis: number, n: number): Tensor<D> => {
+export const scatterAlong = (g: Node, indices: Node, axis: number, n: number): Node => {
   const r = g.shape.length
   const hot = oneHot(indices, n)
-  const oh = (hot.dtype === g.dtype ? hot : cast(hot, g.dtype)) as unknown as Tensor<D>
+  const oh = hot.dtype === g.dtype ? hot : cast(hot, g.dtype)
   const summed = sum(mul(unsqueeze(g, r), oh), axis) // [..., (axis removed), ..., n]
   if (axis === r - 1) return summed
   return transpose(summed, Array.from({ length: r }, (_, i) => (i < axis ? i : i === axis ? r - 1 : i - 1)))
