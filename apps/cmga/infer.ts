@@ -15,8 +15,8 @@ import { checkPixels, checkText } from './validate.js'
 /** Named output tensors, in a stable order. */
 export type Outputs = Map<string, HostTensor>
 
-const keepOutputs = (out: Outputs, mode: string, r: Record<string, HostTensor>): void => {
-  for (const [k, t] of Object.entries(r)) if (k.startsWith('keep.')) out.set(`keep.${mode}.${k.slice(5)}`, t)
+const keepOutputs = (out: Outputs, mode: string, r: Readonly<Record<string, HostTensor | undefined>>): void => {
+  for (const [k, t] of Object.entries(r)) if (k.startsWith('keep.') && t !== undefined) out.set(`keep.${mode}.${k.slice(5)}`, t)
 }
 
 /** Runs the whole model on paired inputs (`pixels`, `input_ids`, `attention_mask`). */

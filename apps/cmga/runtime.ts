@@ -7,12 +7,13 @@
  * only on its arguments, so a call gives the same bits on the in-process engine and on
  * the worker pool, alone or beside concurrent callers.
  *
- * Prefix cache: when the manifest lists a prefix stage (`vision_prefix`, as
- * `apps/compile/deploy.ts` names it, or `vision_joint_prefix`; input `pixels`, outputs
- * with the batch on dim 0) and `vision_joint_suffix` (inputs: `text_cls` and the
- * prefix's outputs by name; output `vision_embeds`), re-ranking runs the text-independent
- * prefix once per distinct image of a request and the suffix per pair; otherwise it
- * runs `vision_joint` per pair.
+ * Stages are run through their contract (`models/cmga/stages.ts`), checked once when
+ * the runtime opens, so every output read here is there with its dtype.
+ *
+ * Prefix cache: when the model has `vision_prefix` (pixels -> the text-independent
+ * value `vision_prefix`, batch on dim 0) and `vision_joint_suffix` (that value and
+ * `text_cls` -> `vision_embeds`), re-ranking runs the prefix once per distinct image
+ * of a request and the suffix per pair; otherwise it runs `vision_joint` per pair.
  * @since 0.1.0
  */
 import { availableParallelism } from 'node:os'
@@ -23,7 +24,10 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
-import type { Manifest } from '../../runtime/model/manifest.js'
+import type { CmgaStage } from '../../models/cmga/stages.js'
+import { cmgaStages } from '../../models/cmga/stages.js'
+import type { Results } from '../../runtime/model/contract.js'
+import { contractRunner } from '../../runtime/model/contract.js'
 import type { Device } from '../../runtime/device.js'
 import type { BertTokenizer } from '../../runtime/text/tokenizer.js'
 import { loadTokenizer } from '../../runtime/text/tokenizer.js'
@@ -36,7 +40,8 @@ import { modelIdentity } from '../../runtime/model/fingerprint.js'
 import type { Candidate, Match, Ranked, RerankRule } from './rank.js'
 import { matchOf, rerankTop } from './rank.js'
 import { concatRows, sliceRows, takeRows } from '../../runtime/model/rows.js'
-import { manifestConfig } from './model.js'
+import type { CmgaManifest } from './model.js'
+import { cmgaManifest } from './model.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -111,6 +116,14 @@ export interface Runtime {
   readonly close: () => Promise<void>
 }
 
+/**
+ * The stages the worker pool merges waiting requests of: each row is computed
+ * independently of the others in the batch, bit for bit (checked in
+ * `test/runtime-workers.test.ts`). The vision stages are not: onnxruntime's results for
+ * one image there depend on its position in the batch.
+ */
+export const MERGEABLE_STAGES: readonly CmgaStage[] = ['text', 'relation']
+
 /** What scoring needs of text features (a gallery index stores just these). */
 export type ScoredTexts = Pick<TextFeatures, 'global' | 'tokens' | 'mask'>
 
@@ -121,7 +134,7 @@ export const stage1 = (s: Scores, i: number, j: number): number => s.global[i * 
 // helpers
 // -------------------------------------------------------------------------------------
 
-type Out = Record<string, HostTensor>
+type RelationResults = Results<(typeof cmgaStages)['relation']>
 
 /** Runs `f` on `[from, to)` chunks of `n` rows, at most `limit` at once, results in order. */
 const chunked = <A>(n: number, size: number, limit: number, f: (from: number, to: number) => TE.TaskEither<CmgaError, A>): TE.TaskEither<CmgaError, A[]> => {
@@ -143,13 +156,6 @@ const chunked = <A>(n: number, size: number, limit: number, f: (from: number, to
   }
 }
 
-/** A stage's output; present, as `checkStages` made sure when the runtime opened. */
-const output = (o: Out, name: string, stage: string): HostTensor<'float32'> => {
-  const t = o[name]
-  if (t === undefined) throw new Error(`stage ${stage} gave no "${name}"`)
-  return t as HostTensor<'float32'>
-}
-
 const checkPixels = (c: CmgaConfig, t: HostTensor): E.Either<CmgaError, HostTensor<'float32'>> => {
   const S = c.vision.imageSize
   const ok = t.dtype === 'float32' && t.shape.length === 4 && t.shape[1] === 3 && t.shape[2] === S && t.shape[3] === S
@@ -162,18 +168,17 @@ const checkPixels = (c: CmgaConfig, t: HostTensor): E.Either<CmgaError, HostTens
 // -------------------------------------------------------------------------------------
 
 /** A runtime over an engine, the model's config and a tokenizer (see `openRuntime`). */
-export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokenizer, identity: ModelIdentity, batchSize: number, parallel: number): Runtime => {
+export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: BertTokenizer, identity: ModelIdentity, batchSize: number, parallel: number): Runtime => {
+  const c = manifest.config
   const B = batchSize
-  const run = (stage: string, feeds: Record<string, HostTensor>): TE.TaskEither<CmgaError, Out> => engine.run(stage, feeds)
-  const prefixStage = ['vision_prefix', 'vision_joint_prefix'].find((st) => engine.has(st))
-  const hasPrefixCache = prefixStage !== undefined && (engine.manifest.stages.vision_joint_suffix?.outputs.some((o) => o.name === 'vision_embeds') ?? false)
-  const relationOutputs = engine.manifest.stages.relation?.outputs.map((o) => o.name) ?? []
+  const { run, has } = contractRunner(engine, cmgaStages)
+  const hasPrefixCache = has('vision_prefix') && has('vision_joint_suffix')
 
   const encodeImages = (pixels: HostTensor<'float32'>): TE.TaskEither<CmgaError, ImageFeatures> =>
     pipe(
       TE.fromEither(checkPixels(c, pixels)),
       TE.chain((px) => chunked(px.shape[0], B, parallel, (a, b) => run('vision_image', { pixels: sliceRows(px, a, b) }))),
-      TE.map((os) => ({ global: concatRows(os.map((o) => output(o, 'itc_image', 'vision_image'))), tokens: concatRows(os.map((o) => output(o, 'image_tokens', 'vision_image'))) }))
+      TE.map((os) => ({ global: concatRows(os.map((o) => o.itc_image)), tokens: concatRows(os.map((o) => o.image_tokens)) }))
     )
 
   const encodeTexts = (texts: readonly string[]): TE.TaskEither<CmgaError, TextFeatures> => {
@@ -182,7 +187,7 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
     return pipe(
       chunked(texts.length, B, parallel, (a, b) => run('text', { input_ids: sliceRows(enc.ids, a, b), attention_mask: sliceRows(enc.mask, a, b) })),
       TE.map((os) => {
-        const cat = (name: string): HostTensor<'float32'> => concatRows(os.map((o) => output(o, name, 'text')))
+        const cat = (name: 'itc_text' | 'text_tokens' | 'text_embeds' | 'text_cls'): HostTensor<'float32'> => concatRows(os.map((o) => o[name]))
         return { texts, words: enc.tokens, ids: enc.ids, mask: enc.mask, global: cat('itc_text'), tokens: cat('text_tokens'), embeds: cat('text_embeds'), cls: cat('text_cls') }
       })
     )
@@ -210,7 +215,7 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
         const l = new Float32Array(Ni * Nt)
         os.forEach((o, k) => {
           const [i0, j0] = [Math.floor(k / tb) * block, (k % tb) * block]
-          const [og, ol] = [output(o, 'score_global', 'scores'), output(o, 'score_local', 'scores')]
+          const [og, ol] = [o.score_global, o.score_local]
           const [bi, bt] = og.shape
           for (let i = 0; i < bi; i++) {
             for (let j = 0; j < bt; j++) {
@@ -225,7 +230,7 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
   }
 
   /** Joint-guided vision tokens and the relation module on pairs; chunks never span `groups`. */
-  const relation = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], groups: readonly number[]): TE.TaskEither<CmgaError, Out[]> => {
+  const relation = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], groups: readonly number[]): TE.TaskEither<CmgaError, RelationResults[]> => {
     const ranges: (readonly [number, number])[] = []
     let from = 0
     for (const n of groups) {
@@ -234,11 +239,11 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
     }
     const distinct = [...new Set(pairs.map((p) => p[0]))]
     const row = new Map(distinct.map((i, r) => [i, r]))
-    const prefix: TE.TaskEither<CmgaError, Out | null> = !hasPrefixCache
+    const prefix: TE.TaskEither<CmgaError, HostTensor<'float32'> | null> = !hasPrefixCache
       ? TE.right(null)
       : pipe(
-          chunked(distinct.length, B, parallel, (a, b) => run(prefixStage as string, { pixels: takeRows(pixels, distinct.slice(a, b)) })),
-          TE.map((os) => Object.fromEntries(Object.keys(os[0]).map((k) => [k, concatRows(os.map((o) => o[k]))])))
+          chunked(distinct.length, B, parallel, (a, b) => run('vision_prefix', { pixels: takeRows(pixels, distinct.slice(a, b)) })),
+          TE.map((os) => concatRows(os.map((o) => o.vision_prefix)))
         )
     return pipe(
       TE.fromEither(checkPixels(c, pixels)),
@@ -249,13 +254,13 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
           const imgs = chunk.map((p) => p[0])
           const txts = chunk.map((p) => p[1])
           const textCls = takeRows(texts.cls, txts)
-          const vision =
+          const vision: TE.TaskEither<CmgaError, { readonly vision_embeds: HostTensor<'float32'> }> =
             pre === null
               ? run('vision_joint', { pixels: takeRows(pixels, imgs), text_cls: textCls })
-              : run('vision_joint_suffix', { text_cls: textCls, ...Object.fromEntries(Object.entries(pre).map(([k, t]) => [k, takeRows(t, imgs.map((i) => row.get(i) as number))])) })
+              : run('vision_joint_suffix', { text_cls: textCls, vision_prefix: takeRows(pre, imgs.map((i) => row.get(i) as number)) })
           return pipe(
             vision,
-            TE.chain((v) => run('relation', { text_embeds: takeRows(texts.embeds, txts), attention_mask: takeRows(texts.mask, txts), vision_embeds: output(v, 'vision_embeds', 'vision_joint') }))
+            TE.chain((v) => run('relation', { text_embeds: takeRows(texts.embeds, txts), attention_mask: takeRows(texts.mask, txts), vision_embeds: v.vision_embeds }))
           )
         })
       )
@@ -267,7 +272,7 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
       ? TE.right([])
       : pipe(
           relation(pixels, texts, pairs, [pairs.length]),
-          TE.map((os) => os.flatMap((o) => { const l = output(o, 'itm_logits', 'relation').data; return Array.from({ length: l.length / 2 }, (_, p) => matchOf(l[2 * p], l[2 * p + 1])) }))
+          TE.map((os) => os.flatMap((o) => { const l = o.itm_logits.data; return Array.from({ length: l.length / 2 }, (_, p) => matchOf(l[2 * p], l[2 * p + 1])) }))
         )
 
   const matchQueries = (req: Omit<RerankRequest, 'rule'>): TE.TaskEither<CmgaError, Match[][]> => {
@@ -277,7 +282,7 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
     return pipe(
       relation(req.pixels, req.texts, pairs, tops.map((t) => t.length)),
       TE.map((os) => {
-        const logits = os.flatMap((o) => Array.from(output(o, 'itm_logits', 'relation').data))
+        const logits = os.flatMap((o) => Array.from(o.itm_logits.data))
         let at = 0
         return tops.map((top) => {
           const ms = top.map((_, p) => matchOf(logits[2 * (at + p)], logits[2 * (at + p) + 1]))
@@ -291,36 +296,19 @@ export const makeRuntime = (engine: Engine, c: CmgaConfig, tokenizer: BertTokeni
   const rerank = (req: RerankRequest): TE.TaskEither<CmgaError, Ranked[][]> =>
     TE.map((ms: Match[][]) => req.queries.map((q, n) => rerankTop(q.candidates, ms[n], req.k, req.rule)))(matchQueries(req))
 
-  const hasVqa = relationOutputs.includes('vqa_logits')
+  const hasVqa = manifest.stages.relation.outputs.some((o) => o.name === 'vqa_logits')
   const vqa = (pixels: HostTensor<'float32'>, texts: TextFeatures): TE.TaskEither<CmgaError, HostTensor<'float32'>> => {
     if (!hasVqa) return TE.left(cmgaError('input', `model ${engine.dir} has no VQA head (its config has no "vqa" section)`))
     const n = pixels.shape[0]
     if (n !== texts.texts.length) return TE.left(cmgaError('input', `vqa: ${n} images but ${texts.texts.length} questions; pair b is image b with question b`))
     const pairs = Array.from({ length: n }, (_, b) => [b, b] as const)
-    return TE.map((os: Out[]) => concatRows(os.map((o) => output(o, 'vqa_logits', 'relation'))))(relation(pixels, texts, pairs, [n]))
+    return TE.chainEitherK((os: RelationResults[]) => {
+      const logits = os.flatMap((o) => (o.vqa_logits === undefined ? [] : [o.vqa_logits]))
+      return logits.length === os.length ? E.right(concatRows(logits)) : fail<HostTensor<'float32'>>('runtime', 'stage relation gave no "vqa_logits"')
+    })(relation(pixels, texts, pairs, [n]))
   }
 
   return { config: c, tokenizer, identity, engine, batchSize, hasPrefixCache, hasVqa, encodeImages, encodeTexts, score, match, matchQueries, rerank, vqa, close: engine.close }
-}
-
-/** The outputs the runtime reads, by stage. */
-const needed: Readonly<Record<string, readonly string[]>> = {
-  text: ['text_embeds', 'text_cls', 'itc_text', 'text_tokens'],
-  vision_image: ['itc_image', 'image_tokens'],
-  vision_joint: ['vision_embeds'],
-  relation: ['itm_logits'],
-  scores: ['score_global', 'score_local']
-}
-
-/** Checks that a model directory has every stage and output the runtime reads. */
-export const checkStages = (dir: string, m: Manifest): E.Either<CmgaError, void> => {
-  for (const [stage, outs] of Object.entries(needed)) {
-    const spec = m.stages[stage]
-    if (spec === undefined) return fail('input', `model ${dir} has no stage "${stage}"; compile it again with this version of cmga`)
-    const missing = outs.filter((o) => !spec.outputs.some((x) => x.name === o))
-    if (missing.length > 0) return fail('input', `model ${dir}: stage "${stage}" lacks ${missing.join(', ')}; compile it again with this version of cmga`)
-  }
-  return E.right(undefined)
 }
 
 /** Opens a compiled model directory with its tokenizer, on this thread or on worker threads. */
@@ -332,12 +320,12 @@ export const openRuntime = (dir: string, opts: RuntimeOptions = {}): E.Either<Cm
   const engine =
     workers === 0
       ? localEngine(dir, { threads: opts.threads ?? 2, device })
-      : workerEngine(dir, { workers, device, threads: opts.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)) })
+      : workerEngine(dir, { workers, device, merge: MERGEABLE_STAGES, threads: opts.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)) })
   if (E.isLeft(engine)) return engine
   const parts = pipe(
-    manifestConfig(dir, engine.right.manifest),
-    E.bindTo('c'),
-    E.chainFirst(() => checkStages(dir, engine.right.manifest)),
+    cmgaManifest(dir, engine.right.manifest),
+    E.bindTo('manifest'),
+    E.let('c', ({ manifest }) => manifest.config),
     E.bind('tokenizer', ({ c }) => loadTokenizer(opts.vocab ?? dir, { maxLength: opts.maxLength ?? Math.min(30, c.text.maxPositions), maxPositions: c.text.maxPositions })),
     E.chainFirst(({ c, tokenizer }) =>
       tokenizer.vocabSize > c.text.vocabSize
@@ -350,5 +338,5 @@ export const openRuntime = (dir: string, opts: RuntimeOptions = {}): E.Either<Cm
     void engine.right.close()
     return parts
   }
-  return E.right(makeRuntime(engine.right, parts.right.c, parts.right.tokenizer, parts.right.identity, batchSize, Math.max(1, workers) * 2))
+  return E.right(makeRuntime(engine.right, parts.right.manifest, parts.right.tokenizer, parts.right.identity, batchSize, Math.max(1, workers) * 2))
 }

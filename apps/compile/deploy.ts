@@ -18,12 +18,8 @@ import { fusionPasses } from '../../compiler/passes/fusions/index.js'
 import { splitPrefix } from '../../compiler/passes/split-prefix.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { stageGraph, stages } from '../../models/cmga/graphs.js'
-
-/** The extra stages: the joint vision graph split at its text-independent prefix. */
-export const prefixStages = ['vision_prefix', 'vision_joint_suffix'] as const
-
-/** Name of the prefix's output and of the suffix's matching input. */
-export const prefixValue = 'vision_prefix'
+import type { CmgaStage } from '../../models/cmga/stages.js'
+import { prefixValue } from '../../models/cmga/stages.js'
 
 /** What to build. */
 export interface DeployOptions {
@@ -36,7 +32,7 @@ export interface DeployOptions {
 
 /** One optimized stage graph and the stats of the passes that built it. */
 export interface DeployGraph {
-  readonly stage: string
+  readonly stage: CmgaStage
   readonly graph: Graph
   readonly stats: Record<string, Record<string, number>>
 }
@@ -44,13 +40,13 @@ export interface DeployGraph {
 /** The passes a stage goes through. */
 export const deployPasses = (o: DeployOptions = {}): readonly Pass[] => [...(o.passes ?? defaultPasses), ...(o.fuse === false ? [] : fusionPasses(o.fusion))]
 
-const optimize = (stage: string, g: Graph, passes: readonly Pass[]): DeployGraph => {
+const optimize = (stage: CmgaStage, g: Graph, passes: readonly Pass[]): DeployGraph => {
   const r = runPipeline(g, passes)
   return { stage, graph: r.graph, stats: r.stats }
 }
 
 /** The joint vision graph's prefix and suffix, unoptimized (none when the graph does not use the text). */
-export const splitJointVision = (c: CmgaConfig): E.Either<CmgaError, readonly { stage: string; graph: Graph }[]> =>
+export const splitJointVision = (c: CmgaConfig): E.Either<CmgaError, readonly { stage: CmgaStage; graph: Graph }[]> =>
   pipe(
     tryBuild(() => runPipeline(stageGraph(c, 'vision_joint'), defaultPasses).graph),
     E.chain((g) =>
@@ -71,6 +67,6 @@ export const deployGraphs = (c: CmgaConfig, o: DeployOptions = {}): E.Either<Cmg
   const passes = deployPasses(o)
   return pipe(
     tryBuild(() => stages.map((s) => optimize(s, stageGraph(c, s), passes))),
-    E.chain((main) => E.map((extra: readonly { stage: string; graph: Graph }[]) => [...main, ...extra.map((x) => optimize(x.stage, x.graph, passes))])(splitJointVision(c)))
+    E.chain((main) => E.map((extra: readonly { stage: CmgaStage; graph: Graph }[]) => [...main, ...extra.map((x) => optimize(x.stage, x.graph, passes))])(splitJointVision(c)))
   )
 }

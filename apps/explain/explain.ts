@@ -66,11 +66,13 @@ export interface Explanation {
 // reading the stages' outputs
 // -------------------------------------------------------------------------------------
 
-type Outputs = Record<string, HostTensor>
+/** A stage's results: what its contract names, and per compression layer `keep.{layer}` and `guide.{layer}`. */
+type Outputs = Readonly<Record<string, HostTensor | undefined>>
 
-const output = (o: Outputs, stage: string, name: string, hint = ''): E.Either<CmgaError, Float64Array> => {
+/** Row 0 of a per-layer output. */
+const firstRow = (o: Outputs, stage: string, name: string, hint = ''): E.Either<CmgaError, number[]> => {
   const t = o[name]
-  return t === undefined ? fail('input', `stage ${stage} has no output "${name}"${hint}`) : E.right(toNumbers(t))
+  return t === undefined ? fail('input', `stage ${stage} has no output "${name}"${hint}`) : E.right(Array.from(toNumbers(t).slice(0, t.shape[1])))
 }
 
 /** The compression steps of image 0 from a vision stage's `keep.{layer}` and `guide.{layer}`. */
@@ -78,11 +80,11 @@ const stepsOf = (o: Outputs, stage: string, layers: readonly number[]): E.Either
   const old = ' (this model directory predates it: compile it again with this version of cmga)'
   const steps: CompressionStep[] = []
   for (const layer of layers) {
-    const keep = output(o, stage, `keep.${layer}`)
-    const scores = output(o, stage, `guide.${layer}`, old)
+    const keep = firstRow(o, stage, `keep.${layer}`)
+    const scores = firstRow(o, stage, `guide.${layer}`, old)
     if (E.isLeft(keep)) return keep
     if (E.isLeft(scores)) return scores
-    steps.push({ layer, keep: Array.from(keep.right.slice(0, o[`keep.${layer}`].shape[1])), scores: Array.from(scores.right.slice(0, o[`guide.${layer}`].shape[1])) })
+    steps.push({ layer, keep: keep.right, scores: scores.right })
   }
   return E.right(steps)
 }
@@ -150,13 +152,11 @@ export const explainPair = (m: CmgaModel, x: ExplainInput): TE.TaskEither<CmgaEr
         E.Do,
         E.bind('imageTrace', () => E.chain((s: CompressionStep[]) => tracePatches(N, s))(stepsOf(image, 'vision_image', layers))),
         E.bind('jointTrace', () => E.chain((s: CompressionStep[]) => tracePatches(N, s))(stepsOf(joint, 'vision_joint', layers))),
-        E.bind('global', () => output(scores, 'scores', 'score_global')),
-        E.bind('local', () => output(scores, 'scores', 'score_local')),
-        E.bind('itm', () => output(relation, 'relation', 'itm_logits')),
-        E.chain(({ imageTrace, jointTrace, global, local, itm }) => {
+        E.chain(({ imageTrace, jointTrace }) => {
           const visual = finalTokens(imageTrace, N)
           const v = image.image_tokens
-          if (v === undefined || v.shape[1] !== visual.length) return fail<Explanation>('input', `vision_image: image_tokens ${v === undefined ? 'missing' : `has ${v.shape[1]} tokens`}, expected ${visual.length}`)
+          if (v.shape[1] !== visual.length) return fail<Explanation>('input', `vision_image: image_tokens has ${v.shape[1]} tokens, expected ${visual.length}`)
+          const [global, local, itm] = [scores.score_global, scores.score_local, relation.itm_logits].map(toNumbers)
           const { rows, S } = similarityOf(text.text_tokens, v, toNumbers(mask))
           return E.right({
             imageSize: c.vision.imageSize,

@@ -11,15 +11,16 @@ import { keptCounts, numPatches } from './config.js'
 import { clsOf, itmHead, relationModule, vqaHead } from './fusion.js'
 import { pretrainLosses } from './losses.js'
 import { cmgaParams } from './params.js'
+import { graphStages } from './stages.js'
 import { textEncoder } from './text.js'
 import type { Guidance } from './vision.js'
 import { visionEncoder } from './vision.js'
 
-/** The stages a compiled model directory holds. */
-export type Stage = 'text' | 'vision_image' | 'vision_joint' | 'vision_none' | 'relation' | 'scores'
+/** The stages built from the graphs below (`stages.ts` names what each takes and gives). */
+export type Stage = (typeof graphStages)[number]
 
 /** Every stage, in the order `cmga compile` writes them. */
-export const stages: readonly Stage[] = ['text', 'vision_image', 'vision_joint', 'vision_none', 'relation', 'scores']
+export const stages: readonly Stage[] = graphStages
 
 /** Final visual token count of a guidance mode. */
 export const visionTokens = (c: CmgaConfig, g: Guidance): number => {
