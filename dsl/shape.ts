@@ -54,12 +54,6 @@ export const scatterNDAdd = <D extends DType>(x: Tensor<D>, indices: I64, update
 /** One-hot float32 encoding along a new last axis. */
 export const oneHot = (indices: I64, depth: number): F32 => b.oneHot(indices, depth) as F32
 
-/** A dim's static value, or throws a clear error. */
-export const staticDim = (d: Dim, what: string): number => {
-  if (typeof d !== 'number') throw new Error(`${what} must be static, got ${d}`)
-  return d
-}
-
 /** `x[..., start:, ...]` along one axis, for static and named dims alike. */
 export const sliceFrom = <D extends DType>(x: Tensor<D>, axis: number, start: number): Tensor<D> => {
   const ax = axisOf(axis, x.shape.length)

@@ -54,6 +54,3 @@ export type Operand<D extends DType> = Tensor<D> | number
 
 /** Normalizes a possibly negative axis against a rank. */
 export const axisOf = b.axisOf
-
-/** Static size of one dim, or throws when it is named. */
-export const rankOf = (x: Node): number => x.shape.length

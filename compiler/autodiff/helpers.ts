@@ -6,10 +6,9 @@
  */
 import type { DType } from '../ir/dtype.js'
 import type { Node } from '../ir/node.js'
+import { sameShape } from '../ir/node.js'
 import type { Shape } from '../ir/ops.js'
 import { cast, expand, mul, oneHot, reshape, scalar, sum, transpose, unsqueeze } from '../ir/build.js'
-
-const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i])
 
 /** A tensor of zeros of the given type: a scalar 0 expanded (named dims are fine). */
 export const zerosOf = (dtype: DType, shape: Shape): Node =>

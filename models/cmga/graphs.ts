@@ -14,7 +14,7 @@ import { cmgaParams } from './params.js'
 import { graphStages } from './stages.js'
 import { textEncoder } from './text.js'
 import type { Guidance } from './vision.js'
-import { visionEncoder } from './vision.js'
+import { needsText, visionEncoder } from './vision.js'
 
 /** The stages built from the graphs below (`stages.ts` names what each takes and gives). */
 export type Stage = (typeof graphStages)[number]
@@ -49,7 +49,7 @@ export const textGraph = (c: CmgaConfig): Graph => {
 export const visionGraph = (c: CmgaConfig, g: Guidance): Graph => {
   const p = cmgaParams(c)
   const pixels = pixelsInput(c)
-  const tCls = g === 'joint' || g === 'text' ? input('text_cls', 'float32', ['B', c.text.width]) : undefined
+  const tCls = needsText(g) ? input('text_cls', 'float32', ['B', c.text.width]) : undefined
   const { V, keep } = visionEncoder(c, p.vision, pixels, g, tCls)
   const outputs: Record<string, F32 | I64> = { vision_embeds: V }
   if (g === 'image' || g === 'none') {

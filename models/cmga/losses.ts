@@ -12,7 +12,7 @@ import { fromNumbers } from '../../compiler/ir/tensor.js'
 import { globalFeature, globalScore, localScore, tokenFeatures } from './align.js'
 import type { CmgaConfig } from './config.js'
 import { clsOf, itmHead, relationModule } from './fusion.js'
-import { dense, LN } from './layers.js'
+import { dense, LN, size } from './layers.js'
 import type { CmgaParams } from './params.js'
 import { textEncoder } from './text.js'
 import { visionEncoder } from './vision.js'
@@ -43,14 +43,14 @@ const eye = (n: number): F32 => constant(fromNumbers('float32', [n, n], Array.fr
 
 /** Mean cross-entropy of `logits` [N, C] against integer `labels` [N] (rows weighted by `weight`). */
 export const crossEntropy = (logits: F32, labels: I64, weight?: F32): F32 => {
-  const C = logits.shape[1] as number
+  const C = size(logits.shape[1])
   const nll = neg(sum(mul(logSoftmax(logits, 1), oneHot(labels, C)), 1)) // [N]
   return weight === undefined ? mean(nll, 0) : div(sum(mul(nll, weight), 0), maximum(sum(weight, 0), 1))
 }
 
 /** `(CE(rows) + CE(columns)) / 2` of a square similarity matrix against its diagonal. */
 export const symmetricCE = (sim: F32): F32 => {
-  const B = sim.shape[0] as number
+  const B = size(sim.shape[0])
   const I = eye(B)
   const rows = neg(mean(sum(mul(logSoftmax(sim, 1), I), 1), 0))
   const cols = neg(mean(sum(mul(logSoftmax(sim, 0), I), 0), 0))
@@ -59,14 +59,14 @@ export const symmetricCE = (sim: F32): F32 => {
 
 /** The hard negatives: the best-scoring wrong partner along an axis of `score_global` [B, B]. */
 const hardNegatives = (score: F32, axis: 0 | 1): I64 => {
-  const B = score.shape[0] as number
+  const B = size(score.shape[0])
   return argmax(add(score, mul(eye(B), -1e9)), axis)
 }
 
 /** The objectives of spec section 9 on a batch with static B and L. */
 export const pretrainLosses = (c: CmgaConfig, p: CmgaParams, batch: Batch): Losses => {
   const { pixels, ids, mask, mlmIds, mlmLabels } = batch
-  const B = pixels.shape[0] as number
+  const B = size(pixels.shape[0])
   const temp = minimum(maximum(p.temp, 0.001), 0.5)
 
   // ITC and FTC: text-agnostic image features against the text features.
@@ -96,7 +96,7 @@ export const pretrainLosses = (c: CmgaConfig, p: CmgaParams, batch: Batch): Loss
   const Fm = relationModule(c, p.text, Tm, mask, Vm)
   const h = LN(gelu(dense(Fm, p.mlm.transform)), p.mlm.norm, c.text.eps)
   const vocab = linear(h, p.text.wordEmbeddings, p.mlm.bias) // [B, L, V]
-  const L = ids.shape[1] as number
+  const L = size(ids.shape[1])
   const targets = not(equal(mlmLabels, -100))
   const flatLabels = reshape(where(targets, mlmLabels, 0), [B * L])
   const mlm = crossEntropy(reshape(vocab, [B * L, c.text.vocabSize]), flatLabels, reshape(cast(targets, 'float32'), [B * L]))
