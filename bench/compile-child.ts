@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import { compileModel } from '../models/cmga/compile.js'
-import { readConfigFile } from '../models/cmga/config.js'
-import { randomWeights } from '../models/cmga/random-init.js'
+import { compileModel } from '../apps/compile/compile.js'
+import { readConfigFile } from '../apps/cmga/config-file.js'
+import { randomWeights } from '../apps/compile/random-init.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cmga-bench-compile-'))
 const c = readConfigFile(process.argv[2] ?? 'models/cmga/configs/base.json')

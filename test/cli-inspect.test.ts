@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import * as E from 'fp-ts/lib/Either.js'
 import { onnx } from '../compiler/emit/proto.js'
 import { describeInfo } from '../cli/commands/inspect.js'
-import { inspectModel } from '../runtime/cmga/inspect.js'
+import { inspectModel } from '../apps/cmga/inspect.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
 import { compileTinyModel } from './support/retrieval-data.js'
 

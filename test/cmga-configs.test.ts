@@ -13,14 +13,14 @@ import { tryBuild } from '../compiler/errors.js'
 import { evaluate } from '../compiler/eval/evaluate.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { toNumbers } from '../compiler/ir/tensor.js'
-import { compileModel } from '../models/cmga/compile.js'
+import { compileModel } from '../apps/compile/compile.js'
 import type { CmgaConfig } from '../models/cmga/config.js'
 import { decodeConfig, keptCounts } from '../models/cmga/config.js'
 import { stageGraph, visionGraph } from '../models/cmga/graphs.js'
-import { randomWeights } from '../models/cmga/random-init.js'
+import { randomWeights } from '../apps/compile/random-init.js'
 import { sampleInputs } from '../cli/commands/sample-inputs.js'
-import { inferPairs } from '../runtime/cmga/infer.js'
-import { loadModel } from '../runtime/cmga/model.js'
+import { inferPairs } from '../apps/cmga/infer.js'
+import { loadCmgaModel } from '../apps/cmga/model.js'
 import { checkModels } from './support/onnx-check.js'
 import { tempDir } from './support/cli.js'
 
@@ -83,7 +83,7 @@ for (const [name, json] of Object.entries(configs)) {
     right(compileModel({ config: c, weights, weightsSource: 'test', weightsSummary: 'test', out: dir }))
     checkModels(readdirSync(dir).filter((f) => f.endsWith('.onnx')).map((f) => join(dir, f)))
     const feeds = sampleInputs(c, 3, Math.min(9, c.text.maxPositions), 3)
-    const got = right(await inferPairs(right(loadModel(dir)), feeds, name)())
+    const got = right(await inferPairs(right(loadCmgaModel(dir)), feeds, name)())
     const want = reference(c, weights, feeds)
     assert.equal([...got.keys()].sort(), [...want.keys()].sort())
     for (const [k, wv] of want) {

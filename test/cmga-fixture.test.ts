@@ -11,7 +11,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { toNumbers } from '../compiler/ir/tensor.js'
 import { readSafetensors } from '../runtime/safetensors/index.js'
-import { readManifest } from '../runtime/cmga/model.js'
+import { readCmgaManifest } from '../apps/cmga/model.js'
 import { cli, tempDir } from './support/cli.js'
 import { checkModels } from './support/onnx-check.js'
 
@@ -55,7 +55,7 @@ it('every fixture output is produced and matches', () => {
 })
 
 it('the manifest describes every stage and the config', () => {
-  const m = readManifest(model)
+  const m = readCmgaManifest(model)
   assert.ok(E.isRight(m))
   if (E.isLeft(m)) return
   for (const stage of ['text', 'vision_image', 'vision_joint', 'vision_none', 'relation', 'scores']) assert.ok(m.right.stages[stage] !== undefined, stage)

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type CmgaConfig, decodeConfig, keptCounts, numPatches, readConfigFile } from '../models/cmga/config.js'
+import { type CmgaConfig, decodeConfig, keptCounts, numPatches } from '../models/cmga/config.js'
+import { readConfigFile } from '../apps/cmga/config-file.js'
 
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
 const basePath = here('../models/cmga/configs/base.json')

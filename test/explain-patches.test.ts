@@ -5,8 +5,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { CompressionStep, LayerPatches } from '../runtime/explain/patches.js'
-import { coverWeights, tracePatches } from '../runtime/explain/patches.js'
+import type { CompressionStep, LayerPatches } from '../apps/explain/patches.js'
+import { coverWeights, tracePatches } from '../apps/explain/patches.js'
 
 const trace = (n: number, steps: CompressionStep[]): LayerPatches[] => {
   const r = tracePatches(n, steps)

@@ -14,9 +14,9 @@ import * as assert from 'uvu/assert'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { toNumbers } from '../compiler/ir/tensor.js'
 import { loadImage } from '../runtime/images/index.js'
-import type { ExplanationJson } from '../runtime/explain/index.js'
-import { explainPair, pictureLayout } from '../runtime/explain/index.js'
-import { loadModel } from '../runtime/cmga/model.js'
+import type { ExplanationJson } from '../apps/explain/index.js'
+import { explainPair, pictureLayout } from '../apps/explain/index.js'
+import { loadCmgaModel } from '../apps/cmga/model.js'
 import { readSafetensors, writeSafetensorsAtomic } from '../runtime/safetensors/index.js'
 import { loadTokenizer } from '../runtime/text/index.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
@@ -107,7 +107,7 @@ it('writes the picture and the JSON; kept positions match cmga infer', async () 
 })
 
 it('explainPair rejects input that does not fit the model, as a value', async () => {
-  const m = right(loadModel(model))
+  const m = right(loadCmgaModel(model))
   const enc = right(loadTokenizer(vocab, { maxLength: 32 })).encode(['a dog'])
   const pixels = { dtype: 'float32' as const, shape: [1, 3, 16, 16], data: new Float32Array(3 * 16 * 16) }
   const r = await explainPair(m, { pixels, ids: enc.ids, mask: enc.mask, tokens: enc.tokens[0] })()

@@ -11,7 +11,7 @@ import type { HostTensor } from '../compiler/ir/tensor.js'
 import type { AdamWOptions } from '../compiler/train/adamw.js'
 import { adamwStep, trainNames } from '../compiler/train/adamw.js'
 import * as d from '../dsl/index.js'
-import { compileTraining } from '../runtime/train/compile.js'
+import { compileTraining } from '../apps/train/compile.js'
 import { openSession } from '../runtime/session.js'
 
 const get = <A>(e: E.Either<{ message: string }, A>): A => {

@@ -13,12 +13,12 @@ import { printGraph } from '../compiler/ir/print.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { adamwDefaults } from '../compiler/train/adamw.js'
 import * as d from '../dsl/index.js'
-import { readConfigFile } from '../models/cmga/config.js'
+import { readConfigFile } from '../apps/cmga/config-file.js'
 import type { NegativeChoice } from '../models/cmga/losses.js'
 import { chooseNegatives } from '../models/cmga/losses.js'
 import { cmgaTrainStep, ITM_NOISE, trainingLossGraph } from '../models/cmga/train-step.js'
 import { mulberry32 } from '../runtime/prng.js'
-import { gumbelNoise } from '../runtime/train/data.js'
+import { gumbelNoise } from '../apps/train/data.js'
 
 const get = <A>(e: E.Either<{ message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)

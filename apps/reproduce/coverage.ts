@@ -12,9 +12,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import sharp from 'sharp'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
-import type { CompiledModel } from '../../runtime/cmga/model.js'
-import type { LayerPatches } from '../../runtime/explain/patches.js'
-import { explainImage } from '../../runtime/explain/run.js'
+import type { CmgaModel } from '../cmga/model.js'
+import type { LayerPatches } from '../explain/patches.js'
+import { explainImage } from '../explain/run.js'
 
 /** The measurement over a set of images. */
 export interface Coverage {
@@ -49,7 +49,7 @@ export const objectShares = (mask: Uint8Array, size: number, patch: number, kept
 }
 
 /** Measures `model` on the first `count` images of a set written with `--masks`. */
-export const measureCoverage = async (model: CompiledModel, setDir: string, count: number, onProgress?: (done: number, total: number) => void): Promise<E.Either<CmgaError, Coverage>> => {
+export const measureCoverage = async (model: CmgaModel, setDir: string, count: number, onProgress?: (done: number, total: number) => void): Promise<E.Either<CmgaError, Coverage>> => {
   const c = model.manifest.config
   const layers = c.compression.layers
   if (layers.length === 0) return E.left(cmgaError('input', 'the model has no compression layers'))

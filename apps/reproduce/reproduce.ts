@@ -18,7 +18,7 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { loadImages } from '../../runtime/images/index.js'
-import { loadModel } from '../../runtime/cmga/model.js'
+import { loadCmgaModel } from '../cmga/model.js'
 import { chartPng } from './chart.js'
 import { runCmga } from './cli-steps.js'
 import type { Coverage } from './coverage.js'
@@ -231,7 +231,7 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
   let coverage: Coverage | undefined
   if (first !== undefined) {
     req.log(`reproduce: kept object pixels of ${first.name} on ${p.coverageCount} held-out images`)
-    const model = loadModel(join(req.out, 'models', first.name), { threads: req.threads })
+    const model = loadCmgaModel(join(req.out, 'models', first.name), { threads: req.threads })
     if (E.isLeft(model)) return model
     const cov = await measureCoverage(model.right, join(req.out, 'data/test'), p.coverageCount)
     if (E.isLeft(cov)) return cov

@@ -11,12 +11,12 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { toNumbers } from '../../compiler/ir/tensor.js'
-import { describeCheckpoint, importCheckpoint } from '../../models/cmga/checkpoint.js'
-import { compileModel } from '../../models/cmga/compile.js'
-import { readConfigFile } from '../../models/cmga/config.js'
-import { inferPairs } from '../../runtime/cmga/infer.js'
-import type { Outputs } from '../../runtime/cmga/infer.js'
-import { loadModel } from '../../runtime/cmga/model.js'
+import { describeCheckpoint, importCheckpoint } from '../../apps/compile/checkpoint.js'
+import { compileModel } from '../../apps/compile/compile.js'
+import { readConfigFile } from '../../apps/cmga/config-file.js'
+import { inferPairs } from '../../apps/cmga/infer.js'
+import type { Outputs } from '../../apps/cmga/infer.js'
+import { loadCmgaModel } from '../../apps/cmga/model.js'
 import { readSafetensors } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
@@ -78,7 +78,7 @@ export const demoCommand: Command = {
               compileModel({ config, weights: ck.weights, weightsSource: 'models/cmga/demo/weights.safetensors', weightsSummary: describeCheckpoint(ck), out, onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`) })
             )
           ),
-          E.chain((device) => loadModel(out, { device })),
+          E.chain((device) => loadCmgaModel(out, { device })),
           E.bindTo('model'),
           E.bind('inputs', () => readSafetensors(here('demo/inputs.safetensors')))
         )

@@ -10,8 +10,8 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
-import { loadModel } from '../../runtime/cmga/model.js'
-import { encodePng, explainImage, explanationJson, writeFilesAtomic } from '../../runtime/explain/index.js'
+import { loadCmgaModel } from '../../apps/cmga/model.js'
+import { encodePng, explainImage, explanationJson, writeFilesAtomic } from '../../apps/explain/index.js'
 import type { Command, Values } from '../command.js'
 import { integer, required } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
@@ -72,7 +72,7 @@ export const explainCommand: Command = {
           E.bind('vocab', () => optional(values, 'vocab')),
           E.bind('threads', () => integer('explain', values, 'threads', 2, 1, 256)),
           E.bind('device', () => deviceFlag('explain', values)),
-          E.bind('model', ({ dir, threads, device }) => loadModel(dir, { threads, device }))
+          E.bind('model', ({ dir, threads, device }) => loadCmgaModel(dir, { threads, device }))
         )
       ),
       TE.bind('result', ({ model, image, text, vocab }) => explainImage({ model, image, text, vocab })),

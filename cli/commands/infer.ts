@@ -5,8 +5,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { loadModel } from '../../runtime/cmga/model.js'
-import { inferPairs } from '../../runtime/cmga/infer.js'
+import { loadCmgaModel } from '../../apps/cmga/model.js'
+import { inferPairs } from '../../apps/cmga/infer.js'
 import { readSafetensors, writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
 import { integer, required } from '../command.js'
@@ -46,7 +46,7 @@ export const inferCommand: Command = {
           E.bind('out', () => required('infer', values, 'out')),
           E.bind('threads', () => integer('infer', values, 'threads', 2, 1, 256)),
           E.bind('device', () => deviceFlag('infer', values)),
-          E.bind('model', ({ dir, threads, device }) => loadModel(dir, { threads, device })),
+          E.bind('model', ({ dir, threads, device }) => loadCmgaModel(dir, { threads, device })),
           E.bind('feeds', ({ inputs }) => readSafetensors(inputs))
         )
       ),

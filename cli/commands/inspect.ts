@@ -3,9 +3,9 @@
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
-import type { ModelInfo, StageInfo } from '../../runtime/cmga/inspect.js'
-import { inspectModel } from '../../runtime/cmga/inspect.js'
-import { describeModel } from '../../runtime/cmga/fingerprint.js'
+import type { ModelInfo, StageInfo } from '../../apps/cmga/inspect.js'
+import { inspectModel } from '../../apps/cmga/inspect.js'
+import { describeModel } from '../../runtime/model/fingerprint.js'
 import type { Command } from '../command.js'
 import { required } from '../command.js'
 import { writeResult } from '../runtime-flags.js'

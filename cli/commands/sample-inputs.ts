@@ -8,9 +8,9 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { fromNumbers } from '../../compiler/ir/tensor.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
-import { readConfigFile } from '../../models/cmga/config.js'
+import { readConfigFile } from '../../apps/cmga/config-file.js'
 import { mulberry32, normal } from '../../runtime/prng.js'
-import { readManifest } from '../../runtime/cmga/model.js'
+import { readCmgaManifest } from '../../apps/cmga/model.js'
 import { writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
 import { integer, required } from '../command.js'
@@ -72,7 +72,7 @@ export const sampleInputsCommand: Command = {
       E.bind('out', () => required('sample-inputs', values, 'out')),
       E.bind('config', () =>
         typeof values.model === 'string'
-          ? E.map((m: { config: CmgaConfig }) => m.config)(readManifest(values.model))
+          ? E.map((m: { config: CmgaConfig }) => m.config)(readCmgaManifest(values.model))
           : E.chain(readConfigFile)(required('sample-inputs', values, 'config'))
       ),
       E.bind('B', () => integer('sample-inputs', values, 'batch', 2, 1, 4096)),

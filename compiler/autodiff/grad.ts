@@ -11,10 +11,9 @@ import { fail, raise, tryBuild } from '../errors.js'
 import type { Graph, Output } from '../ir/graph.js'
 import { graph, paramsOf, topoFrom } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
-import { showType } from '../ir/node.js'
-import { add } from '../../dsl/math.js'
-import { scalar } from '../../dsl/tensor.js'
-import { zerosOf } from '../../dsl/grad-helpers.js'
+import { sameType, showType } from '../ir/node.js'
+import { add, scalar } from '../ir/build.js'
+import { zerosOf } from './helpers.js'
 import { vjp } from './vjp.js'
 
 // -------------------------------------------------------------------------------------
@@ -32,9 +31,6 @@ export interface GradOptions {
 type Leaf = Node<'Input'> | Node<'Param'>
 
 const isLeaf = (n: Node): n is Leaf => n.op === 'Input' || n.op === 'Param'
-
-const sameType = (a: Node, b: Node): boolean =>
-  a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
 
 // -------------------------------------------------------------------------------------
 // the transform

@@ -6,29 +6,25 @@
  * kernel) add up and pixels no window covers get zero.
  * @since 0.1.0
  */
-import type { FloatDType } from '../ir/dtype.js'
 import type { OpAttrs, Shape } from '../ir/ops.js'
 import { fromNumbers } from '../ir/tensor.js'
 import { raise } from '../errors.js'
-import type { Tensor } from '../../dsl/tensor.js'
-import { constant } from '../../dsl/tensor.js'
-import { matmul, sum } from '../../dsl/math.js'
-import { gather, mT, reshape, scatterNDAdd, transpose, unsqueeze } from '../../dsl/shape.js'
-import { zerosOf } from '../../dsl/grad-helpers.js'
+import type { Node } from '../ir/node.js'
+import { constant, gather, matmul, mT, reshape, scatterNDAdd, sum, transpose, unsqueeze } from '../ir/build.js'
+import { zerosOf } from './helpers.js'
 import type { Vjp } from './vjp.js'
 
-type F = Tensor<FloatDType>
 
 const show = (s: Shape | readonly number[]): string => `[${s.join(',')}]`
 
 /** The patches [N, L, C*kh*kw] of x [N, C, H, W] and how to send patch gradients back to x. */
 interface Im2col {
-  readonly patches: F
-  readonly back: (gPatches: F) => F
+  readonly patches: Node
+  readonly back: (gPatches: Node) => Node
 }
 
 /** Non-overlapping windows that tile x exactly: reshapes and transposes only. */
-const tiled = (x: F, C: number, [kh, kw]: readonly number[], [Ho, Wo]: readonly number[]): Im2col => {
+const tiled = (x: Node, C: number, [kh, kw]: readonly number[], [Ho, Wo]: readonly number[]): Im2col => {
   const N = x.shape[0]
   const K = C * kh * kw
   return {
@@ -38,7 +34,7 @@ const tiled = (x: F, C: number, [kh, kw]: readonly number[], [Ho, Wo]: readonly 
 }
 
 /** Any windows: gathered by a constant [L, kh*kw] table of flat spatial positions. */
-const gathered = (x: F, [C, H, W]: readonly number[], [kh, kw]: readonly number[], [sh, sw]: readonly number[], [Ho, Wo]: readonly number[]): Im2col => {
+const gathered = (x: Node, [C, H, W]: readonly number[], [kh, kw]: readonly number[], [sh, sw]: readonly number[], [Ho, Wo]: readonly number[]): Im2col => {
   const N = x.shape[0]
   const [L, P] = [Ho * Wo, kh * kw]
   const table: number[] = []
@@ -58,7 +54,7 @@ const gathered = (x: F, [C, H, W]: readonly number[], [kh, kw]: readonly number[
 
 /** Conv: `y[n, o, l] = patches[n, l, :] . w[o, :]`, so both gradients are products with the patches. */
 export const convGrad: Vjp<OpAttrs['Conv']> = (n, g) => {
-  const [x, w, bias] = n.inputs as readonly F[]
+  const [x, w, bias] = n.inputs
   const { kernel, strides } = n.attrs
   const [, C, H, W] = x.shape
   if (typeof C !== 'number' || typeof H !== 'number' || typeof W !== 'number') {
@@ -70,8 +66,8 @@ export const convGrad: Vjp<OpAttrs['Conv']> = (n, g) => {
   const exact = strides[0] === kernel[0] && strides[1] === kernel[1] && H % kernel[0] === 0 && W % kernel[1] === 0
   const im = exact ? tiled(x, C, kernel, [Ho, Wo]) : gathered(x, [C, H, W], kernel, strides, [Ho, Wo])
   const N = x.shape[0]
-  const gy = reshape(transpose(g as F, [0, 2, 3, 1]), [N, Ho * Wo, O]) // [N, L, O]
+  const gy = reshape(transpose(g, [0, 2, 3, 1]), [N, Ho * Wo, O]) // [N, L, O]
   const gx = im.back(matmul(gy, reshape(w, [O, K])))
   const gw = reshape(sum(matmul(mT(gy), im.patches), 0), w.shape)
-  return bias === undefined ? [gx, gw] : [gx, gw, sum(g as F, [0, 2, 3])]
+  return bias === undefined ? [gx, gw] : [gx, gw, sum(g, [0, 2, 3])]
 }

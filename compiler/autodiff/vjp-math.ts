@@ -4,17 +4,14 @@
  * reuse the forward value.
  * @since 0.1.0
  */
-import type { FloatDType } from '../ir/dtype.js'
 import { isFloat } from '../ir/dtype.js'
 import type { Node } from '../ir/node.js'
 import type { OpAttrs, Shape } from '../ir/ops.js'
 import { raise } from '../errors.js'
-import type { Bool, Tensor } from '../../dsl/tensor.js'
 import {
-  add, cast, div, equal, exp, greater, less, log, matmul, mean, mul, neg, pow, sqrt, sub, sum, topk, where
-} from '../../dsl/math.js'
-import { expand, mT, unsqueeze } from '../../dsl/shape.js'
-import { countOver, scatterAlong, sumTo } from '../../dsl/grad-helpers.js'
+  add, cast, div, equal, exp, expand, greater, less, log, matmul, mean, mT, mul, neg, pow, sqrt, sub, sum, topk, unsqueeze, where
+} from '../ir/build.js'
+import { countOver, scatterAlong, sumTo } from './helpers.js'
 import type { Vjp, VjpTable } from './vjp.js'
 import { convGrad } from './vjp-conv.js'
 import type { ShapeKind } from './vjp-shape.js'
@@ -24,7 +21,6 @@ import type { FusedKind } from './vjp-fused.js'
 // helpers
 // -------------------------------------------------------------------------------------
 
-type F = Tensor<FloatDType>
 type MathKind = Exclude<keyof VjpTable, ShapeKind | FusedKind>
 
 /** No input carries a gradient (leaves, comparisons, bool ops, index outputs). */
@@ -87,7 +83,7 @@ export const mathRules: Pick<VjpTable, MathKind> = {
   Less: none,
   Greater: none,
   And: none,
-  Where: ({ inputs: [c, a, b] }, g) => [null, sumTo(where(c as Bool, g, 0), a.shape), sumTo(where(c as Bool, 0, g), b.shape)],
+  Where: ({ inputs: [c, a, b] }, g) => [null, sumTo(where(c, g, 0), a.shape), sumTo(where(c, 0, g), b.shape)],
   Neg: unary((_x, _y, g) => neg(g)),
   Exp: unary((_x, y, g) => mul(g, y)),
   Log: unary((x, _y, g) => div(g, x)),
@@ -98,10 +94,7 @@ export const mathRules: Pick<VjpTable, MathKind> = {
   Abs: unary((x, _y, g) => where(greater(x, 0), g, where(less(x, 0), neg(g), 0))),
   Not: none,
   Cast: ({ inputs: [x], dtype }, g) => [isFloat(x.dtype) && isFloat(dtype) ? (x.dtype === dtype ? g : cast(g, x.dtype)) : null],
-  MatMul: ({ inputs }, g) => {
-    const [a, b] = inputs as readonly F[]
-    return [sumTo(matmul(g as F, mT(b)), a.shape), sumTo(matmul(mT(a), g as F), b.shape)]
-  },
+  MatMul: ({ inputs: [a, b] }, g) => [sumTo(matmul(g, mT(b)), a.shape), sumTo(matmul(mT(a), g), b.shape)],
   Conv: convGrad,
   ReduceSum: ({ inputs: [x], attrs: { axes, keepdims } }, g) => [expand(keepDims(g, axes, keepdims), x.shape)],
   ReduceMean: ({ inputs: [x], attrs: { axes, keepdims } }, g) => [

@@ -4,18 +4,15 @@
  * it back onto zeros. Index inputs never carry a gradient.
  * @since 0.1.0
  */
-import type { FloatDType } from '../ir/dtype.js'
 import type { Node } from '../ir/node.js'
 import type { Dim, OpAttrs } from '../ir/ops.js'
 import { fromNumbers } from '../ir/tensor.js'
 import { raise } from '../errors.js'
-import type { I64, Tensor } from '../../dsl/tensor.js'
-import { constant } from '../../dsl/tensor.js'
-import { and, cast, less, matmul, maximum, minimum, not, sub, where } from '../../dsl/math.js'
 import {
-  concat, expand, gather, gatherND, mT, oneHot, reshape, scatterNDAdd, slice, squeeze, transpose, unsqueeze
-} from '../../dsl/shape.js'
-import { scatterAlong, sumTo, zerosOf } from '../../dsl/grad-helpers.js'
+  and, cast, concat, constant, expand, gather, gatherND, less, matmul, maximum, minimum, mT, not, oneHot, reshape, scatterNDAdd, slice,
+  squeeze, sub, transpose, unsqueeze, where
+} from '../ir/build.js'
+import { scatterAlong, sumTo, zerosOf } from './helpers.js'
 import type { Vjp, VjpTable } from './vjp.js'
 
 // -------------------------------------------------------------------------------------
@@ -45,7 +42,7 @@ const gatherGrad: Vjp<OpAttrs['Gather']> = ({ inputs: [x, idx], attrs: { axis } 
   const [q, r] = [idx.shape.length, x.shape.length]
   const front = permute(g, [...range(axis, axis + q), ...range(0, axis), ...range(axis + q, r - 1 + q)])
   const zeros = zerosOf(g.dtype, [x.shape[axis], ...x.shape.slice(0, axis), ...x.shape.slice(axis + 1)])
-  const scattered = scatterNDAdd(zeros, unsqueeze(idx as I64, q), front)
+  const scattered = scatterNDAdd(zeros, unsqueeze(idx, q), front)
   return [permute(scattered, [...range(1, axis + 1), 0, ...range(axis + 1, r)]), null]
 }
 
@@ -58,7 +55,7 @@ const gatherGrad: Vjp<OpAttrs['Gather']> = ({ inputs: [x, idx], attrs: { axis } 
  */
 const gatherNDGrad: Vjp<OpAttrs['GatherND']> = ({ inputs: [x, idx], attrs: { batchDims: b } }, g) => {
   const lead = idx.shape.slice(0, -1)
-  if (b === 0) return [scatterNDAdd(zerosOf(g.dtype, x.shape), idx as I64, g), null]
+  if (b === 0) return [scatterNDAdd(zerosOf(g.dtype, x.shape), idx, g), null]
   const batch = x.shape.slice(0, b)
   if (batch.every((d): d is number => typeof d === 'number')) {
     const iota = (j: number): Node => {
@@ -66,16 +63,16 @@ const gatherNDGrad: Vjp<OpAttrs['GatherND']> = ({ inputs: [x, idx], attrs: { bat
       return expand(constant(fromNumbers('int64', shape, range(0, batch[j]))), [...lead, 1])
     }
     const full = concat([...range(0, b).map(iota), idx], lead.length)
-    return [scatterNDAdd(zerosOf(g.dtype, x.shape), full as I64, g), null]
+    return [scatterNDAdd(zerosOf(g.dtype, x.shape), full, g), null]
   }
   const rest = x.shape.slice(b + 1)
   if (idx.shape[idx.shape.length - 1] !== 1 || lead.length !== b + 1 || !rest.every((d): d is number => typeof d === 'number')) {
     return raise('shape', `GatherND gradient with named batch dims supports only one index dim of depth 1 and static trailing dims, got data [${x.shape.join(',')}], indices [${idx.shape.join(',')}]`)
   }
   const R = rest.reduce((p, d) => p * d, 1)
-  const hot = oneHot(squeeze(idx as I64, lead.length), staticSize(x.shape[b], 'GatherND indexed dim'))
-  const oh = (hot.dtype === g.dtype ? hot : cast(hot, g.dtype)) as Tensor<FloatDType> // [B..., M, T]
-  const g2 = reshape(g, [...lead, R]) as Tensor<FloatDType> // [B..., M, R]
+  const hot = oneHot(squeeze(idx, lead.length), staticSize(x.shape[b], 'GatherND indexed dim'))
+  const oh = hot.dtype === g.dtype ? hot : cast(hot, g.dtype) // [B..., M, T]
+  const g2 = reshape(g, [...lead, R]) // [B..., M, R]
   return [reshape(matmul(mT(oh), g2), x.shape), null]
 }
 
@@ -98,7 +95,7 @@ const unslice = (g: Node, axis: number, n: number, s: number, end: Dim): Node =>
   const toLast = [...range(0, axis), ...range(axis + 1, r), axis]
   const rows = r === 1 ? unsqueeze(g, 0) : permute(g, toLast) // [..., m]
   const sel = slice(constant(fromNumbers(g.dtype, [n, n], range(0, n * n).map((i) => (i % (n + 1) === 0 ? 1 : 0)))), 1, s, end) // [n, m]
-  const moved = matmul(rows as Tensor<FloatDType>, mT(sel as Tensor<FloatDType>)) // [..., n]
+  const moved = matmul(rows, mT(sel)) // [..., n]
   return r === 1 ? squeeze(moved, 0) : permute(moved, toLast.map((_, i) => toLast.indexOf(i)))
 }
 
@@ -143,10 +140,10 @@ export const shapeRules: Pick<VjpTable, ShapeKind> = {
   Unsqueeze: ({ attrs: { axes } }, g) => [squeeze(g, axes)],
   Gather: gatherGrad,
   GatherElements: ({ inputs: [x, idx], attrs: { axis } }, g) => [
-    scatterAlong(g, idx as I64, axis, staticSize(x.shape[axis], 'GatherElements axis')),
+    scatterAlong(g, idx, axis, staticSize(x.shape[axis], 'GatherElements axis')),
     null
   ],
   GatherND: gatherNDGrad,
-  ScatterNDAdd: ({ inputs: [, idx] }, g) => [g, null, gatherND(g, idx as I64, 0)],
+  ScatterNDAdd: ({ inputs: [, idx] }, g) => [g, null, gatherND(g, idx, 0)],
   OneHot: () => [null]
 }

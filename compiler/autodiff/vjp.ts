@@ -3,8 +3,9 @@
  * node (with its inputs and attributes) and the cotangent `g` of its output (same type
  * as the node) and returns one entry per input: that input's cotangent contribution
  * (same type as the input), or `null` where the input carries no gradient (integer and
- * bool inputs, indices, masks). Rules are written with the DSL, so they build ordinary
- * interned IR nodes; a rule that cannot express a gradient throws a `BuildError`.
+ * bool inputs, indices, masks). Rules are written with the compiler's builders
+ * (`ir/build.ts`), so they build ordinary interned IR nodes; a rule that cannot express
+ * a gradient throws a `BuildError`.
  *
  * The table is split by op group: `vjp-math.ts` (elementwise, contractions, reductions,
  * normalizations), `vjp-shape.ts` (movement and indexing) and `vjp-fused.ts` (fused

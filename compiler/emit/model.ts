@@ -6,7 +6,6 @@
  * an external data buffer at 4096-aligned offsets.
  * @since 0.1.0
  */
-import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -20,6 +19,7 @@ import { showType } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
 import { sizeOf } from '../ir/tensor.js'
 import { verify } from '../ir/verify.js'
+import { compilerVersion } from '../version.js'
 import type { Builder, EmittedNode } from './context.js'
 import { createBuilder } from './context.js'
 import { lowerNode } from './lower.js'
@@ -58,18 +58,6 @@ export interface EmittedModel {
 
 /** Initializers go to the external file when together they exceed this (protobuf's 2 GB limit). */
 const DEFAULT_THRESHOLD = 2 ** 31
-
-let producerVersion: string | undefined
-const version = (): string => {
-  if (producerVersion === undefined) {
-    try {
-      producerVersion = String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
-    } catch {
-      producerVersion = '0.0.0'
-    }
-  }
-  return producerVersion
-}
 
 // -------------------------------------------------------------------------------------
 // checks
@@ -202,7 +190,7 @@ const build = (g: Graph, opts: EmitOptions, low: Lowered): E.Either<CmgaError, E
         irVersion: 8,
         opsetImport: [{ domain: '', version: 17 }, ...domains.map((domain) => ({ domain, version: 1 }))],
         producerName: 'cmga',
-        producerVersion: version(),
+        producerVersion: compilerVersion(),
         docString: opts.docString ?? '',
         graph: {
           name: g.name,

@@ -67,14 +67,6 @@ export const nodesOf = <K extends OpKind>(g: Graph, op: K): readonly Node<K>[] =
 /** The parameters a graph uses, in topological order. */
 export const paramsOf = (g: Graph): readonly Node<'Param'>[] => nodesOf(g, 'Param')
 
-/** Number of consumers of each node inside the graph (outputs count as consumers). */
-export const useCounts = (g: Graph): ReadonlyMap<Node, number> => {
-  const counts = new Map<Node, number>()
-  for (const n of topo(g)) for (const m of n.inputs) counts.set(m, (counts.get(m) ?? 0) + 1)
-  for (const o of g.outputs) counts.set(o.node, (counts.get(o.node) ?? 0) + 1)
-  return counts
-}
-
 /** @since 0.1.0 */
 export const graph = (name: string, inputs: readonly Node<'Input'>[], outputs: readonly Output[] | Readonly<Record<string, Node>>): Graph => ({
   name,

@@ -8,6 +8,7 @@
 import type { DType } from './dtype.js'
 import type { OpAttrs, OpKind, Shape } from './ops.js'
 import { infer } from './infer.js'
+import { contentKey } from './tensor.js'
 import { raise } from '../errors.js'
 
 // -------------------------------------------------------------------------------------
@@ -42,18 +43,9 @@ const registry = new FinalizationRegistry<string>((key) => {
   if (ref !== undefined && ref.deref() === undefined) table.delete(key)
 })
 
-const constantKey = (value: OpAttrs['Constant']['value']): string => {
-  // FNV-1a over the bytes: equal constants intern to one node.
-  const d = value.data
-  const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-  let h = 0x811c9dc5
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193)
-  return `${value.dtype}[${value.shape.join(',')}]#${(h >>> 0).toString(16)}:${bytes.length}`
-}
-
 const keyOf = (op: OpKind, inputs: readonly Node[], attrs: object): string =>
   op === 'Constant'
-    ? `Constant|${constantKey((attrs as OpAttrs['Constant']).value)}`
+    ? `Constant|${contentKey((attrs as OpAttrs['Constant']).value)}` // equal constants intern to one node
     : `${op}|${inputs.map((n) => n.id).join(',')}|${JSON.stringify(attrs)}`
 
 const sameConstant = (a: OpAttrs['Constant']['value'], b: OpAttrs['Constant']['value']): boolean => {
@@ -86,6 +78,12 @@ export const make = <K extends OpKind>(op: K, inputs: readonly Node[], attrs: Op
 
 /** Narrows a node to a kind. */
 export const isOp = <K extends OpKind>(n: Node, op: K): n is Node<K> => n.op === op
+
+/** Whether two shapes (or any two lists) are equal element by element. */
+export const sameShape = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((d, i) => d === b[i])
+
+/** Whether two values have one dtype and one shape. */
+export const sameType = (a: TensorType, b: TensorType): boolean => a.dtype === b.dtype && sameShape(a.shape, b.shape)
 
 /** `float32[B,197,768]`. */
 export const showType = (t: TensorType): string => `${t.dtype}[${t.shape.join(',')}]`

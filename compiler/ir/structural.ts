@@ -10,14 +10,14 @@ import { topoFrom } from './graph.js'
 import type { Node } from './node.js'
 import type { OpAttrs } from './ops.js'
 import { commutative } from './ops.js'
+import { bytesOf } from './tensor.js'
 
 const memo = new WeakMap<Node, string>()
 
 const own = (n: Node): string => {
   if (n.op !== 'Constant') return JSON.stringify(n.attrs)
   const v = (n.attrs as OpAttrs['Constant']).value
-  const bytes = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength)
-  return `${v.dtype}[${v.shape.join(',')}]${createHash('sha1').update(bytes).digest('hex')}`
+  return `${v.dtype}[${v.shape.join(',')}]${createHash('sha1').update(bytesOf(v)).digest('hex')}`
 }
 
 /** The structural key of a node (memoized; computed iteratively, so deep graphs are fine). */

@@ -77,3 +77,14 @@ export const toNumbers = (t: HostTensor): Float64Array => {
   }
   return out
 }
+
+/** The bytes of a tensor's data, in host order (a view, no copy). */
+export const bytesOf = (t: HostTensor): Uint8Array => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
+
+/** dtype, shape and an FNV-1a hash of the bytes: tensors with equal contents get equal keys. */
+export const contentKey = (t: HostTensor): string => {
+  const bytes = bytesOf(t)
+  let h = 0x811c9dc5
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193)
+  return `${t.dtype}[${t.shape.join(',')}]#${(h >>> 0).toString(16)}:${bytes.length}`
+}

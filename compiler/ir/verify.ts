@@ -9,10 +9,8 @@ import { fail } from '../errors.js'
 import type { Graph } from './graph.js'
 import { topo } from './graph.js'
 import { infer } from './infer.js'
-import { showType } from './node.js'
+import { sameShape, showType } from './node.js'
 import type { Node } from './node.js'
-
-const sameShape = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((d, i) => d === b[i])
 
 /** Checks a graph; returns it unchanged when it is well formed. */
 export const verify = (g: Graph): E.Either<CmgaError, Graph> => {

@@ -13,7 +13,7 @@ import { make } from '../ir/node.js'
 import type { OpKind } from '../ir/ops.js'
 import { commutative } from '../ir/ops.js'
 import { structuralKey } from '../ir/structural.js'
-import type { HostTensor } from '../ir/tensor.js'
+import { bytesOf, contentKey } from '../ir/tensor.js'
 import type { Pass, PassResult } from './pass.js'
 import { counter, rewrite } from './pass.js'
 
@@ -21,20 +21,10 @@ import { counter, rewrite } from './pass.js'
 // constants
 // -------------------------------------------------------------------------------------
 
-const bytesOf = (t: HostTensor): Uint8Array => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
-
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
-}
-
-/** dtype, shape and an FNV-1a hash of the bytes: equal contents give equal keys. */
-const contentKey = (t: HostTensor): string => {
-  const bytes = bytesOf(t)
-  let h = 0x811c9dc5
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193)
-  return `${t.dtype}[${t.shape.join(',')}]#${(h >>> 0).toString(16)}:${bytes.length}`
 }
 
 /** Maps every reached Constant to the first one in topological order with equal bytes. */

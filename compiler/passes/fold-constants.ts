@@ -12,7 +12,7 @@ import { EvalError, fromHost, toHost } from '../eval/value.js'
 import type { Graph } from '../ir/graph.js'
 import { staticShape } from '../ir/infer.js'
 import type { Node } from '../ir/node.js'
-import { isOp, make } from '../ir/node.js'
+import { isOp, make, sameShape } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
 import { sizeOf } from '../ir/tensor.js'
 import { transposeTensor } from '../ir/strided.js'
@@ -48,8 +48,6 @@ const isFilledWith = (n: Node, v: number): boolean => {
   if (t.dtype === 'int64') return (t.data as BigInt64Array).every((x) => x === BigInt(v))
   return (t.data as Float32Array | Float64Array | Uint8Array).every((x) => x === v)
 }
-
-const sameShape = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((d, i) => d === b[i])
 
 // -------------------------------------------------------------------------------------
 // the pass

@@ -7,7 +7,7 @@
 import type { Graph } from '../ir/graph.js'
 import { topo } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
-import { make, showType } from '../ir/node.js'
+import { make, sameType, showType } from '../ir/node.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -39,9 +39,6 @@ export type Rule = (node: Node, inputs: readonly Node[]) => Node | null
 
 /** How many times `rewrite` re-applies a rule to its own result at one node. */
 const maxStepsPerNode = 8
-
-const sameType = (a: Node, b: Node): boolean =>
-  a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
 
 /**
  * Rewrites a graph bottom-up. In topological order, each node is rebuilt over its

@@ -24,9 +24,7 @@ import type { Graph, Output } from '../ir/graph.js'
 import { graph, paramsOf } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { showType } from '../ir/node.js'
-import type { F32, I64, InputTensor } from '../../dsl/tensor.js'
-import { input } from '../../dsl/tensor.js'
-import { add, cast, div, minimum, mul, pow, sqrt, sub, sum } from '../../dsl/math.js'
+import { add, cast, div, input, minimum, mul, pow, sqrt, sub, sum } from '../ir/build.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -43,8 +41,8 @@ export interface AdamWOptions {
   readonly clipNorm?: number
   /** Which parameters decay (default: rank >= 2, i.e. matrices and kernels). */
   readonly decays?: (p: Node<'Param'>) => boolean
-  /** Maps a parameter's updated value (e.g. a clamp that keeps it in range); default none. */
-  readonly project?: (name: string, next: F32) => F32
+  /** Maps a parameter's updated (float32) value (e.g. a clamp that keeps it in range); default none. */
+  readonly project?: (name: string, next: Node) => Node
   /** Passed to `backward` (stop-gradients, bounds of named dims). */
   readonly grad?: GradOptions
 }
@@ -82,26 +80,25 @@ export interface TrainStep {
 const decaysByRank = (p: Node<'Param'>): boolean => p.shape.length >= 2
 
 /** The global L2 norm of the gradients, float32 []. */
-const globalNorm = (grads: readonly F32[]): F32 =>
+const globalNorm = (grads: readonly Node[]): Node =>
   sqrt(grads.map((g) => (g.shape.length === 0 ? mul(g, g) : sum(mul(g, g), g.shape.map((_, i) => i)))).reduce((a, b) => add(a, b)))
 
 const build = (g: Graph, loss: Node, opts: AdamWOptions): TrainStep => {
   const params = [...paramsOf(g)]
-  const grads = backward(loss, params, opts.grad) as readonly F32[]
+  const grads = backward(loss, params, opts.grad)
   const lr = input(trainNames.lr, 'float32', [])
   const step = input(trainNames.step, 'int64', [])
-  const t = add(step as I64, 1)
+  const t = add(step, 1)
   const tf = cast(t, 'float32')
   const bc1 = sub(1, pow(opts.beta1, tf))
   const bc2 = sub(1, pow(opts.beta2, tf))
   const norm = globalNorm(grads)
   const scale = opts.clipNorm === undefined ? undefined : minimum(div(opts.clipNorm, add(norm, 1e-6)), 1)
   const decays = opts.decays ?? decaysByRank
-  const state: InputTensor<'float32'>[] = []
+  const state: Node<'Input'>[] = []
   const outputs: Output[] = [...g.outputs, { name: trainNames.gradNorm, node: norm }]
   params.forEach((p, i) => {
     const name = p.attrs.name
-    const w = p as F32
     const grad = scale === undefined ? grads[i] : mul(grads[i], scale)
     const m = input(trainNames.m(name), 'float32', p.shape)
     const v = input(trainNames.v(name), 'float32', p.shape)
@@ -109,7 +106,7 @@ const build = (g: Graph, loss: Node, opts: AdamWOptions): TrainStep => {
     const m1 = add(mul(m, opts.beta1), mul(grad, 1 - opts.beta1))
     const v1 = add(mul(v, opts.beta2), mul(mul(grad, grad), 1 - opts.beta2))
     const update = div(div(m1, bc1), add(sqrt(div(v1, bc2)), opts.eps))
-    const decayed = decays(p) && opts.weightDecay !== 0 ? sub(w, mul(mul(lr, opts.weightDecay), w)) : w
+    const decayed = decays(p) && opts.weightDecay !== 0 ? sub(p, mul(mul(lr, opts.weightDecay), p)) : p
     const next = sub(decayed, mul(lr, update))
     outputs.push(
       { name: trainNames.next(name), node: opts.project === undefined ? next : opts.project(name, next) },

@@ -4,7 +4,7 @@
  */
 import type { F32, I64 } from '../../dsl/index.js'
 import { add, cast, div, matmul, max, mul, normalize, sliceFrom, sub, sum, transpose, unsqueeze } from '../../dsl/index.js'
-import { dense } from './layers.js'
+import { dense, size } from './layers.js'
 import type { Linear } from './params.js'
 import { clsOf } from './fusion.js'
 
@@ -30,6 +30,6 @@ export const localScore = (v: F32, t: F32, mask: I64): F32 => {
   const t2i = div(sum(mul(max(S, 3), unsqueeze(valid, 0)), 2), unsqueeze(sum(valid, 1), 0)) // [Bi, Bt]
   const masked = add(S, mul(sub(validR, 1), 1e4)) // invalid text rows pushed far down
   const i2t = sum(max(masked, 2), 2) // [Bi, Bt] sum over k of the max over valid r
-  const Tv = v.shape[1] as number
+  const Tv = size(v.shape[1])
   return mul(add(t2i, div(i2t, Tv)), 0.5)
 }

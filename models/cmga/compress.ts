@@ -5,9 +5,10 @@
  */
 import type { F32, I64 } from '../../dsl/index.js'
 import {
-  add, cast, concat, div, gatherElements, gatherRows, linear, matmul, maximum, mean, mT, mul, oneHot,
+  add, cast, concat, div, gatherRows, linear, matmul, maximum, mean, mT, mul, oneHot,
   reshape, slice, softmax, sub, sum, topk, unsqueeze
 } from '../../dsl/index.js'
+import { raise } from '../../compiler/errors.js'
 import { size } from './layers.js'
 import type { Linear } from './params.js'
 
@@ -54,12 +55,8 @@ export const textGuidance = (keys: F32, guide: TextGuide): F32 => {
 export const compress = (x: F32, A: F32, keys: F32, beta: number, kept: number, guide?: TextGuide): Compressed => {
   const T = size(x.shape[1])
   const M = T - 1
-  const s =
-    beta === 1
-      ? imageGuidance(A)
-      : beta === 0
-        ? textGuidance(keys, guide as TextGuide)
-        : add(mul(imageGuidance(A), beta), mul(textGuidance(keys, guide as TextGuide), 1 - beta))
+  const text = (): F32 => (guide === undefined ? raise('shape', `compression with image weight ${beta} needs the text guide (text_cls)`) : textGuidance(keys, guide))
+  const s = beta === 1 ? imageGuidance(A) : beta === 0 ? text() : add(mul(imageGuidance(A), beta), mul(text(), 1 - beta))
   const top = topk(s, kept, -1, true).indices // [B, Kn] by score, ties to the lower index
   const keep = cast(topk(cast(top, 'float32'), kept, -1, false).values, 'int64') // ascending
   const candidates = slice(x, 1, 1, T) // [B, M, D]
@@ -69,6 +66,3 @@ export const compress = (x: F32, A: F32, keys: F32, beta: number, kept: number, 
   const fused = matmul(unsqueeze(w, 1), candidates) // [B, 1, D]
   return { x: concat([slice(x, 1, 0, 1), gatherRows(candidates, keep), fused], 1), keep, scores: s }
 }
-
-/** The kept scores `s[b, keep[b, k]]` (used by the fused-token rewrite). */
-export const keptScores = (s: F32, keep: I64): F32 => gatherElements(s, keep, 1)

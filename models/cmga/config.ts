@@ -3,7 +3,6 @@
  * derived sizes the model needs (patch count, the token-count schedule of compression).
  * @since 0.1.0
  */
-import * as fs from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { type CmgaError, fail } from '../../compiler/errors.js'
@@ -166,23 +165,6 @@ export const decodeConfig = (json: unknown, source = 'config'): E.Either<CmgaErr
   return problems.length === 0 && E.isRight(decoded)
     ? E.right(decoded.right)
     : fail('config', `${source}: ${problems.join('; ')}`)
-}
-
-/** Reads and decodes a JSON config file: `io` if unreadable, `config` if bad (naming the file). */
-export const readConfigFile = (path: string): E.Either<CmgaError, CmgaConfig> => {
-  let text: string
-  try {
-    text = fs.readFileSync(path, 'utf8')
-  } catch (e) {
-    return fail('io', `cannot read config ${path}: ${(e as Error).message}`)
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return fail('config', `${path}: invalid JSON: ${(e as Error).message}`)
-  }
-  return decodeConfig(json, path)
 }
 
 // -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { add, gelu, slice, squeeze } from '../../dsl/index.js'
 import type { CmgaConfig } from './config.js'
 import { dense, LN, MHA } from './layers.js'
 import type { Attention, Linear, TextParams, VqaHead } from './params.js'
+import { raise } from '../../compiler/errors.js'
 import { feedForward, maskBias, selfAttention } from './text.js'
 
 /** `c = MHA(x Wcq^T, V Wck^T, V Wcv^T)` over all visual tokens, then `LN(x + c Wco^T + bco)`. */
@@ -23,7 +24,7 @@ export const relationModule = (c: CmgaConfig, p: TextParams, T: F32, mask: I64, 
   let x = T
   for (const layer of p.layers.slice(textLayers)) {
     x = selfAttention(x, layer, heads, bias, eps)
-    x = crossAttention(x, V, layer.crossattention as Attention, heads, eps)
+    x = crossAttention(x, V, layer.crossattention ?? raise('shape', 'a fusion layer without cross-attention parameters'), heads, eps)
     x = feedForward(x, layer, eps)
   }
   return x

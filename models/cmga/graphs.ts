@@ -11,15 +11,16 @@ import { keptCounts, numPatches } from './config.js'
 import { clsOf, itmHead, relationModule, vqaHead } from './fusion.js'
 import { pretrainLosses } from './losses.js'
 import { cmgaParams } from './params.js'
+import { graphStages } from './stages.js'
 import { textEncoder } from './text.js'
 import type { Guidance } from './vision.js'
-import { visionEncoder } from './vision.js'
+import { needsText, visionEncoder } from './vision.js'
 
-/** The stages a compiled model directory holds. */
-export type Stage = 'text' | 'vision_image' | 'vision_joint' | 'vision_none' | 'relation' | 'scores'
+/** The stages built from the graphs below (`stages.ts` names what each takes and gives). */
+export type Stage = (typeof graphStages)[number]
 
 /** Every stage, in the order `cmga compile` writes them. */
-export const stages: readonly Stage[] = ['text', 'vision_image', 'vision_joint', 'vision_none', 'relation', 'scores']
+export const stages: readonly Stage[] = graphStages
 
 /** Final visual token count of a guidance mode. */
 export const visionTokens = (c: CmgaConfig, g: Guidance): number => {
@@ -48,7 +49,7 @@ export const textGraph = (c: CmgaConfig): Graph => {
 export const visionGraph = (c: CmgaConfig, g: Guidance): Graph => {
   const p = cmgaParams(c)
   const pixels = pixelsInput(c)
-  const tCls = g === 'joint' || g === 'text' ? input('text_cls', 'float32', ['B', c.text.width]) : undefined
+  const tCls = needsText(g) ? input('text_cls', 'float32', ['B', c.text.width]) : undefined
   const { V, keep } = visionEncoder(c, p.vision, pixels, g, tCls)
   const outputs: Record<string, F32 | I64> = { vision_embeds: V }
   if (g === 'image' || g === 'none') {

@@ -14,7 +14,7 @@ import { fromNumbers } from '../../compiler/ir/tensor.js'
 import { globalFeature, globalScore, localScore, tokenFeatures } from './align.js'
 import type { CmgaConfig } from './config.js'
 import { clsOf, itmHead, relationModule } from './fusion.js'
-import { dense, LN } from './layers.js'
+import { dense, LN, size } from './layers.js'
 import type { CmgaParams } from './params.js'
 import { textEncoder } from './text.js'
 import { visionEncoder } from './vision.js'
@@ -45,14 +45,14 @@ const eye = (n: number): F32 => constant(fromNumbers('float32', [n, n], Array.fr
 
 /** Mean cross-entropy of `logits` [N, C] against integer `labels` [N] (rows weighted by `weight`). */
 export const crossEntropy = (logits: F32, labels: I64, weight?: F32): F32 => {
-  const C = logits.shape[1] as number
+  const C = size(logits.shape[1])
   const nll = neg(sum(mul(logSoftmax(logits, 1), oneHot(labels, C)), 1)) // [N]
   return weight === undefined ? mean(nll, 0) : div(sum(mul(nll, weight), 0), maximum(sum(weight, 0), 1))
 }
 
 /** `(CE(rows) + CE(columns)) / 2` of a square similarity matrix against its diagonal. */
 export const symmetricCE = (sim: F32): F32 => {
-  const B = sim.shape[0] as number
+  const B = size(sim.shape[0])
   const I = eye(B)
   const rows = neg(mean(sum(mul(logSoftmax(sim, 1), I), 1), 0))
   const cols = neg(mean(sum(mul(logSoftmax(sim, 0), I), 0), 0))
@@ -61,7 +61,7 @@ export const symmetricCE = (sim: F32): F32 => {
 
 /** The hard negatives: the best-scoring wrong partner along an axis of `score_global` [B, B]. */
 const hardNegatives = (score: F32, axis: 0 | 1): I64 => {
-  const B = score.shape[0] as number
+  const B = size(score.shape[0])
   return argmax(add(score, mul(eye(B), -1e9)), axis)
 }
 
@@ -95,7 +95,7 @@ const firstHalf = (B: number, axis: 0 | 1): F32 =>
 export const chooseNegatives = (score: F32, choice: NegativeChoice, noise?: F32): Negatives => {
   if (choice.kind === 'hard') return { negImage: hardNegatives(score, 0), negText: hardNegatives(score, 1) }
   if (noise === undefined) throw new Error(`ITM negatives "${choice.kind}" need the itm_noise input`)
-  const B = score.shape[0] as number
+  const B = size(score.shape[0])
   const plane = (k: 0 | 1): F32 => reshape(slice(noise, 0, k, k + 1), [B, B])
   const keyOf = (k: 0 | 1): F32 => {
     const n = plane(k)
@@ -134,7 +134,7 @@ export const contrastiveLosses = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batc
 /** ITM: B positives, then for each text j its negative image, then for each image i its negative text. */
 export const itmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'mask'>, T: F32, neg: Negatives): F32 => {
   const { pixels, mask } = batch
-  const B = pixels.shape[0] as number
+  const B = size(pixels.shape[0])
   const arange = constant(fromNumbers('int64', [B], Array.from({ length: B }, (_, i) => i)))
   const imageOf = concat([arange, neg.negImage, arange], 0) // [3B]
   const textOf = concat([arange, arange, neg.negText], 0)
@@ -149,13 +149,13 @@ export const itmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels
 /** MLM: the masked text through the text encoder and the relation module (joint guidance by its own [CLS]). */
 export const mlmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'mask' | 'mlmIds' | 'mlmLabels'>): F32 => {
   const { pixels, mask, mlmIds, mlmLabels } = batch
-  const B = pixels.shape[0] as number
+  const B = size(pixels.shape[0])
   const Tm = textEncoder(c, p.text, mlmIds, mask)
   const Vm = visionEncoder(c, p.vision, pixels, 'joint', clsOf(Tm)).V
   const Fm = relationModule(c, p.text, Tm, mask, Vm)
   const h = LN(gelu(dense(Fm, p.mlm.transform)), p.mlm.norm, c.text.eps)
   const vocab = linear(h, p.text.wordEmbeddings, p.mlm.bias) // [B, L, V]
-  const L = mlmIds.shape[1] as number
+  const L = size(mlmIds.shape[1])
   const targets = not(equal(mlmLabels, -100))
   const flatLabels = reshape(where(targets, mlmLabels, 0), [B * L])
   return crossEntropy(reshape(vocab, [B * L, c.text.vocabSize]), flatLabels, reshape(cast(targets, 'float32'), [B * L]))

@@ -5,8 +5,10 @@
  */
 import type { F32 } from '../../dsl/index.js'
 import { param } from '../../dsl/index.js'
+import type { Node } from '../../compiler/ir/node.js'
 import type { CmgaConfig } from './config.js'
 import { numPatches } from './config.js'
+import { size } from './layers.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -177,14 +179,15 @@ export const cmgaParams = (c: CmgaConfig): CmgaParams => {
   }
 }
 
+const isParam = (v: object): v is Node<'Param'> => 'op' in v && v.op === 'Param'
+
 /** Every parameter of a config as (name, shape), in declaration order. */
 export const parameterList = (c: CmgaConfig): ReadonlyArray<{ readonly name: string; readonly shape: readonly number[] }> => {
   const out: Array<{ name: string; shape: readonly number[] }> = []
   const walk = (v: unknown): void => {
     if (v === undefined || v === null || typeof v !== 'object') return
-    if ('op' in v && (v as F32).op === 'Param') {
-      const p = v as F32 & { attrs: { name: string } }
-      out.push({ name: p.attrs.name, shape: p.shape as number[] })
+    if (isParam(v)) {
+      out.push({ name: v.attrs.name, shape: v.shape.map(size) })
       return
     }
     for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x)

@@ -6,7 +6,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import type { F32, Graph, I64 } from '../../dsl/index.js'
+import type { F32, Graph, I64, Tensor } from '../../dsl/index.js'
 import { add, graph, input, maximum, minimum } from '../../dsl/index.js'
 import { grad } from '../../compiler/autodiff/grad.js'
 import type { CmgaError } from '../../compiler/errors.js'
@@ -116,7 +116,7 @@ export const gradientGraph = (c: CmgaConfig, B: number, L: number, mode: TrainMo
   )
 
 /** ALBEF keeps the temperature in [0.001, 0.5] after every update (`temp.clamp_`). */
-export const clampTemperature = (name: string, next: F32): F32 => (name === 'temp' ? minimum(maximum(next, 0.001), 0.5) : next)
+export const clampTemperature = (name: string, next: Tensor): Tensor => (name === 'temp' ? minimum(maximum(next, 0.001), 0.5) : next)
 
 /**
  * One AdamW step of `what` on a batch of B x L (see `adamwStep` for the inputs and

@@ -13,9 +13,6 @@ import type { VisionParams } from './params.js'
 /** `image` (beta = 1), `joint` (beta = imageWeight), `text` (beta = 0), `none` (a plain ViT). */
 export type Guidance = 'image' | 'joint' | 'text' | 'none'
 
-/** Every guidance mode. */
-export const guidances: readonly Guidance[] = ['image', 'joint', 'text', 'none']
-
 /** Whether a mode needs the paired text's [CLS] state. */
 export const needsText = (g: Guidance): boolean => g === 'joint' || g === 'text'
 

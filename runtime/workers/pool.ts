@@ -7,9 +7,9 @@
  * stage is in `merge` and their feeds stack along dim 0 (same names, dtypes and shapes
  * but for dim 0); the outputs are split back by rows. Only stages whose rows are
  * computed independently of the other rows of the batch, bit for bit, may be merged,
- * so that every caller gets exactly what a serial run gives: `MERGEABLE_STAGES` are the
- * ones checked so in `test/runtime-workers.test.ts`. (The vision stages are not:
- * onnxruntime's results for one image there depend on its position in the batch.)
+ * so that every caller gets exactly what a serial run gives: the caller, who knows its
+ * stages, names them (CMGA's `MERGEABLE_STAGES`, checked so in
+ * `test/runtime-workers.test.ts`).
  * @since 0.1.0
  */
 import { Worker } from 'node:worker_threads'
@@ -20,17 +20,14 @@ import { deviceProblem } from '../device.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
-import type { Engine, Tensors } from '../cmga/engine.js'
-import { readManifest } from '../cmga/model.js'
-import { concatRows, sameRowShape, sliceRows } from '../cmga/rows.js'
+import type { Engine, Tensors } from '../model/engine.js'
+import { readManifest } from '../model/model.js'
+import { concatRows, sameRowShape, sliceRows } from '../model/rows.js'
 import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
 
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
-
-/** Stages whose requests the pool merges by default. */
-export const MERGEABLE_STAGES: readonly string[] = ['text', 'relation']
 
 /** Options of `workerEngine`. */
 export interface PoolOptions {
@@ -40,7 +37,7 @@ export interface PoolOptions {
   readonly threads?: number
   /** Where each worker's onnxruntime runs (default 'cpu'). */
   readonly device?: Device
-  /** Stages whose waiting requests may be merged (default `MERGEABLE_STAGES`). */
+  /** Stages whose waiting requests may be merged (default none). */
   readonly merge?: readonly string[]
   /** Most rows in one merged run (default 64). */
   readonly maxBatch?: number
@@ -133,7 +130,7 @@ export const workerEngine = (dir: string, opts: PoolOptions): E.Either<CmgaError
   if (problem !== null) return E.left(cmgaError('usage', `--device ${opts.device ?? 'cpu'}: ${problem}`))
   const manifest = readManifest(dir)
   if (E.isLeft(manifest)) return manifest
-  const merge = new Set(opts.merge ?? MERGEABLE_STAGES)
+  const merge = new Set(opts.merge ?? [])
   const maxBatch = opts.maxBatch ?? 64
   const queue: Job[] = []
   let nextId = 0

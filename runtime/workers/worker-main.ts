@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import * as E from 'fp-ts/lib/Either.js'
 import { cmgaError } from '../../compiler/errors.js'
-import { loadModel } from '../cmga/model.js'
+import { loadModel } from '../model/model.js'
 import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
 
 const data = workerData as WorkerData

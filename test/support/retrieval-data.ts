@@ -8,9 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import sharp from 'sharp'
-import { importCheckpoint } from '../../models/cmga/checkpoint.js'
-import { compileModel } from '../../models/cmga/compile.js'
-import { readConfigFile } from '../../models/cmga/config.js'
+import { importCheckpoint } from '../../apps/compile/checkpoint.js'
+import { compileModel } from '../../apps/compile/compile.js'
+import { readConfigFile } from '../../apps/cmga/config-file.js'
 
 const get = <A>(e: E.Either<{ message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)

@@ -32,5 +32,4 @@ export const either = <K extends OpKind, M>(n: Node | undefined, op: K, f: (a: N
 /** Whether two permutations are equal. */
 export const samePerm = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((p, i) => p === b[i])
 
-/** Whether two shapes are equal dim by dim. */
-export const sameShape = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((d, i) => d === b[i])
+export { sameShape } from '../../ir/node.js'

@@ -8,7 +8,7 @@
 import type { Graph } from '../../ir/graph.js'
 import { topo } from '../../ir/graph.js'
 import type { Node } from '../../ir/node.js'
-import { make, showType } from '../../ir/node.js'
+import { make, sameType, showType } from '../../ir/node.js'
 import type { Pass, PassResult } from '../pass.js'
 import { counter } from '../pass.js'
 
@@ -64,8 +64,6 @@ export const rule = <M>(r: FusionRule<M>): AnyRule => ({
 // -------------------------------------------------------------------------------------
 // running
 // -------------------------------------------------------------------------------------
-
-const sameType = (a: Node, b: Node): boolean => a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
 
 /** Consumers and use counts of every node of a graph; `memo` maps visited nodes to their rewrites. */
 export const fusionContext = (g: Graph, memo: Map<Node, Node> = new Map()): FusionContext => {

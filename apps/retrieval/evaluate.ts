@@ -1,0 +1,250 @@
+/**
+ * Retrieval evaluation as ALBEF reports it: text retrieval (image -> texts) and image
+ * retrieval (text -> images) R@1/5/10 and their mean, for stage 1 (`score_global +
+ * score_local`) and after re-ranking the top k with the ITM head by both rules.
+ *
+ * Stage 1 scores every image against every text when `candidates` covers the whole set
+ * (exactly the matrix `Runtime.score` returns); otherwise each query's `candidates`
+ * best by global score get the stage-1 score and the rest follow by global score.
+ * @since 0.1.0
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { cmgaError } from '../../compiler/errors.js'
+import type { ImageFeatures } from '../cmga/features.js'
+import { concatImages, selectImages, selectScoredTexts } from '../cmga/features.js'
+import type { Candidate, Match, RerankRule } from '../cmga/rank.js'
+import { byScore, dotRows, recallAtK, rerankTop, topIndices } from '../cmga/rank.js'
+import type { Runtime, Scores, ScoredTexts } from '../cmga/runtime.js'
+import { stage1 as spec1 } from '../cmga/runtime.js'
+import type { OnImageError } from '../../runtime/images/batch.js'
+import { loadImages } from '../../runtime/images/batch.js'
+import { preCaption } from '../../runtime/text/caption.js'
+import { encodeScoredTexts } from './scored-texts.js'
+import type { Annotations } from './annotations.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** Options of `evaluateRetrieval`. */
+export interface EvalOptions {
+  /** The folder image paths are relative to. */
+  readonly root: string
+  /** Stage-1 candidates per query (default 128). */
+  readonly candidates: number
+  /** Candidates re-ranked with ITM per query (default 16; 0: stage 1 only). */
+  readonly k: number
+  /** What stage 1 ranks by: the spec's global + local score (default) or the global score alone. */
+  readonly stage1?: Stage1Score
+  /** Weight of the ITM log-odds in the combined rule. */
+  readonly itmWeight: number
+  readonly onError: OnImageError
+  /** Apply ALBEF's caption clean-up (`pre_caption`, 30 words) first (default true). */
+  readonly cleanCaptions?: boolean
+  /** Progress: a phase name, items done, items in all. */
+  readonly onProgress?: (phase: string, done: number, total: number) => void
+}
+
+/** What stage 1 ranks by. */
+export type Stage1Score = 'global+local' | 'global'
+
+/** ALBEF's retrieval metrics, in percent. */
+export interface Recall {
+  readonly txt_r1: number
+  readonly txt_r5: number
+  readonly txt_r10: number
+  readonly txt_r_mean: number
+  readonly img_r1: number
+  readonly img_r5: number
+  readonly img_r10: number
+  readonly img_r_mean: number
+  readonly r_mean: number
+}
+
+/** The evaluation's results. */
+export interface EvalReport {
+  readonly images: number
+  readonly texts: number
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[]
+  readonly candidates: number
+  readonly k: number
+  readonly itmWeight: number
+  readonly stage1Score: Stage1Score
+  readonly stage1: Recall
+  /** Absent when k is 0. */
+  readonly rerank_itm?: Recall
+  readonly rerank_combined?: Recall
+}
+
+/** Each query's ranked list, best first: image -> texts and text -> images. */
+interface Orders {
+  readonly i2t: Candidate[][]
+  readonly t2i: Candidate[][]
+}
+
+// -------------------------------------------------------------------------------------
+// metrics
+// -------------------------------------------------------------------------------------
+
+/** ALBEF's metrics from ranked lists (by index) and the annotations' relevance. */
+export const recallOf = (i2t: readonly (readonly number[])[], t2i: readonly (readonly number[])[], imageTexts: readonly (readonly number[])[], textImage: readonly number[]): Recall => {
+  const [t1, t5, t10] = recallAtK(i2t, imageTexts.map((ts) => new Set(ts)), [1, 5, 10])
+  const [i1, i5, i10] = recallAtK(t2i, textImage.map((i) => new Set([i])), [1, 5, 10])
+  const txt = (t1 + t5 + t10) / 3
+  const img = (i1 + i5 + i10) / 3
+  return { txt_r1: t1, txt_r5: t5, txt_r10: t10, txt_r_mean: txt, img_r1: i1, img_r5: i5, img_r10: i10, img_r_mean: img, r_mean: (txt + img) / 2 }
+}
+
+const indices = (lists: readonly (readonly { readonly index: number }[])[]): number[][] => lists.map((l) => l.map((c) => c.index))
+
+// -------------------------------------------------------------------------------------
+// stages
+// -------------------------------------------------------------------------------------
+
+/** Image features of every image that loads, in shards; which ones loaded and which were skipped. */
+const encodeAll = (rt: Runtime, a: Annotations, o: EvalOptions): TE.TaskEither<CmgaError, { features: ImageFeatures; kept: number[]; skipped: EvalReport['skipped'] }> => async () => {
+  const shard = 8 * rt.batchSize
+  const parts: ImageFeatures[] = []
+  const kept: number[] = []
+  const skipped: { path: string; reason: string }[] = []
+  for (let from = 0; from < a.images.length; from += shard) {
+    o.onProgress?.('images', from, a.images.length)
+    const names = a.images.slice(from, from + shard)
+    const px = await loadImages(names.map((n) => join(o.root, n)), rt.config.vision.imageSize, { onError: o.onError })
+    if (E.isLeft(px)) return px
+    skipped.push(...px.right.skipped.map((s) => ({ path: names[s.index], reason: s.reason })))
+    if (px.right.indices.length === 0) continue
+    const f = await rt.encodeImages(px.right.pixels)()
+    if (E.isLeft(f)) return f
+    parts.push(f.right)
+    kept.push(...px.right.indices.map((i) => from + i))
+  }
+  o.onProgress?.('images', a.images.length, a.images.length)
+  if (kept.length === 0) return E.left(cmgaError('input', `none of the ${a.images.length} images could be read`))
+  return E.right({ features: concatImages(parts), kept, skipped })
+}
+
+/** Stage-1 ranked lists for every query. */
+const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number, by: Stage1Score): TE.TaskEither<CmgaError, Orders> => {
+  const [Ni, Nt] = [img.global.shape[0], txt.global.shape[0]]
+  const stage1 = by === 'global' ? (s: Scores, i: number, j: number): number => s.global[i * s.texts + j] : spec1
+  const list = (n: number, score: (x: number) => number): Candidate[] => byScore(Array.from({ length: n }, (_, x) => ({ index: x, score: score(x) })))
+  if (C >= Ni && C >= Nt) {
+    return TE.map((s: Scores) => ({
+      i2t: Array.from({ length: Ni }, (_, i) => list(Nt, (j) => stage1(s, i, j))),
+      t2i: Array.from({ length: Nt }, (_, j) => list(Ni, (i) => stage1(s, i, j)))
+    }))(rt.score(img, txt))
+  }
+  const Ed = rt.config.align.embedDim
+  // One query: the C best by global score get the stage-1 score, the rest follow by global score.
+  const query = (n: number, globalOf: (x: number) => number, scoreOf: (chosen: number[]) => TE.TaskEither<CmgaError, (c: number) => number>): TE.TaskEither<CmgaError, Candidate[]> => {
+    const g = Float64Array.from({ length: n }, (_, x) => globalOf(x))
+    const order = topIndices(g)
+    const chosen = order.slice(0, C)
+    return TE.map((s1: (c: number) => number) => [...byScore(chosen.map((x, c) => ({ index: x, score: s1(c) }))), ...order.slice(C).map((x) => ({ index: x, score: g[x] }))])(scoreOf(chosen))
+  }
+  return pipe(
+    TE.traverseSeqArray((i: number) =>
+      query(Nt, (j) => dotRows(img.global.data, i, txt.global.data, j, Ed), (js) => TE.map((s: Scores) => (c: number) => stage1(s, 0, c))(rt.score(selectImages(img, [i]), selectScoredTexts(txt, js))))
+    )(Array.from({ length: Ni }, (_, i) => i)),
+    TE.bindTo('i2t'),
+    TE.bind('t2i', () =>
+      TE.traverseSeqArray((j: number) =>
+        query(Ni, (i) => dotRows(img.global.data, i, txt.global.data, j, Ed), (is) => TE.map((s: Scores) => (c: number) => stage1(s, c, 0))(rt.score(selectImages(img, is), selectScoredTexts(txt, [j]))))
+      )(Array.from({ length: Nt }, (_, j) => j))
+    ),
+    TE.map(({ i2t, t2i }) => ({ i2t: [...i2t], t2i: [...t2i] }))
+  )
+}
+
+/** ITM verdicts on each query's top k, queries taken `group` at a time (their images loaded per group). */
+const matches = (rt: Runtime, texts: readonly string[], images: readonly string[], orders: Orders, k: number, o: EvalOptions): TE.TaskEither<CmgaError, { i2t: Match[][]; t2i: Match[][] }> => async () => {
+  const group = 2 * rt.batchSize
+  const S = rt.config.vision.imageSize
+  const run = async (dir: 'i2t' | 't2i'): Promise<E.Either<CmgaError, Match[][]>> => {
+    const lists = orders[dir]
+    const out: Match[][] = []
+    const phase = `re-rank ${dir === 'i2t' ? 'image->text' : 'text->image'}`
+    for (let q0 = 0; q0 < lists.length; q0 += group) {
+      o.onProgress?.(phase, q0, lists.length)
+      const qs = Array.from({ length: Math.min(group, lists.length - q0) }, (_, n) => q0 + n)
+      const tops = qs.map((q) => lists[q].slice(0, k))
+      // Local numbering: the group's images and texts, in order of first use.
+      const imgs = [...new Set(dir === 'i2t' ? qs : tops.flatMap((t) => t.map((c) => c.index)))]
+      const txts = [...new Set(dir === 't2i' ? qs : tops.flatMap((t) => t.map((c) => c.index)))]
+      const px = await loadImages(imgs.map((i) => join(o.root, images[i])), S, { onError: 'fail' })
+      if (E.isLeft(px)) return px
+      const tf = await rt.encodeTexts(txts.map((j) => texts[j]))()
+      if (E.isLeft(tf)) return tf
+      const local = (xs: number[], c: Candidate): Candidate => ({ index: xs.indexOf(c.index), score: c.score })
+      const queries = qs.map((q, n) =>
+        dir === 'i2t' ? { image: imgs.indexOf(q), candidates: tops[n].map((c) => local(txts, c)) } : { text: txts.indexOf(q), candidates: tops[n].map((c) => local(imgs, c)) }
+      )
+      const ms = await rt.matchQueries({ pixels: px.right.pixels, texts: tf.right, queries, k })()
+      if (E.isLeft(ms)) return ms
+      out.push(...ms.right)
+    }
+    o.onProgress?.(phase, lists.length, lists.length)
+    return E.right(out)
+  }
+  const i2t = await run('i2t')
+  if (E.isLeft(i2t)) return i2t
+  const t2i = await run('t2i')
+  return E.map((t: Match[][]) => ({ i2t: i2t.right, t2i: t }))(t2i)
+}
+
+// -------------------------------------------------------------------------------------
+// evaluation
+// -------------------------------------------------------------------------------------
+
+/** Evaluates retrieval on annotations; missing image files are one error (or skipped under `onError: 'skip'`). */
+export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): TE.TaskEither<CmgaError, EvalReport> => {
+  const missing = a.images.filter((p) => !existsSync(join(o.root, p)))
+  if (missing.length > 0 && o.onError === 'fail') {
+    const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ', ...' : '')
+    return TE.left(cmgaError('io', `${missing.length} of ${a.images.length} images are missing under ${o.root}: ${shown}`))
+  }
+  const clean = o.cleanCaptions ?? true
+  return pipe(
+    encodeAll(rt, a, o),
+    TE.bindTo('imgs'),
+    TE.let('sub', ({ imgs }) => {
+      // Keep the images that loaded and their texts, renumbered.
+      const newImage = new Map(imgs.kept.map((i, n) => [i, n]))
+      const textIds = a.texts.map((_, j) => j).filter((j) => newImage.has(a.textImage[j]))
+      const newText = new Map(textIds.map((j, n) => [j, n]))
+      return {
+        images: imgs.kept.map((i) => a.images[i]),
+        texts: textIds.map((j) => (clean ? preCaption(a.texts[j], 30) : a.texts[j])),
+        textImage: textIds.map((j) => newImage.get(a.textImage[j]) as number),
+        imageTexts: imgs.kept.map((i) => a.imageTexts[i].map((j) => newText.get(j) as number))
+      }
+    }),
+    TE.bind('txt', ({ sub }) => (sub.texts.length === 0 ? TE.left(cmgaError('input', 'the images that loaded have no captions')) : encodeScoredTexts(rt, sub.texts, o.onProgress))),
+    TE.bind('orders', ({ imgs, txt }) => {
+      o.onProgress?.('stage 1', 0, 1)
+      return TE.map((r: Orders) => (o.onProgress?.('stage 1', 1, 1), r))(stageOne(rt, imgs.features, txt, o.candidates, o.stage1 ?? 'global+local'))
+    }),
+    TE.bind('ms', ({ sub, orders }) => (o.k === 0 ? TE.right(null) : matches(rt, sub.texts, sub.images, orders, o.k, o))),
+    TE.map(({ imgs, sub, orders, ms }) => {
+      const rerank = (m: { i2t: Match[][]; t2i: Match[][] }, rule: RerankRule): Recall =>
+        recallOf(indices(orders.i2t.map((l, q) => rerankTop(l, m.i2t[q], o.k, rule))), indices(orders.t2i.map((l, q) => rerankTop(l, m.t2i[q], o.k, rule))), sub.imageTexts, sub.textImage)
+      return {
+        images: sub.images.length,
+        texts: sub.texts.length,
+        skipped: imgs.skipped,
+        candidates: o.candidates,
+        k: o.k,
+        itmWeight: o.itmWeight,
+        stage1Score: o.stage1 ?? 'global+local',
+        stage1: recallOf(indices(orders.i2t), indices(orders.t2i), sub.imageTexts, sub.textImage),
+        ...(ms === null ? {} : { rerank_itm: rerank(ms, { kind: 'itm' }), rerank_combined: rerank(ms, { kind: 'combined', weight: o.itmWeight }) })
+      }
+    })
+  )
+}
