@@ -89,12 +89,12 @@ export const fullPlan: ReproducePlan = {
 /** `--quick`: the same pipeline at toy size, for CI (a few minutes). */
 export const quickPlan: ReproducePlan = {
   ...fullPlan,
-  trainCount: 400,
-  testCount: 60,
-  coverageCount: 10,
-  steps: 20,
-  batch: 16,
-  evalEvery: 10,
+  trainCount: 200,
+  testCount: 40,
+  coverageCount: 8,
+  steps: 10,
+  batch: 8,
+  evalEvery: 5,
   k: 4,
   timingRounds: 3
 }

@@ -1,95 +1,103 @@
 /**
- * `cmga demo`: compiles the bundled tiny model and runs it on the bundled inputs, as a
- * first check that everything works on this machine.
+ * `cmga demo`: compiles the shipped shapes-world model (trained by `cmga reproduce`)
+ * and shows it at work on the bundled images: text queries ranking images, an image
+ * ranking captions, near misses included.
  * @since 0.1.0
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
-import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { toNumbers } from '../../compiler/ir/tensor.js'
+import type { CmgaError } from '../../compiler/errors.js'
+import { cmgaError } from '../../compiler/errors.js'
 import { describeCheckpoint, importCheckpoint } from '../../apps/compile/checkpoint.js'
 import { compileModel } from '../../apps/compile/compile.js'
 import { readConfigFile } from '../../apps/cmga/config-file.js'
-import { inferPairs } from '../../apps/cmga/infer.js'
-import type { Outputs } from '../../apps/cmga/infer.js'
-import { loadCmgaModel } from '../../apps/cmga/model.js'
-import { readSafetensors } from '../../runtime/safetensors/index.js'
+import { openRuntime } from '../../apps/cmga/runtime.js'
+import { demoLines, flipRelation, runShapesDemo, swapColours } from '../../apps/demo/shapes-demo.js'
 import type { Command } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
-const here = (p: string): string => fileURLToPath(new URL(`../../models/cmga/${p}`, import.meta.url))
+const shipped = (p: string): string => fileURLToPath(new URL(`../../models/cmga/shapes/${p}`, import.meta.url))
 
 const help = `Usage: cmga demo [--keep DIR] [--device D]
 
-Compiles the bundled tiny CMGA model (models/cmga/configs/tiny.json with the weights in
-models/cmga/demo/) and runs it on the bundled inputs: 3 image-text pairs. Prints the
-global and local score matrices, the ITM match probabilities and the kept tokens.
+Compiles the shipped CMGA model (models/cmga/shapes/: trained from scratch by
+\`cmga reproduce\` on the shapes world, docs/shapes-world.md) and runs it on the 8
+bundled images (models/cmga/shapes/demo/): text queries rank the images (one query
+describes an image, one swaps its colours, which a bag-of-words matcher cannot tell
+apart), and an image ranks captions, its own among near misses (colours swapped,
+relation turned around). Each line shows the stage-1 score (global + local) and the
+ITM match probability. Prints what the model is, how it was trained, and its recall
+on held-out pairs.
 
-  --keep DIR   write the compiled model directory to DIR instead of a temporary one
+  --keep DIR   write the compiled model directory (with its vocab.txt) to DIR instead
+               of a temporary one: \`cmga eval retrieval --model DIR ...\` then works on it
 ${deviceHelp(15)}
   -h, --help   this text`
 
-const matrix = (o: Outputs, name: string): string[] => {
-  const t = o.get(name)
-  if (t === undefined) return []
-  const v = toNumbers(t)
-  const [r, c] = t.shape
-  return Array.from({ length: r }, (_, i) => `    image ${i}: ` + Array.from({ length: c }, (_, j) => v[i * c + j].toFixed(4).padStart(8)).join(' '))
+/** `models/cmga/shapes/model.json`: what the shipped model is. */
+interface ShippedModel {
+  readonly name: string
+  readonly description: string
+  readonly training: string
+  readonly heldOut: string
 }
 
-const report = (o: Outputs): string[] => {
-  const itm = toNumbers(o.get('itm_logits') as NonNullable<ReturnType<Outputs['get']>>)
-  const probs = Array.from({ length: itm.length / 2 }, (_, b) => 1 / (1 + Math.exp(itm[2 * b] - itm[2 * b + 1])))
-  const keeps = [...o.entries()].filter(([k]) => k.startsWith('keep.')).map(([k, t]) => `    ${k}: ${t.shape[1]} tokens kept, pair 0 keeps [${Array.from(toNumbers(t).slice(0, t.shape[1])).join(', ')}]`)
-  return [
-    '  score_global (rows: images, columns: texts)',
-    ...matrix(o, 'score_global'),
-    '  score_local',
-    ...matrix(o, 'score_local'),
-    `  ITM match probability of each pair: ${probs.map((p) => p.toFixed(4)).join(', ')}`,
-    ...keeps
-  ]
+const readShipped = (): E.Either<CmgaError, ShippedModel> => {
+  try {
+    return E.right(JSON.parse(readFileSync(shipped('model.json'), 'utf8')) as ShippedModel)
+  } catch (e) {
+    return E.left(cmgaError('io', `cannot read the shipped model's description ${shipped('model.json')}: ${(e as Error).message}`))
+  }
 }
 
 /** @since 0.1.0 */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'compile the bundled tiny model and run it on bundled inputs',
+  summary: 'compile the shipped shapes-world model and rank the bundled images and captions',
   help,
   flags: { keep: { type: 'string' }, device: { type: 'string' } },
   run: async (values, log) => {
     const scratch = mkdtempSync(join(tmpdir(), 'cmga-demo-'))
     const out = typeof values.keep === 'string' ? values.keep : join(scratch, 'model')
     const started = Date.now()
-    const r = await pipe(
-      TE.fromEither(
-        pipe(
-          E.Do,
-          E.bind('device', () => deviceFlag('demo', values)),
-          E.bind('config', () => readConfigFile(here('configs/tiny.json'))),
-          E.bind('ck', ({ config }) => importCheckpoint(config, here('demo/weights.safetensors'))),
-          E.chainFirst(({ ck }) => E.right(log(describeCheckpoint(ck)))),
-          E.chain(({ config, ck, device }) =>
-            E.map(() => device)(
-              compileModel({ config, weights: ck.weights, weightsSource: 'models/cmga/demo/weights.safetensors', weightsSummary: describeCheckpoint(ck), out, onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`) })
-            )
-          ),
-          E.chain((device) => loadCmgaModel(out, { device })),
-          E.bindTo('model'),
-          E.bind('inputs', () => readSafetensors(here('demo/inputs.safetensors')))
-        )
-      ),
-      TE.chain(({ model, inputs }) => inferPairs(model, inputs.tensors, 'models/cmga/demo/inputs.safetensors')),
-      TE.map((o) => {
-        log(`compiled and ran in ${Date.now() - started} ms${typeof values.keep === 'string' ? `; model directory kept in ${out}` : ''}`)
-        process.stdout.write(report(o).join('\n') + '\n')
-      })
-    )()
-    rmSync(scratch, { recursive: true, force: true })
-    return r
+    try {
+      const prepared = pipe(
+        E.Do,
+        E.bind('device', () => deviceFlag('demo', values)),
+        E.bind('about', () => readShipped()),
+        E.bind('config', () => readConfigFile(shipped('config.json'))),
+        E.bind('ck', ({ config }) => importCheckpoint(config, shipped('weights.safetensors'))),
+        E.chainFirst(({ about, ck }) => {
+          log(`${about.name}: ${about.description}`)
+          log(`trained: ${about.training}`)
+          log(`held out: ${about.heldOut}`)
+          log(describeCheckpoint(ck))
+          return E.right(undefined)
+        }),
+        E.chainFirst(({ config, ck }) =>
+          compileModel({ config, weights: ck.weights, weightsSource: 'models/cmga/shapes/weights.safetensors', weightsSummary: describeCheckpoint(ck), out, onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`) })
+        ),
+        E.chainFirst(() => E.right(cpSync(shipped('vocab.txt'), join(out, 'vocab.txt')))),
+        E.chain(({ device }) => openRuntime(out, { device, maxLength: 16 }))
+      )
+      if (E.isLeft(prepared)) return prepared
+      const rt = prepared.right
+      const root = shipped('demo')
+      const ann = JSON.parse(readFileSync(join(root, 'annotations.json'), 'utf8')) as Array<{ image: string; caption: string[] }>
+      const set = { root, images: ann.map((a) => a.image), captions: ann.map((a) => a.caption[0]) }
+      const queries = [set.captions[2], swapColours(set.captions[2]), flipRelation(set.captions[1])]
+      const r = await runShapesDemo(rt, set, queries, 5)
+      await rt.close()
+      if (E.isLeft(r)) return r
+      log(`compiled and ran in ${Date.now() - started} ms${typeof values.keep === 'string' ? `; model directory (with vocab.txt) kept in ${out}` : ''}`)
+      process.stdout.write(demoLines(r.right).join('\n') + '\n')
+      return E.right(undefined)
+    } finally {
+      rmSync(scratch, { recursive: true, force: true })
+    }
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * `cmga reproduce --quick` end to end (apps/reproduce): the data, three models trained
+ * on the same steps, the recall curve from the checkpoints, the final evaluations
+ * (stage 1 only for the CLIP-style model, by its global score), the side-by-side
+ * timing, the kept-pixel measurement, results.json / results.md / chart.png; running
+ * it again continues instead of retraining, and another plan in the same folder is
+ * refused. Plus the report's target logic and the pixel-coverage arithmetic.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { objectShares } from '../apps/reproduce/coverage.js'
+import { quickPlan } from '../apps/reproduce/plan.js'
+import { targets } from '../apps/reproduce/report.js'
+import type { ReproduceResults } from '../apps/reproduce/reproduce.js'
+import { cli, errorLine, tempDir } from './support/cli.js'
+
+const out = join(tempDir('cmga-reproduce-'), 'run')
+
+test('reproduce --quick: three models, recall, curve, timing, coverage, files', async () => {
+  const r = await cli('reproduce', '--quick', '--out', out)
+  assert.is(r.code, 0, errorLine(r) + r.stderr.slice(-5).join('\n'))
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults
+  assert.equal(res.models.map((m) => m.model.name), ['cmga-0.7', 'cmga-1.0', 'clip'])
+  for (const m of res.models) {
+    for (const v of Object.values(m.stage1)) assert.ok(v >= 0 && v <= 100)
+    assert.equal(m.curve.map(([s]) => s), [5, 10], `${m.model.name}: a stage-1 point per checkpoint`)
+    assert.ok(m.stepsPerSecond > 0)
+  }
+  const [a, , clip] = res.models
+  assert.ok(a.rerank_itm !== undefined && a.rerank_combined !== undefined, 'CMGA is re-ranked')
+  assert.ok(clip.rerank_itm === undefined, 'the CLIP-style model is not')
+  assert.is(clip.finalLosses.loss_itm, undefined, 'the CLIP-style model trains ITC alone')
+  const clipEval = JSON.parse(readFileSync(join(out, 'eval/clip.json'), 'utf8'))
+  assert.is(clipEval.stage1Score, 'global')
+  assert.is(clipEval.rerank_itm, undefined)
+  const clipConfig = JSON.parse(readFileSync(join(out, 'configs/clip.json'), 'utf8'))
+  assert.equal(clipConfig.compression.layers, [], 'no compression')
+  assert.equal(res.timing.encoders.map((e) => e.name), ['cmga-0.7', 'cmga-1.0'])
+  assert.ok(res.coverage !== undefined && res.coverage.images === quickPlan.coverageCount && res.coverage.mean >= 0 && res.coverage.mean <= 1)
+  const md = readFileSync(join(out, 'results.md'), 'utf8')
+  assert.ok(md.includes('## Targets (issue 11)') && md.includes('| CMGA (keep 0.7) | stage 1 (global + local) |'))
+  const png = await sharp(join(out, 'chart.png')).metadata()
+  assert.equal([png.format, png.width, png.height], ['png', 1000, 440])
+  // Compiled curve models are removed once scored; the final ones stay.
+  assert.not.ok(existsSync(join(out, 'models/cmga-0.7-step-5')))
+  assert.ok(existsSync(join(out, 'models/cmga-0.7/manifest.json')) && existsSync(join(out, 'models/cmga-0.7/vocab.txt')))
+})
+
+test('reproduce: the same command continues; another plan in the same folder is refused', async () => {
+  const before = statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs
+  const again = await cli('reproduce', '--quick', '--out', out)
+  assert.is(again.code, 0, errorLine(again))
+  assert.ok(again.stderr.some((l) => l.includes('continuing the run')))
+  assert.is(statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs, before, 'not retrained')
+  const other = await cli('reproduce', '--quick', '--steps', '12', '--out', out)
+  assert.is(other.code, 2)
+  assert.match(errorLine(other), /already exists with another plan \(use --force to replace it\)/)
+  const bad = await cli('reproduce', '--quick', '--steps', '0', '--out', out)
+  assert.is(bad.code, 2)
+  assert.match(errorLine(bad), /--steps must be an integer/)
+})
+
+test('objectShares: the kept share of each object pixel count, by patch', () => {
+  // 4 x 4 image, 2 x 2 patches: object 1 fills patch 0, object 2 fills patches 1 and 3 halfway
+  const m = Uint8Array.from([1, 1, 2, 0, 1, 1, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0])
+  assert.equal(objectShares(m, 4, 2, new Set([0, 1])), [1, 0.5])
+  assert.equal(objectShares(m, 4, 2, new Set([2])), [0, 0])
+})
+
+const fake = (stage1: number, combined: number, itm: number, clip: number, keep1: number, ms: [number, number], cover: number): ReproduceResults => {
+  const r = (v: number): Record<string, number> => ({ r_mean: v })
+  const m = (name: string, s: number, rerank: boolean) => ({
+    model: { name, label: name, keepRate: 1, compress: true, objectives: '', stage1: 'global+local' as const, rerank },
+    stage1: r(s),
+    ...(rerank ? { rerank_itm: r(itm), rerank_combined: r(combined) } : {}),
+    curve: [],
+    stepsPerSecond: 1,
+    trainSeconds: 1,
+    finalLosses: {}
+  })
+  return {
+    format: 'cmga-reproduce',
+    plan: quickPlan,
+    machine: { cpu: 'x', cores: 2, node: 'v20' },
+    models: [m('cmga-0.7', stage1, true), m('cmga-1.0', keep1, true), m('clip', clip, false)],
+    timing: { batch: 1, rounds: 1, encoders: [{ name: 'cmga-0.7', ms: ms[0], imagesPerSecond: 1 }, { name: 'cmga-1.0', ms: ms[1], imagesPerSecond: 1 }] },
+    coverage: { images: 1, mean: cover, worst: cover, atLeast90: 1, keptShare: 0.5 },
+    seconds: 1
+  }
+}
+
+test('targets: each of issue 11 met or missed by the measured numbers', () => {
+  const all = targets(fake(82, 86, 83, 55, 82.5, [10, 14], 0.95))
+  assert.is(all.length, 7)
+  assert.ok(all.every((t) => t.met), JSON.stringify(all.filter((t) => !t.met)))
+  const missed = targets(fake(79, 81, 78, 60, 80.5, [10, 12], 0.8)).filter((t) => !t.met).map((t) => t.what)
+  assert.equal(missed.length, 7, missed.join('; '))
+})
+
+test.run()
