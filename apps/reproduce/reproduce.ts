@@ -13,7 +13,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import { writeFileAtomic } from '../../compiler/atomic.js'
+import { writeFileAtomic, writeFilesAtomic } from '../../compiler/atomic.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
@@ -260,8 +260,45 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
     const w = writeFileAtomic(join(req.out, file), data)
     if (E.isLeft(w)) return w
   }
-  req.log(`reproduce: wrote ${join(req.out, 'results.md')}, results.json and chart.png (${(results.seconds / 60).toFixed(1)} min)`)
+  const shipped = shippable(req, results)
+  if (E.isLeft(shipped)) return shipped
+  req.log(`reproduce: wrote ${join(req.out, 'results.md')}, results.json, chart.png and shipped/ (${(results.seconds / 60).toFixed(1)} min)`)
   return E.right(results)
+}
+
+const r1 = (x: number): string => x.toFixed(1)
+
+/**
+ * `OUT/shipped/`: the first model with compression below keep rate 1, as `cmga demo`
+ * ships it (`models/cmga/shapes/`): config.json, weights.safetensors, vocab.txt and
+ * model.json (what it is, how it was trained, its held-out recall).
+ */
+const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaError, void> => {
+  const m = r.models.find((x) => x.model.compress && x.model.keepRate < 1)
+  if (m === undefined) return E.right(undefined)
+  const p = r.plan
+  const c = configFor(req.config, m.model)
+  const dir = join(req.out, 'shipped')
+  mkdirSync(dir, { recursive: true })
+  cpSync(join(req.out, 'runs', m.model.name, 'weights.safetensors'), join(dir, 'weights.safetensors'))
+  cpSync(join(req.out, 'data/train/vocab.txt'), join(dir, 'vocab.txt'))
+  const rerank = m.rerank_combined === undefined ? '' : `; re-ranked top ${p.k} (stage 1 + ${0.1} x ITM log-odds): ${r1(m.rerank_combined.r_mean)}`
+  const about = {
+    name: `cmga-shapes (${m.model.name})`,
+    description:
+      `CMGA trained from scratch on the shapes world: ViT ${c.vision.imageSize} px, patch ${c.vision.patchSize}, width ${c.vision.width}, depth ${c.vision.depth}, ` +
+      `guided compression at layers ${c.compression.layers.join(' and ')} keeping ${Math.round(100 * c.compression.keepRate)}% of the candidates; ` +
+      `BERT width ${c.text.width}, ${c.text.textLayers} text + ${c.text.fusionLayers} fusion layers, ${c.text.vocabSize}-token vocabulary; embeddings of ${c.align.embedDim}`,
+    training:
+      `cmga reproduce: ${p.steps} steps x ${p.batch} pairs from ${p.trainCount} generated pairs (seed ${p.trainSeed}), lr ${p.lr}, objectives ${m.model.objectives}, ` +
+      `${p.trainFlags.join(' ')}; ${(m.trainSeconds / 60).toFixed(1)} min on ${r.machine.cpu} (${r.machine.cores} cores)`,
+    heldOut:
+      `${p.testCount} new pairs (seed ${p.testSeed}): stage-1 mean recall ${r1(m.stage1.r_mean)} (R@1 image->text ${r1(m.stage1.txt_r1)}, text->image ${r1(m.stage1.img_r1)})${rerank}`
+  }
+  return writeFilesAtomic([
+    [join(dir, 'config.json'), JSON.stringify(c, null, 2) + '\n'],
+    [join(dir, 'model.json'), JSON.stringify(about, null, 2) + '\n']
+  ])
 }
 
 /** A results file read back (for the README's recorded table). */
