@@ -62,7 +62,8 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
     '',
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. Whole run: ${(r.seconds / 60).toFixed(1)} min.`,
     `Data: ${p.trainCount} training pairs (seed ${p.trainSeed}), ${p.testCount} held-out pairs (seed ${p.testSeed}), ${p.size} px.`,
-    `Training: ${p.steps} steps x ${p.batch} pairs, lr ${p.lr}, \`${p.trainFlags.join(' ')}\`, the same for every model.`,
+    `Training: ${p.steps} steps x ${p.batch} pairs, lr ${p.lr}, \`${p.trainFlags.join(' ')}\`, the same for every model` +
+      p.models.filter((m) => m.trainFlags !== undefined).map((m) => `; ${m.label} also \`${(m.trainFlags ?? []).join(' ')}\``).join('') + '.',
     `Evaluation: \`cmga eval retrieval\`, stage 1 over all ${p.testCount} candidates, re-ranking the top ${p.k}.`,
     '',
     '## Recall on the held-out set (percent)',

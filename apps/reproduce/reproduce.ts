@@ -127,7 +127,8 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
     'train', '--config', config, '--annotations', join(req.out, 'data/train/annotations.json'), '--images', join(req.out, 'data/train'),
     '--out', run, '--vocab', vocab, '--steps', String(p.steps), '--batch', String(p.batch), '--lr', String(p.lr), '--seed', String(p.trainSeed),
     '--objectives', m.objectives, '--save-every', String(p.evalEvery), '--keep-checkpoints', String(saves), '--threads', String(req.threads),
-    ...p.trainFlags
+    ...p.trainFlags,
+    ...(m.trainFlags ?? [])
   ]
   const resume = existsSync(join(run, 'checkpoint.json')) && !existsSync(join(run, 'weights.safetensors'))
   const trained = await step(join(run, 'weights.safetensors'), resume ? [...trainArgs, '--resume'] : trainArgs, req, prefix)
@@ -291,7 +292,7 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
       `BERT width ${c.text.width}, ${c.text.textLayers} text + ${c.text.fusionLayers} fusion layers, ${c.text.vocabSize}-token vocabulary; embeddings of ${c.align.embedDim}`,
     training:
       `cmga reproduce: ${p.steps} steps x ${p.batch} pairs from ${p.trainCount} generated pairs (seed ${p.trainSeed}), lr ${p.lr}, objectives ${m.model.objectives}, ` +
-      `${p.trainFlags.join(' ')}; ${(m.trainSeconds / 60).toFixed(1)} min on ${r.machine.cpu} (${r.machine.cores} cores)`,
+      `${[...p.trainFlags, ...(m.model.trainFlags ?? [])].join(' ')}; ${(m.trainSeconds / 60).toFixed(1)} min on ${r.machine.cpu} (${r.machine.cores} cores)`,
     heldOut:
       `${p.testCount} new pairs (seed ${p.testSeed}): stage-1 mean recall ${r1(m.stage1.r_mean)} (R@1 image->text ${r1(m.stage1.txt_r1)}, text->image ${r1(m.stage1.img_r1)})${rerank}`
   }
