@@ -7,11 +7,11 @@ import * as assert from 'uvu/assert'
 import type { Node } from '../compiler/ir/node.js'
 import { make } from '../compiler/ir/node.js'
 import { as, binary } from '../compiler/passes/match.js'
-import { bound, checked, miss, rule, rulePass, runRules } from '../compiler/passes/rewrite.js'
+import { bound, checked, miss, rule, rulePass, runRules, simpleRule } from '../compiler/passes/rewrite.js'
 import * as d from '../dsl/index.js'
 
 /** `Neg(Neg(x))` -> x. */
-const negNeg = rule<Node>({ name: 'negNeg', on: ['Neg'], match: (n) => { const m = as(n.inputs[0], 'Neg'); return m === null ? null : bound(m.inputs[0]) }, rewrite: (x) => x })
+const negNeg = simpleRule('negNeg', ['Neg'], (n) => as(n.inputs[0], 'Neg')?.inputs[0] ?? null)
 
 test('rebuilds users of rewritten nodes and keeps unchanged graphs', () => {
   const x = d.input('x', 'float32', [3])

@@ -16,7 +16,7 @@ import { structuralKey } from '../ir/structural.js'
 import { bytesOf, contentKey } from '../ir/tensor.js'
 import type { Pass, PassResult } from './pass.js'
 import type { AnyRule } from './rewrite.js'
-import { bound, rule, runRules } from './rewrite.js'
+import { runRules, simpleRule } from './rewrite.js'
 
 // -------------------------------------------------------------------------------------
 // constants
@@ -49,20 +49,13 @@ const canonicalConstants = (g: Graph): ReadonlyMap<Node, Node> => {
 
 /** The CSE rules over a graph's canonical constants: `constants`, then `swapped`. */
 const cseRules = (canon: ReadonlyMap<Node, Node>): readonly AnyRule[] => [
-  rule<Node>({
-    name: 'constants',
-    on: ['Constant'],
-    match: (n) => {
-      const c = canon.get(n) ?? n
-      return c === n ? null : bound(c)
-    },
-    rewrite: (c) => c
+  simpleRule('constants', ['Constant'], (n) => {
+    const c = canon.get(n) ?? n
+    return c === n ? null : c
   }),
-  rule<Node>({
-    name: 'swapped',
-    match: (n) => (commutative.has(n.op) && n.inputs.length === 2 && structuralKey(n.inputs[0]) > structuralKey(n.inputs[1]) ? bound(n) : null),
-    rewrite: (n) => make<OpKind>(n.op, [n.inputs[1], n.inputs[0]], n.attrs)
-  })
+  simpleRule('swapped', undefined, (n) =>
+    commutative.has(n.op) && n.inputs.length === 2 && structuralKey(n.inputs[0]) > structuralKey(n.inputs[1]) ? make<OpKind>(n.op, [n.inputs[1], n.inputs[0]], n.attrs) : null
+  )
 ]
 
 /**

@@ -19,7 +19,7 @@ import { sizeOf } from '../ir/tensor.js'
 import { transposeTensor } from '../ir/strided.js'
 import type { Pass, PassResult } from './pass.js'
 import type { AnyRule } from './rewrite.js'
-import { bound, rule, rulePass, runRules } from './rewrite.js'
+import { rulePass, runRules, simpleRule } from './rewrite.js'
 import { binary } from './match.js'
 
 // -------------------------------------------------------------------------------------
@@ -35,7 +35,6 @@ const valueOf = (n: Node): HostTensor => (n as Node<'Constant'>).attrs.value
 
 /** Reshape is free on a row-major host tensor: same data, new shape. */
 const reshapeHost = (t: HostTensor, shape: readonly number[]): HostTensor => ({ dtype: t.dtype, shape: [...shape], data: t.data })
-
 
 /** int64 values beyond 2^53 would not survive the float64 interpreter. */
 const exactInFloat64 = (t: HostTensor): boolean => {
@@ -62,13 +61,6 @@ export interface FoldOptions {
   readonly maxElements?: number
 }
 
-/** A rule on the ops `on` (all when undefined) that replaces a node by `f(node)` when that is not null. */
-const simple = (name: string, on: readonly OpKind[] | undefined, f: (n: Node) => Node | null): AnyRule =>
-  rule<Node>({ name, on, match: (n) => {
-    const r = f(n)
-    return r === null ? null : bound(r)
-  }, rewrite: (r) => r })
-
 /** The node's static shape when every input is a Constant, else null. */
 const foldable = (n: Node): readonly number[] | null =>
   n.inputs.length === 0 || !n.inputs.every((m) => m.op === 'Constant') ? null : staticShape(n.shape)
@@ -78,18 +70,18 @@ const keeps = (n: Node, x: Node): boolean => x.dtype === n.dtype && sameShape(x.
 
 /** `x op c` -> x where c is filled with `v` (either operand when `op` commutes). */
 const identity = (name: string, op: 'Add' | 'Sub' | 'Mul' | 'Div', v: number): AnyRule =>
-  simple(name, [op], (n) => binary(n, op, (x, c) => (isFilledWith(c, v) && keeps(n, x) ? x : null)))
+  simpleRule(name, [op], (n) => binary(n, op, (x, c) => (isFilledWith(c, v) && keeps(n, x) ? x : null)))
 
 /** The folding and simplification rules, in the order they are tried. */
 export const foldRules = (o: FoldOptions = {}): readonly AnyRule[] => {
   const maxElements = o.maxElements ?? defaultMaxElements
   return [
-    simple('foldReshape', ['Reshape'], (n) => {
+    simpleRule('foldReshape', ['Reshape'], (n) => {
       const shape = foldable(n)
       return shape === null ? null : constant(reshapeHost(valueOf(n.inputs[0]), shape))
     }),
-    simple('foldTranspose', ['Transpose'], (n) => (foldable(n) === null ? null : constant(transposeTensor(valueOf(n.inputs[0]), (n as Node<'Transpose'>).attrs.perm)))),
-    simple('fold', undefined, (n) => {
+    simpleRule('foldTranspose', ['Transpose'], (n) => (foldable(n) === null ? null : constant(transposeTensor(valueOf(n.inputs[0]), (n as Node<'Transpose'>).attrs.perm)))),
+    simpleRule('fold', undefined, (n) => {
       const shape = n.op === 'Reshape' || n.op === 'Transpose' ? null : foldable(n)
       if (shape === null || sizeOf(shape) > maxElements || !n.inputs.every((m) => exactInFloat64(valueOf(m)))) return null
       try {
@@ -103,10 +95,10 @@ export const foldRules = (o: FoldOptions = {}): readonly AnyRule[] => {
     identity('divOne', 'Div', 1),
     identity('addZero', 'Add', 0),
     identity('subZero', 'Sub', 0),
-    simple('reshapeSame', ['Reshape'], (n) => (keeps(n, n.inputs[0]) ? n.inputs[0] : null)),
-    simple('reshapeReshape', ['Reshape'], (n) => (isOp(n.inputs[0], 'Reshape') ? make('Reshape', n.inputs[0].inputs, (n as Node<'Reshape'>).attrs) : null)),
-    simple('transposeIdentity', ['Transpose'], (n) => ((n as Node<'Transpose'>).attrs.perm.every((p, i) => p === i) ? n.inputs[0] : null)),
-    simple('transposeTranspose', ['Transpose'], (n) => {
+    simpleRule('reshapeSame', ['Reshape'], (n) => (keeps(n, n.inputs[0]) ? n.inputs[0] : null)),
+    simpleRule('reshapeReshape', ['Reshape'], (n) => (isOp(n.inputs[0], 'Reshape') ? make('Reshape', n.inputs[0].inputs, (n as Node<'Reshape'>).attrs) : null)),
+    simpleRule('transposeIdentity', ['Transpose'], (n) => ((n as Node<'Transpose'>).attrs.perm.every((p, i) => p === i) ? n.inputs[0] : null)),
+    simpleRule('transposeTranspose', ['Transpose'], (n) => {
       const [a, perm] = [n.inputs[0], (n as Node<'Transpose'>).attrs.perm]
       return isOp(a, 'Transpose') ? make('Transpose', a.inputs, { perm: perm.map((p) => a.attrs.perm[p]) }) : null
     })

@@ -23,7 +23,7 @@ import { float32Only } from '../ir/ops.js'
 import type { Pass, PassResult } from './pass.js'
 import { noStats } from './pass.js'
 import type { AnyRule } from './rewrite.js'
-import { bound, rule, runRules } from './rewrite.js'
+import { runRules, simpleRule } from './rewrite.js'
 
 // -------------------------------------------------------------------------------------
 // helpers
@@ -57,15 +57,7 @@ const patchConv = (n: Node<'Conv'>, [x, w, b]: readonly Node[]): Node | null => 
 
 /** A rule on the ops `on` whose replacement is `f(original node, promoted inputs)` when not null. */
 const promote = (name: string, on: readonly OpKind[], f: (n: Node, ins: readonly Node[]) => Node | null): AnyRule =>
-  rule<Node>({
-    name,
-    on,
-    match: (n, ctx) => {
-      const r = f(n, ctx.inputs)
-      return r === null ? null : bound(r)
-    },
-    rewrite: (r) => r
-  })
+  simpleRule(name, on, (n, ctx) => f(n, ctx.inputs))
 
 /** The promotion rules; a node none replaces is rebuilt over its promoted inputs. */
 const promoteRules: readonly AnyRule[] = [

@@ -78,6 +78,21 @@ export const rule = <B>(r: Rule<B>): AnyRule => ({
   }
 })
 
+/**
+ * A rule with no parts and no misses: `f(node, ctx)` is the replacement, or null. On the
+ * ops `on` (all when undefined).
+ */
+export const simpleRule = (name: string, on: readonly OpKind[] | undefined, f: (n: Node, ctx: RuleContext) => Node | null): AnyRule =>
+  rule<Node>({
+    name,
+    on,
+    match: (n, ctx) => {
+      const r = f(n, ctx)
+      return r === null ? null : bound(r)
+    },
+    rewrite: (r) => r
+  })
+
 /** Options of `runRules`. */
 export interface RunOptions {
   /** How many times the rules are re-applied to one node's replacement (default 8). */

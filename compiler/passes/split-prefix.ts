@@ -12,7 +12,7 @@ import type { Graph } from '../ir/graph.js'
 import { topo, topoFrom } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
-import { bound, rule, runRules } from './rewrite.js'
+import { runRules, simpleRule } from './rewrite.js'
 
 /** The two halves of a split graph. */
 export interface Split {
@@ -64,7 +64,7 @@ export const splitPrefix = (g: Graph, late: readonly string[], cutName: string):
   if (cut === undefined) return fail('shape', `split ${g.name}: no single value carries what the late part needs from ${earlyInputs.map((i) => i.attrs.name).join(', ')}`)
   if (g.outputs.some((o) => !isLate.has(o.node))) return fail('shape', `split ${g.name}: some outputs do not depend on [${late.join(', ')}]`)
   const input = make('Input', [], { name: cutName, dtype: cut.dtype, shape: cut.shape })
-  const r = runRules(g, [rule<Node>({ name: 'cut', match: (_, ctx) => (ctx.original === cut ? bound(input) : null), rewrite: (i) => i })])
+  const r = runRules(g, [simpleRule('cut', undefined, (_, ctx) => (ctx.original === cut ? input : null))])
   return E.right({
     prefix: { name: `${g.name}_prefix`, inputs: earlyInputs, outputs: [{ name: cutName, node: cut }] },
     suffix: { name: `${g.name}_suffix`, inputs: [input, ...lateInputs], outputs: r.graph.outputs },
