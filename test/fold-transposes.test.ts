@@ -29,8 +29,8 @@ test('foldParamTransposes: a linear layer keeps its outputs and loses its Transp
   assert.equal([...f.derived], [['w.T', { from: 'w', perm: [1, 0] }]])
   const derived = new Map([['w.T', transposeTensor(weights.get('w') as HostTensor, [1, 0])]])
   assert.equal(derived.get('w.T')?.shape, [16, 8])
-  assert.is(f.stats.foldTranspose, 1)
-  assert.is(f.stats['foldTranspose: the parameter has no value'], 1) // `free` becomes a graph input, its Transpose stays
+  assert.is(f.stats.fired.foldTranspose, 1)
+  assert.is(f.stats.missed.foldTranspose['the parameter has no value'], 1) // `free` becomes a graph input, its Transpose stays
   assert.equal(nodesOf(f.graph, 'Transpose').length, 1)
   const feeds = { x: randomTensor('float32', [3, 16], 3), free: randomTensor('float32', [8, 16], 4) }
   await assertSameOutputs(g, f.graph, feeds, new Map([...weights, ...derived]))

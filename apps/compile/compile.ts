@@ -19,7 +19,7 @@ import { rawBytes } from '../../compiler/emit/proto.js'
 import { zeros } from '../../compiler/ir/tensor.js'
 import { paramsOf } from '../../compiler/ir/graph.js'
 import { defaultPasses, runPipeline } from '../../compiler/passes/pipeline.js'
-import type { Pass } from '../../compiler/passes/pass.js'
+import type { Pass, PassStats } from '../../compiler/passes/pass.js'
 import { compilerVersion } from '../../compiler/version.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import type { Stage } from '../../models/cmga/graphs.js'
@@ -57,11 +57,11 @@ export interface CompileRequest {
 /** Per stage: pass statistics, node count and file size. */
 export interface CompileReport {
   readonly manifest: Manifest
-  readonly stages: Readonly<Record<string, { readonly passes: Record<string, Record<string, number>> }>>
+  readonly stages: Readonly<Record<string, { readonly passes: Readonly<Record<string, PassStats>> }>>
 }
 
 /** Builds and optimizes one stage's graph. */
-export const buildStage = (c: CmgaConfig, s: Stage, passes: readonly Pass[] = defaultPasses): E.Either<CmgaError, { graph: Graph; stats: Record<string, Record<string, number>> }> =>
+export const buildStage = (c: CmgaConfig, s: Stage, passes: readonly Pass[] = defaultPasses): E.Either<CmgaError, { graph: Graph; stats: Readonly<Record<string, PassStats>> }> =>
   pipe(
     tryBuild(() => stageGraph(c, s)),
     E.map((g) => {
@@ -106,7 +106,7 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     return fail('io', `cannot create ${tmp}: ${(e as Error).message}`)
   }
   const specs: Record<string, StageSpec> = {}
-  const reports: Record<string, { passes: Record<string, Record<string, number>> }> = {}
+  const reports: Record<string, { passes: Readonly<Record<string, PassStats>> }> = {}
   const built = deployGraphs(req.config, { fuse: req.fuse, fusion: req.fusion, passes: req.passes })
   if (E.isLeft(built)) {
     rmSync(tmp, { recursive: true, force: true })

@@ -11,7 +11,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { tryBuild } from '../../compiler/errors.js'
 import type { Graph } from '../../compiler/ir/graph.js'
-import type { Pass } from '../../compiler/passes/pass.js'
+import type { Pass, PassStats } from '../../compiler/passes/pass.js'
 import { defaultPasses, runPipeline } from '../../compiler/passes/pipeline.js'
 import type { FusionOptions } from '../../compiler/passes/fusions/index.js'
 import { fusionPasses } from '../../compiler/passes/fusions/index.js'
@@ -34,7 +34,7 @@ export interface DeployOptions {
 export interface DeployGraph {
   readonly stage: CmgaStage
   readonly graph: Graph
-  readonly stats: Record<string, Record<string, number>>
+  readonly stats: Readonly<Record<string, PassStats>>
 }
 
 /** The passes a stage goes through. */

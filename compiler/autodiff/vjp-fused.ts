@@ -5,11 +5,11 @@
  * @since 0.1.0
  */
 import { raise } from '../errors.js'
-import type { groups } from '../ir/ops.js'
+import type { KindsIn } from '../ir/ops.js'
 import type { Vjp, VjpTable } from './vjp.js'
 
 /** The fused op kinds. */
-export type FusedKind = (typeof groups.fused)[number]
+export type FusedKind = KindsIn<'fused'>
 
 const notDifferentiable: Vjp<unknown> = (n) => raise('shape', `${n.op} is not differentiable: run fusions after grad`)
 

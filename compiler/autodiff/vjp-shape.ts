@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { Node } from '../ir/node.js'
-import type { Dim, OpAttrs } from '../ir/ops.js'
+import type { Dim, KindsIn, OpAttrs } from '../ir/ops.js'
 import { fromNumbers } from '../ir/tensor.js'
 import { raise } from '../errors.js'
 import {
@@ -20,7 +20,7 @@ import type { Vjp, VjpTable } from './vjp.js'
 // -------------------------------------------------------------------------------------
 
 /** The op kinds whose rules live here. */
-export type ShapeKind = 'Reshape' | 'Transpose' | 'Concat' | 'Slice' | 'Expand' | 'Squeeze' | 'Unsqueeze' | 'Gather' | 'GatherElements' | 'GatherND' | 'ScatterNDAdd' | 'OneHot'
+export type ShapeKind = KindsIn<'movement' | 'indexing'>
 
 const range = (from: number, to: number): number[] => Array.from({ length: Math.max(to - from, 0) }, (_, i) => from + i)
 

@@ -3,7 +3,7 @@
  * and `Cast`, with ONNX (opset 17) semantics.
  * @since 0.1.0
  */
-import type { groups, OpAttrs } from '../ir/ops.js'
+import type { KindsIn, OpAttrs } from '../ir/ops.js'
 import type { Rule, Value } from './value.js'
 import { broadcastIndex, broadcastShape, EvalError, value } from './value.js'
 
@@ -68,7 +68,7 @@ const castTo =
 // the rules
 // -------------------------------------------------------------------------------------
 
-type Kind = (typeof groups.binary)[number] | (typeof groups.unary)[number] | 'Where' | 'Cast'
+type Kind = KindsIn<'binary' | 'ternary' | 'unary'>
 
 /** Rules of the elementwise ops. */
 export const elementwiseRules: { readonly [K in Kind]: Rule<OpAttrs[K]> } = {

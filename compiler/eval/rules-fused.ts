@@ -7,13 +7,13 @@
  * weights the compiler emits (compiler/quantize/dynamic-int8.ts) on every x86-64 CPU.
  * @since 0.1.0
  */
-import type { groups, OpAttrs } from '../ir/ops.js'
+import type { KindsIn, OpAttrs } from '../ir/ops.js'
 import { erf } from './rules-elementwise.js'
 import { reduceRules } from './rules-reduce.js'
 import type { Out, Rule, Value } from './value.js'
 import { broadcastIndex, value } from './value.js'
 
-type Kind = (typeof groups.fused)[number]
+type Kind = KindsIn<'fused'>
 
 /** `softmax(q k^T * scale + bias) v` per head, and what the other outputs expose. */
 const attention: Rule<OpAttrs['MultiHeadAttention']> = ([q, k, v, bias], { heads, scale, output }, out) => {

@@ -5,7 +5,7 @@
  * indices count from the end; indices out of range are an `EvalError`.
  * @since 0.1.0
  */
-import type { OpAttrs } from '../ir/ops.js'
+import type { KindsIn, OpAttrs } from '../ir/ops.js'
 import { sizeOf } from '../ir/tensor.js'
 import type { Rule } from './value.js'
 import { broadcastIndex, broadcastShape, EvalError, lanes, ravel, stridesOf, take, unravel, value, viewIndex, wrapIndex } from './value.js'
@@ -28,9 +28,7 @@ const sliceBounds = (start: number, end: number, step: number, n: number): { fir
 // the rules
 // -------------------------------------------------------------------------------------
 
-type Kind =
-  | 'Reshape' | 'Transpose' | 'Concat' | 'Slice' | 'Expand' | 'Squeeze' | 'Unsqueeze'
-  | 'Gather' | 'GatherElements' | 'GatherND' | 'ScatterNDAdd' | 'OneHot'
+type Kind = KindsIn<'movement' | 'indexing'>
 
 /** Rules of the movement and indexing ops. */
 export const movementRules: { readonly [K in Kind]: Rule<OpAttrs[K]> } = {

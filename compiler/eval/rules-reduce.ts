@@ -5,7 +5,7 @@
  * semantics, accumulating in float64.
  * @since 0.1.0
  */
-import type { groups, OpAttrs } from '../ir/ops.js'
+import type { KindsIn, OpAttrs } from '../ir/ops.js'
 import { sizeOf } from '../ir/tensor.js'
 import type { Rule } from './value.js'
 import { broadcastIndex, broadcastShape, EvalError, lanes, stridesOf, value, viewIndex } from './value.js'
@@ -57,7 +57,7 @@ const softmax =
 // the rules
 // -------------------------------------------------------------------------------------
 
-type Kind = 'MatMul' | 'Conv' | (typeof groups.reduce)[number] | 'ArgMax' | 'TopK' | 'Softmax' | 'LogSoftmax' | 'LayerNormalization'
+type Kind = KindsIn<'contraction' | 'reduce' | 'normalization'>
 
 /** Rules of the contractions, reductions and normalizations. */
 export const reduceRules: { readonly [K in Kind]: Rule<OpAttrs[K]> } = {

@@ -1,8 +1,10 @@
 /**
  * The op set. Op kinds are ONNX op names (plus `Input`, `Param`, `Constant` leaves);
  * `OpAttrs` maps each kind to its typed attributes. Every per-op table of the compiler
- * (`infer`, `evaluate`, `lower`, `vjp`) is a `{ [K in OpKind]: ... }`, so adding an op
- * here without an entry in each table is a type error.
+ * (`infer`, `evaluate`, `lower`, `vjp`) is a `{ [K in OpKind]: ... }`, and `opInfo` is the
+ * one record of what else is known per op (group, commutativity, float32-only) from
+ * which every op list derives, so adding an op here without an entry in each table is a
+ * type error.
  * @since 0.1.0
  */
 import type { DType } from './dtype.js'
@@ -110,29 +112,98 @@ export interface OpAttrs {
 /** @since 0.1.0 */
 export type OpKind = keyof OpAttrs
 
-/** Leaves have no inputs. */
-export type LeafKind = 'Input' | 'Param' | 'Constant'
+/** The groups op kinds fall in (rules match against them; per-op tables are split by them). */
+export const opGroups = ['leaf', 'binary', 'ternary', 'unary', 'contraction', 'reduce', 'normalization', 'movement', 'indexing', 'fused'] as const
 
-/** Ops whose two inputs commute (CSE canonicalizes their order). */
-export const commutative: ReadonlySet<OpKind> = new Set<OpKind>(['Add', 'Mul', 'Max', 'Min', 'Equal', 'And'])
+/** @since 0.1.0 */
+export type OpGroup = (typeof opGroups)[number]
 
-/** Named groups that rules match against. */
-export const groups = {
-  binary: ['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Equal', 'Less', 'Greater', 'And'] as const,
-  unary: ['Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Abs', 'Not'] as const,
-  reduce: ['ReduceSum', 'ReduceMean', 'ReduceMax'] as const,
-  fused: ['MultiHeadAttention', 'SkipLayerNormalization', 'BiasGelu', 'DynamicQuantizeMatMul'] as const
+/** What the compiler knows about an op kind beyond its attributes. */
+export interface OpInfo {
+  readonly group: OpGroup
+  /** Its two inputs commute (CSE orders them; rule patterns try both orders). */
+  readonly commutative?: true
+  /** onnxruntime's CPU provider has no float64 kernel: float64 promotion keeps it float32 between casts. */
+  readonly float32Only?: true
 }
 
-/** Every op kind, in a fixed order (tests iterate it). */
-export const allOps: readonly OpKind[] = [
-  'Input', 'Param', 'Constant',
-  ...groups.binary, 'Where',
-  ...groups.unary, 'Cast',
-  'MatMul', 'Conv',
-  ...groups.reduce, 'ArgMax', 'TopK',
-  'Softmax', 'LogSoftmax', 'LayerNormalization',
-  'Reshape', 'Transpose', 'Concat', 'Slice', 'Expand', 'Squeeze', 'Unsqueeze',
-  'Gather', 'GatherElements', 'GatherND', 'ScatterNDAdd', 'OneHot',
-  ...groups.fused
-]
+/**
+ * The op record: one entry per op kind (a missing or extra kind is a type error), in the
+ * order tests iterate. Every per-op list below derives from it.
+ */
+export const opInfo = {
+  Input: { group: 'leaf' },
+  Param: { group: 'leaf' },
+  Constant: { group: 'leaf' },
+  Add: { group: 'binary', commutative: true },
+  Sub: { group: 'binary' },
+  Mul: { group: 'binary', commutative: true },
+  Div: { group: 'binary' },
+  Max: { group: 'binary', commutative: true },
+  Min: { group: 'binary', commutative: true },
+  Pow: { group: 'binary' },
+  Equal: { group: 'binary', commutative: true },
+  Less: { group: 'binary' },
+  Greater: { group: 'binary' },
+  And: { group: 'binary', commutative: true },
+  Where: { group: 'ternary' },
+  Neg: { group: 'unary' },
+  Exp: { group: 'unary' },
+  Log: { group: 'unary' },
+  Sqrt: { group: 'unary' },
+  Tanh: { group: 'unary' },
+  Erf: { group: 'unary', float32Only: true },
+  Abs: { group: 'unary' },
+  Not: { group: 'unary' },
+  Cast: { group: 'unary' },
+  MatMul: { group: 'contraction' },
+  Conv: { group: 'contraction', float32Only: true },
+  ReduceSum: { group: 'reduce' },
+  ReduceMean: { group: 'reduce' },
+  ReduceMax: { group: 'reduce' },
+  ArgMax: { group: 'reduce' },
+  TopK: { group: 'reduce' },
+  Softmax: { group: 'normalization' },
+  LogSoftmax: { group: 'normalization' },
+  LayerNormalization: { group: 'normalization' },
+  Reshape: { group: 'movement' },
+  Transpose: { group: 'movement' },
+  Concat: { group: 'movement' },
+  Slice: { group: 'movement' },
+  Expand: { group: 'movement' },
+  Squeeze: { group: 'movement' },
+  Unsqueeze: { group: 'movement' },
+  Gather: { group: 'indexing' },
+  GatherElements: { group: 'indexing' },
+  GatherND: { group: 'indexing' },
+  ScatterNDAdd: { group: 'indexing' },
+  OneHot: { group: 'indexing', float32Only: true },
+  MultiHeadAttention: { group: 'fused', float32Only: true },
+  SkipLayerNormalization: { group: 'fused', float32Only: true },
+  BiasGelu: { group: 'fused', float32Only: true },
+  DynamicQuantizeMatMul: { group: 'fused', float32Only: true }
+} as const satisfies { readonly [K in OpKind]: OpInfo }
+
+// -------------------------------------------------------------------------------------
+// derived lists
+// -------------------------------------------------------------------------------------
+
+/** The op kinds of a group, as a type: `KindsIn<'fused'>`. */
+export type KindsIn<G extends OpGroup> = { [K in OpKind]: (typeof opInfo)[K]['group'] extends G ? K : never }[OpKind]
+
+/** Leaves have no inputs. */
+export type LeafKind = KindsIn<'leaf'>
+
+/** Every op kind, in the record's order (tests iterate it). */
+export const allOps: readonly OpKind[] = Object.keys(opInfo) as OpKind[]
+
+const inGroup = <G extends OpGroup>(g: G): readonly KindsIn<G>[] => allOps.filter((k): k is KindsIn<G> => opInfo[k].group === g)
+
+/** The op kinds of each group, in the record's order. */
+export const groups = Object.fromEntries(opGroups.map((g) => [g, inGroup(g)])) as { readonly [G in OpGroup]: readonly KindsIn<G>[] }
+
+/** Ops whose two inputs commute. */
+export const commutative: ReadonlySet<OpKind> = new Set(allOps.filter((k) => 'commutative' in opInfo[k]))
+
+/** Ops computed in float32 between casts by float64 promotion (no float64 CPU kernel). */
+export const float32Only: ReadonlySet<OpKind> = new Set(allOps.filter((k) => 'float32Only' in opInfo[k]))

@@ -15,7 +15,8 @@ import { commutative } from '../ir/ops.js'
 import { structuralKey } from '../ir/structural.js'
 import { bytesOf, contentKey } from '../ir/tensor.js'
 import type { Pass, PassResult } from './pass.js'
-import { counter, rewrite } from './pass.js'
+import type { AnyRule } from './rewrite.js'
+import { runRules, simpleRule } from './rewrite.js'
 
 // -------------------------------------------------------------------------------------
 // constants
@@ -46,30 +47,26 @@ const canonicalConstants = (g: Graph): ReadonlyMap<Node, Node> => {
 // the pass
 // -------------------------------------------------------------------------------------
 
+/** The CSE rules over a graph's canonical constants: `constants`, then `swapped`. */
+const cseRules = (canon: ReadonlyMap<Node, Node>): readonly AnyRule[] => [
+  simpleRule('constants', ['Constant'], (n) => {
+    const c = canon.get(n) ?? n
+    return c === n ? null : c
+  }),
+  simpleRule('swapped', undefined, (n) =>
+    commutative.has(n.op) && n.inputs.length === 2 && structuralKey(n.inputs[0]) > structuralKey(n.inputs[1]) ? make<OpKind>(n.op, [n.inputs[1], n.inputs[0]], n.attrs) : null
+  )
+]
+
 /**
  * Runs CSE. Stats: `swapped` (commutative ops reordered), `constants` (duplicate
  * Constant nodes replaced), `merged` (reached nodes before minus after).
  */
 export const runCse = (g: Graph): PassResult => {
   const before = topo(g).length
-  const canon = canonicalConstants(g)
-  const { stats, bump } = counter()
-  const r = rewrite(g, (n, inputs) => {
-    if (n.op === 'Constant') {
-      const c = canon.get(n) ?? n
-      if (c === n) return null
-      bump('constants')
-      return c
-    }
-    if (commutative.has(n.op) && inputs.length === 2 && structuralKey(inputs[0]) > structuralKey(inputs[1])) {
-      bump('swapped')
-      return make<OpKind>(n.op, [inputs[1], inputs[0]], n.attrs)
-    }
-    return null
-  })
+  const r = runRules(g, cseRules(canonicalConstants(g)))
   const merged = before - topo(r.graph).length
-  if (merged > 0) stats.merged = merged
-  return { graph: r.graph, changed: r.changed, stats }
+  return merged > 0 ? { ...r, stats: { ...r.stats, fired: { ...r.stats.fired, merged } } } : r
 }
 
 /** Common-subexpression elimination as a pipeline pass. */

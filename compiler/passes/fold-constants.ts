@@ -4,7 +4,7 @@
  * Constant of its dtype (float32 results rounded). Identities that change no value are
  * removed: `x*1`, `1*x`, `x/1`, `x+0`, `0+x`, `x-0` (only when the result has x's type,
  * so no broadcasting is lost), Reshape to the same shape, Transpose by the identity,
- * Reshape of Reshape, Transpose of Transpose.
+ * Reshape of Reshape, Transpose of Transpose. Each is a rule run by the rewrite engine.
  * @since 0.1.0
  */
 import { evalNode } from '../eval/evaluate.js'
@@ -13,11 +13,14 @@ import type { Graph } from '../ir/graph.js'
 import { staticShape } from '../ir/infer.js'
 import type { Node } from '../ir/node.js'
 import { isOp, make, sameShape } from '../ir/node.js'
+import type { OpKind } from '../ir/ops.js'
 import type { HostTensor } from '../ir/tensor.js'
 import { sizeOf } from '../ir/tensor.js'
 import { transposeTensor } from '../ir/strided.js'
 import type { Pass, PassResult } from './pass.js'
-import { counter, rewrite } from './pass.js'
+import type { AnyRule } from './rewrite.js'
+import { rulePass, runRules, simpleRule } from './rewrite.js'
+import { binary } from './match.js'
 
 // -------------------------------------------------------------------------------------
 // constants
@@ -32,7 +35,6 @@ const valueOf = (n: Node): HostTensor => (n as Node<'Constant'>).attrs.value
 
 /** Reshape is free on a row-major host tensor: same data, new shape. */
 const reshapeHost = (t: HostTensor, shape: readonly number[]): HostTensor => ({ dtype: t.dtype, shape: [...shape], data: t.data })
-
 
 /** int64 values beyond 2^53 would not survive the float64 interpreter. */
 const exactInFloat64 = (t: HostTensor): boolean => {
@@ -50,7 +52,7 @@ const isFilledWith = (n: Node, v: number): boolean => {
 }
 
 // -------------------------------------------------------------------------------------
-// the pass
+// rules
 // -------------------------------------------------------------------------------------
 
 /** Options of `foldConstantsWith`. */
@@ -59,68 +61,64 @@ export interface FoldOptions {
   readonly maxElements?: number
 }
 
+/** The node's static shape when every input is a Constant, else null. */
+const foldable = (n: Node): readonly number[] | null =>
+  n.inputs.length === 0 || !n.inputs.every((m) => m.op === 'Constant') ? null : staticShape(n.shape)
+
+/** Whether `x` can stand for `n` (same dtype and shape: no broadcasting is lost). */
+const keeps = (n: Node, x: Node): boolean => x.dtype === n.dtype && sameShape(x.shape, n.shape)
+
+/** `x op c` -> x where c is filled with `v` (either operand when `op` commutes). */
+const identity = (name: string, op: 'Add' | 'Sub' | 'Mul' | 'Div', v: number): AnyRule =>
+  simpleRule(name, [op], (n) => binary(n, op, (x, c) => (isFilledWith(c, v) && keeps(n, x) ? x : null)))
+
+/** The folding and simplification rules, in the order they are tried. */
+export const foldRules = (o: FoldOptions = {}): readonly AnyRule[] => {
+  const maxElements = o.maxElements ?? defaultMaxElements
+  return [
+    simpleRule('foldReshape', ['Reshape'], (n) => {
+      const shape = foldable(n)
+      return shape === null ? null : constant(reshapeHost(valueOf(n.inputs[0]), shape))
+    }),
+    simpleRule('foldTranspose', ['Transpose'], (n) => (foldable(n) === null ? null : constant(transposeTensor(valueOf(n.inputs[0]), (n as Node<'Transpose'>).attrs.perm)))),
+    simpleRule('fold', undefined, (n) => {
+      const shape = n.op === 'Reshape' || n.op === 'Transpose' ? null : foldable(n)
+      if (shape === null || sizeOf(shape) > maxElements || !n.inputs.every((m) => exactInFloat64(valueOf(m)))) return null
+      try {
+        return constant(toHost(evalNode(n, n.inputs.map((m) => fromHost(valueOf(m))))))
+      } catch (e) {
+        if (e instanceof EvalError) return null
+        throw e
+      }
+    }),
+    identity('mulOne', 'Mul', 1),
+    identity('divOne', 'Div', 1),
+    identity('addZero', 'Add', 0),
+    identity('subZero', 'Sub', 0),
+    simpleRule('reshapeSame', ['Reshape'], (n) => (keeps(n, n.inputs[0]) ? n.inputs[0] : null)),
+    simpleRule('reshapeReshape', ['Reshape'], (n) => (isOp(n.inputs[0], 'Reshape') ? make('Reshape', n.inputs[0].inputs, (n as Node<'Reshape'>).attrs) : null)),
+    simpleRule('transposeIdentity', ['Transpose'], (n) => ((n as Node<'Transpose'>).attrs.perm.every((p, i) => p === i) ? n.inputs[0] : null)),
+    simpleRule('transposeTranspose', ['Transpose'], (n) => {
+      const [a, perm] = [n.inputs[0], (n as Node<'Transpose'>).attrs.perm]
+      return isOp(a, 'Transpose') ? make('Transpose', a.inputs, { perm: perm.map((p) => a.attrs.perm[p]) }) : null
+    })
+  ]
+}
+
+// -------------------------------------------------------------------------------------
+// the pass
+// -------------------------------------------------------------------------------------
+
 /**
  * Folds and simplifies. Stats, per rule that fired: `fold` (nodes evaluated),
  * `foldReshape`, `foldTranspose`, `mulOne`, `divOne`, `addZero`, `subZero`,
  * `reshapeSame`, `transposeIdentity`, `reshapeReshape`, `transposeTranspose`.
  * Nodes whose evaluation fails on their data (an index out of range) stay unfolded.
  */
-export const runFoldConstants = (g: Graph, opts: FoldOptions = {}): PassResult => {
-  const maxElements = opts.maxElements ?? defaultMaxElements
-  const { stats, bump } = counter()
-  const fired = (rule: string, n: Node): Node => (bump(rule), n)
-
-  const fold = (n: Node, inputs: readonly Node[]): Node | null => {
-    const shape = staticShape(n.shape)
-    if (inputs.length === 0 || shape === null || !inputs.every((m) => m.op === 'Constant')) return null
-    if (isOp(n, 'Reshape')) return fired('foldReshape', constant(reshapeHost(valueOf(inputs[0]), shape)))
-    if (isOp(n, 'Transpose')) return fired('foldTranspose', constant(transposeTensor(valueOf(inputs[0]), n.attrs.perm)))
-    if (sizeOf(shape) > maxElements || !inputs.every((m) => exactInFloat64(valueOf(m)))) return null
-    try {
-      return fired('fold', constant(toHost(evalNode(n, inputs.map((m) => fromHost(valueOf(m)))))))
-    } catch (e) {
-      if (e instanceof EvalError) return null
-      throw e
-    }
-  }
-
-  const simplify = (n: Node, inputs: readonly Node[]): Node | null => {
-    const [a, b] = inputs
-    const keeps = (x: Node): boolean => x.dtype === n.dtype && sameShape(x.shape, n.shape)
-    switch (n.op) {
-      case 'Mul':
-        if (isFilledWith(b, 1) && keeps(a)) return fired('mulOne', a)
-        if (isFilledWith(a, 1) && keeps(b)) return fired('mulOne', b)
-        return null
-      case 'Div':
-        return isFilledWith(b, 1) && keeps(a) ? fired('divOne', a) : null
-      case 'Add':
-        if (isFilledWith(b, 0) && keeps(a)) return fired('addZero', a)
-        if (isFilledWith(a, 0) && keeps(b)) return fired('addZero', b)
-        return null
-      case 'Sub':
-        return isFilledWith(b, 0) && keeps(a) ? fired('subZero', a) : null
-      case 'Reshape':
-        if (keeps(a)) return fired('reshapeSame', a)
-        if (isOp(a, 'Reshape')) return fired('reshapeReshape', make('Reshape', a.inputs, (n as Node<'Reshape'>).attrs))
-        return null
-      case 'Transpose': {
-        const perm = (n as Node<'Transpose'>).attrs.perm
-        if (perm.every((p, i) => p === i)) return fired('transposeIdentity', a)
-        if (isOp(a, 'Transpose')) return fired('transposeTranspose', make('Transpose', a.inputs, { perm: perm.map((p) => a.attrs.perm[p]) }))
-        return null
-      }
-      default:
-        return null
-    }
-  }
-
-  const r = rewrite(g, (n, inputs) => fold(n, inputs) ?? simplify(n, inputs))
-  return { graph: r.graph, changed: r.changed, stats }
-}
+export const runFoldConstants = (g: Graph, opts: FoldOptions = {}): PassResult => runRules(g, foldRules(opts))
 
 /** Constant folding with a custom size limit, as a pipeline pass. */
-export const foldConstantsWith = (opts: FoldOptions): Pass => ({ name: 'foldConstants', run: (g) => runFoldConstants(g, opts) })
+export const foldConstantsWith = (opts: FoldOptions): Pass => rulePass('foldConstants', foldRules(opts))
 
 /** Constant folding and exact simplification with the default size limit. */
 export const foldConstants: Pass = foldConstantsWith({})

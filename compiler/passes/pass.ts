@@ -1,23 +1,27 @@
 /**
- * The pass contract and the bottom-up rewrite every pass is built on. A pass is a pure
- * function from a graph to a graph that says whether it changed anything and, when it
- * has rules, how many times each fired.
+ * The pass contract. A pass is a pure function from a graph to a graph that says whether
+ * it changed anything and what it did: per rule, how many times it fired and how many
+ * candidates each reason turned down. Rule-based passes are built on the one rewrite
+ * engine, `rewrite.ts`.
  * @since 0.1.0
  */
 import type { Graph } from '../ir/graph.js'
-import { topo } from '../ir/graph.js'
-import type { Node } from '../ir/node.js'
-import { make, sameType, showType } from '../ir/node.js'
 
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
 
-/** What a pass returns: the new graph, whether it differs, and per-rule counts. */
+/** What a pass did: firings per rule (or named count), misses per rule and reason. */
+export interface PassStats {
+  readonly fired: Readonly<Record<string, number>>
+  readonly missed: Readonly<Record<string, Readonly<Record<string, number>>>>
+}
+
+/** What a pass returns: the new graph, whether it differs, and its stats. */
 export interface PassResult {
   readonly graph: Graph
   readonly changed: boolean
-  readonly stats?: Record<string, number>
+  readonly stats?: PassStats
 }
 
 /** A named graph-to-graph transform (`runPipeline` verifies its output). */
@@ -26,51 +30,22 @@ export type Pass = {
   readonly run: (g: Graph) => PassResult
 }
 
-/**
- * A local rewrite rule. `node` has already been rebuilt over its rewritten inputs, and
- * `inputs` are those inputs (`node.inputs`). Returns the replacement, which must have
- * the same dtype and shape, or `null` to keep the node.
- */
-export type Rule = (node: Node, inputs: readonly Node[]) => Node | null
-
 // -------------------------------------------------------------------------------------
-// rewriting
+// stats
 // -------------------------------------------------------------------------------------
 
-/** How many times `rewrite` re-applies a rule to its own result at one node. */
-const maxStepsPerNode = 8
+/** Nothing fired, nothing missed. */
+export const noStats: PassStats = { fired: {}, missed: {} }
 
-/**
- * Rewrites a graph bottom-up. In topological order, each node is rebuilt over its
- * rewritten inputs (with `make`, so unchanged nodes stay the same object) and then `rule`
- * is applied; when the rule returns a new node the rule is applied to that too (a few
- * times at most), so chains like Transpose(Transpose(x)) -> Transpose(x) -> x resolve in
- * one call. Each node is visited once (memoized) and the walk is iterative. Declared
- * inputs are kept; outputs point at the rewritten nodes. `changed` is whether any
- * output node differs. A rule that changes a node's type is a compiler bug and throws.
- */
-export const rewrite = (g: Graph, rule: Rule): { graph: Graph; changed: boolean } => {
-  const memo = new Map<Node, Node>()
-  for (const n of topo(g)) {
-    const inputs = n.inputs.map((m) => memo.get(m) as Node)
-    let cur = inputs.every((m, i) => m === n.inputs[i]) ? n : make(n.op, inputs, n.attrs)
-    for (let step = 0; step < maxStepsPerNode; step++) {
-      const next = rule(cur, cur.inputs)
-      if (next === null || next === cur) break
-      if (!sameType(next, n)) {
-        throw new Error(`rewrite: ${n.op}#${n.id} of type ${showType(n)} was replaced by ${next.op}#${next.id} of type ${showType(next)}`)
-      }
-      cur = next
-    }
-    memo.set(n, cur)
-  }
-  const outputs = g.outputs.map((o) => ({ name: o.name, node: memo.get(o.node) as Node }))
-  const changed = outputs.some((o, i) => o.node !== g.outputs[i].node)
-  return { graph: changed ? { name: g.name, inputs: g.inputs, outputs } : g, changed }
+const sum = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> => {
+  const out = { ...a }
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v
+  return out
 }
 
-/** A counter for per-rule stats: `bump(name)` adds one, `stats` is the record. */
-export const counter = (): { readonly stats: Record<string, number>; readonly bump: (rule: string) => void } => {
-  const stats: Record<string, number> = {}
-  return { stats, bump: (rule) => void (stats[rule] = (stats[rule] ?? 0) + 1) }
+/** Two stats added rule by rule (and reason by reason). */
+export const addStats = (a: PassStats, b: PassStats): PassStats => {
+  const missed: Record<string, Record<string, number>> = { ...a.missed }
+  for (const [r, reasons] of Object.entries(b.missed)) missed[r] = sum(missed[r] ?? {}, reasons)
+  return { fired: sum(a.fired, b.fired), missed }
 }

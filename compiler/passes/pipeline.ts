@@ -10,7 +10,8 @@ import { verify } from '../ir/verify.js'
 import { cse } from './cse.js'
 import { eliminateDeadCode } from './eliminate-dead-code.js'
 import { foldConstants } from './fold-constants.js'
-import type { Pass } from './pass.js'
+import type { Pass, PassStats } from './pass.js'
+import { addStats, noStats } from './pass.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -29,8 +30,8 @@ export interface PipelineResult {
   readonly iterations: number
   /** Whether the last round changed nothing (false: stopped at `maxIterations`). */
   readonly converged: boolean
-  /** Per pass name, its stats summed over all rounds (an empty record if none). */
-  readonly stats: Record<string, Record<string, number>>
+  /** Per pass name, its stats summed over all rounds (`noStats` if none). */
+  readonly stats: Readonly<Record<string, PassStats>>
 }
 
 // -------------------------------------------------------------------------------------
@@ -49,8 +50,8 @@ const check = (g: Graph, after: string): void => {
  */
 export const runPipeline = (g: Graph, passes: readonly Pass[], opts: PipelineOptions = {}): PipelineResult => {
   const maxIterations = opts.maxIterations ?? 10
-  const stats: Record<string, Record<string, number>> = {}
-  for (const p of passes) stats[p.name] = {}
+  const stats: Record<string, PassStats> = {}
+  for (const p of passes) stats[p.name] = noStats
   check(g, 'the input of the pipeline')
   let graph = g
   for (let iterations = 1; iterations <= maxIterations; iterations++) {
@@ -58,7 +59,7 @@ export const runPipeline = (g: Graph, passes: readonly Pass[], opts: PipelineOpt
     for (const p of passes) {
       const r = p.run(graph)
       check(r.graph, `pass "${p.name}"`)
-      for (const [k, v] of Object.entries(r.stats ?? {})) stats[p.name][k] = (stats[p.name][k] ?? 0) + v
+      stats[p.name] = addStats(stats[p.name], r.stats ?? noStats)
       graph = r.graph
       changed ||= r.changed
     }

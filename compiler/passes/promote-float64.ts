@@ -2,9 +2,10 @@
  * Float64 promotion: a float32 graph computed in float64. The graph's interface keeps
  * its types (float32 inputs, parameters and outputs), with casts at the boundary; every
  * float32 value inside becomes float64. Ops that onnxruntime's CPU provider only has
- * float32 kernels for stay float32 between casts (`Erf`, the fused com.microsoft ops),
- * except `Conv` with stride equal to its kernel (a patch embedding), which becomes the
- * equivalent reshape + MatMul in float64.
+ * float32 kernels for (`float32Only` in `ir/ops.ts`: `Erf`, `Conv`, `OneHot`, the fused
+ * com.microsoft ops) stay float32 between casts, except `Conv` with stride equal to its
+ * kernel (a patch embedding), which becomes the equivalent reshape + MatMul in float64.
+ * The rules run on the rewrite engine in its retyping mode.
  *
  * Why: float32 rounds every intermediate to 24 bits, and a deep network's gradient can
  * amplify that far beyond 1e-4 (see README, "Training": on the tiny fixture a 1-ulp
@@ -18,14 +19,15 @@ import { topo } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { OpKind } from '../ir/ops.js'
+import { float32Only } from '../ir/ops.js'
 import type { Pass, PassResult } from './pass.js'
+import { noStats } from './pass.js'
+import type { AnyRule } from './rewrite.js'
+import { runRules, simpleRule } from './rewrite.js'
 
 // -------------------------------------------------------------------------------------
 // helpers
 // -------------------------------------------------------------------------------------
-
-/** Ops computed in float32 between casts: onnxruntime's CPU provider has no float64 kernel for them. */
-export const float32Only: ReadonlySet<OpKind> = new Set<OpKind>(['Erf', 'MultiHeadAttention', 'SkipLayerNormalization', 'BiasGelu', 'DynamicQuantizeMatMul'])
 
 const cast = (x: Node, to: 'float32' | 'float64'): Node => (x.dtype === to ? x : make('Cast', [x], { to }))
 
@@ -34,7 +36,7 @@ const isCastFrom64 = (n: Node): boolean => n.op === 'Cast' && n.inputs[0].dtype 
 /** A float32 node that promotion would change (leaves and the casts it makes do not count). */
 const needsPromotion = (n: Node): boolean => {
   if (n.dtype !== 'float32' || n.inputs.length === 0 || isCastFrom64(n)) return false
-  const island = float32Only.has(n.op) || n.op === 'OneHot' || n.op === 'Conv'
+  const island = float32Only.has(n.op)
   return !(island && n.inputs.every((m) => m.dtype !== 'float32' || isCastFrom64(m)))
 }
 
@@ -53,44 +55,39 @@ const patchConv = (n: Node<'Conv'>, [x, w, b]: readonly Node[]): Node | null => 
   return make('Reshape', [make('Transpose', [biased], { perm: [0, 2, 1] })], { shape: [N, O, Ho, Wo] })
 }
 
-/** The float64 version of node `n` over promoted inputs `ins`. */
-const promoteNode = (n: Node, ins: readonly Node[]): Node => {
-  if (n.op === 'Input' || n.op === 'Param') return n.dtype === 'float32' ? cast(n, 'float64') : n
-  if (n.op === 'Constant') {
+/** A rule on the ops `on` whose replacement is `f(original node, promoted inputs)` when not null. */
+const promote = (name: string, on: readonly OpKind[], f: (n: Node, ins: readonly Node[]) => Node | null): AnyRule =>
+  simpleRule(name, on, (n, ctx) => f(n, ctx.inputs))
+
+/** The promotion rules; a node none replaces is rebuilt over its promoted inputs. */
+const promoteRules: readonly AnyRule[] = [
+  promote('leaf', ['Input', 'Param'], (n) => (n.dtype === 'float32' ? cast(n, 'float64') : null)),
+  promote('constant', ['Constant'], (n) => {
     const v = (n as Node<'Constant'>).attrs.value
-    return v.dtype === 'float32' ? make('Constant', [], { value: { dtype: 'float64', shape: v.shape, data: Float64Array.from(v.data as Float32Array) } }) : n
-  }
-  if (n.op === 'Cast') {
+    return v.dtype === 'float32' ? make('Constant', [], { value: { dtype: 'float64', shape: v.shape, data: Float64Array.from(v.data as Float32Array) } }) : null
+  }),
+  promote('cast', ['Cast'], (n, [x]) => {
     const to = (n as Node<'Cast'>).attrs.to
-    return to === 'float32' || to === 'float64' ? cast(ins[0], 'float64') : make('Cast', ins, { to })
-  }
-  if (n.op === 'Conv') {
-    const conv = patchConv(n as Node<'Conv'>, ins)
-    if (conv !== null) return conv
-  }
-  if (float32Only.has(n.op) || n.op === 'Conv' || n.op === 'OneHot') {
+    return to === 'float32' || to === 'float64' ? cast(x, 'float64') : null
+  }),
+  promote('patchConv', ['Conv'], (n, ins) => patchConv(n as Node<'Conv'>, ins)),
+  promote('island', [...float32Only], (n, ins) => {
     const inner = make(n.op as OpKind, ins.map((m) => (m.dtype === 'float64' ? cast(m, 'float32') : m)), n.attrs)
     return inner.dtype === 'float32' ? cast(inner, 'float64') : inner
-  }
-  return make(n.op as OpKind, ins, n.attrs)
-}
+  })
+]
 
 // -------------------------------------------------------------------------------------
 // the pass
 // -------------------------------------------------------------------------------------
 
-/** Promotes a graph to float64 inside. Stats: `nodes` (float32 nodes promoted). */
+/** Promotes a graph to float64 inside. Stats: `nodes` (float32 nodes promoted) and the rules' firings. */
 export const runPromoteFloat64 = (g: Graph): PassResult => {
-  const order = topo(g)
-  const count = order.filter(needsPromotion).length
-  if (count === 0) return { graph: g, changed: false, stats: {} }
-  const memo = new Map<Node, Node>()
-  for (const n of order) memo.set(n, promoteNode(n, n.inputs.map((m) => memo.get(m) as Node)))
-  const outputs = g.outputs.map((o) => {
-    const p = memo.get(o.node) as Node
-    return { name: o.name, node: o.node.dtype === 'float32' ? cast(p, 'float32') : p }
-  })
-  return { graph: { name: g.name, inputs: g.inputs, outputs }, changed: true, stats: { nodes: count } }
+  const count = topo(g).filter(needsPromotion).length
+  if (count === 0) return { graph: g, changed: false, stats: noStats }
+  const r = runRules(g, promoteRules, { retype: true })
+  const outputs = r.graph.outputs.map((o, i) => ({ name: o.name, node: g.outputs[i].node.dtype === 'float32' ? cast(o.node, 'float32') : o.node }))
+  return { graph: { name: g.name, inputs: g.inputs, outputs }, changed: true, stats: { fired: { ...r.stats.fired, nodes: count }, missed: {} } }
 }
 
 /** Float64 promotion as a pass (run it once, after the default pipeline). */

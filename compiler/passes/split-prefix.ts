@@ -9,10 +9,10 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../errors.js'
 import { fail } from '../errors.js'
 import type { Graph } from '../ir/graph.js'
-import { topo } from '../ir/graph.js'
+import { topo, topoFrom } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
-import { rewrite } from './pass.js'
+import { runRules, simpleRule } from './rewrite.js'
 
 /** The two halves of a split graph. */
 export interface Split {
@@ -31,6 +31,16 @@ const reachedFrom = (order: readonly Node[], sources: ReadonlySet<Node>, blocked
   return reached
 }
 
+/** The nodes every one of `targets` reaches back to (each target included); undefined for no targets. */
+const commonAncestors = (targets: readonly Node[]): Set<Node> | undefined => {
+  let common: Set<Node> | undefined
+  for (const t of targets) {
+    const mine = topoFrom([t])
+    common = new Set(common === undefined ? mine : mine.filter((n) => (common as Set<Node>).has(n)))
+  }
+  return common
+}
+
 /**
  * Splits `g` at the latest value that depends only on the inputs not named in `late`
  * and through which every such dependence of the late part passes (a dominator of the
@@ -44,13 +54,17 @@ export const splitPrefix = (g: Graph, late: readonly string[], cutName: string):
   const order = topo(g)
   const isLate = reachedFrom(order, new Set<Node>(lateInputs))
   const isEarly = reachedFrom(order, new Set<Node>(earlyInputs))
-  const frontier = order.filter((n) => isEarly.has(n) && !isLate.has(n) && order.some((u) => isLate.has(u) && u.inputs.includes(n)))
+  const feedsLate = new Set(order.filter((u) => isLate.has(u)).flatMap((u) => u.inputs))
+  const frontier = order.filter((n) => isEarly.has(n) && !isLate.has(n) && feedsLate.has(n))
   const early = (n: Node): boolean => isEarly.has(n) && !isLate.has(n) && n.op !== 'Input'
-  const cut = [...order].reverse().find((c) => early(c) && c.dtype === 'float32' && frontier.every((f) => f === c || !reachedFrom(order, new Set<Node>(earlyInputs), c).has(f)))
+  // a cut must reach back from every frontier value (else that value bypasses it): only
+  // those candidates are checked by blocking them
+  const candidates = commonAncestors(frontier)
+  const cut = [...order].reverse().find((c) => (candidates?.has(c) ?? true) && early(c) && c.dtype === 'float32' && frontier.every((f) => f === c || !reachedFrom(order, new Set<Node>(earlyInputs), c).has(f)))
   if (cut === undefined) return fail('shape', `split ${g.name}: no single value carries what the late part needs from ${earlyInputs.map((i) => i.attrs.name).join(', ')}`)
   if (g.outputs.some((o) => !isLate.has(o.node))) return fail('shape', `split ${g.name}: some outputs do not depend on [${late.join(', ')}]`)
   const input = make('Input', [], { name: cutName, dtype: cut.dtype, shape: cut.shape })
-  const r = rewrite(g, (n) => (n === cut ? input : null))
+  const r = runRules(g, [simpleRule('cut', undefined, (_, ctx) => (ctx.original === cut ? input : null))])
   return E.right({
     prefix: { name: `${g.name}_prefix`, inputs: earlyInputs, outputs: [{ name: cutName, node: cut }] },
     suffix: { name: `${g.name}_suffix`, inputs: [input, ...lateInputs], outputs: r.graph.outputs },

@@ -19,9 +19,10 @@ import type { Graph } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
-import { as, either, samePerm } from '../passes/fusions/match.js'
-import type { AnyRule } from '../passes/fusions/rule-set.js'
-import { rule, runRuleSet } from '../passes/fusions/rule-set.js'
+import { as, binary, samePerm } from '../passes/match.js'
+import type { PassStats } from '../passes/pass.js'
+import type { AnyRule } from '../passes/rewrite.js'
+import { checked, miss, rule, runRules } from '../passes/rewrite.js'
 
 /** Options of `quantizeInt8`. */
 export interface QuantizeOptions {
@@ -40,7 +41,7 @@ export interface QuantizeOptions {
 export interface Quantized {
   readonly graph: Graph
   readonly weights: ReadonlyMap<string, HostTensor>
-  readonly stats: Record<string, number>
+  readonly stats: PassStats
 }
 
 /** The largest weight magnitude: 7 bits, so no int16 pair sum saturates (see above). */
@@ -79,35 +80,37 @@ export const quantizeInt8 = (g: Graph, weights: ReadonlyMap<string, HostTensor>,
     return [make('Param', [], { name: `${name}.int8`, dtype: 'int8', shape: [K, N] }), make('Param', [], { name: `${name}.scale`, dtype: 'float32', shape: [N] })]
   }
 
-  const matmul: AnyRule = rule<{ x: Node; w: Node<'Param'> | null }>({
+  const matmul: AnyRule = rule<{ x: Node; w: Node<'Param'> }>({
     name: 'matmul',
-    pattern: (n) => {
-      const mm = as(n, 'MatMul')
-      const t = as(mm?.inputs[1], 'Transpose')
-      return mm === null || t === null || !samePerm(t.attrs.perm, [1, 0]) ? null : { x: mm.inputs[0], w: as(t.inputs[0], 'Param') }
+    on: ['MatMul'],
+    match: (mm) => {
+      const t = as(mm.inputs[1], 'Transpose')
+      if (t === null || !samePerm(t.attrs.perm, [1, 0])) return null
+      const w = as(t.inputs[0], 'Param')
+      if (w === null || !weights.has(w.attrs.name)) return miss('the weight is not a parameter with a value')
+      return checked({ x: mm.inputs[0], w }, ({ x }) => {
+        if (x.dtype !== 'float32' || w.dtype !== 'float32') return 'not float32'
+        if ((w.shape[0] as number) * (w.shape[1] as number) < minElements) return 'small weight'
+        return kept(w.attrs.name) ? 'kept in float32' : null
+      })
     },
-    check: ({ x, w }) => {
-      if (w === null || !weights.has(w.attrs.name)) return 'the weight is not a parameter with a value'
-      if (x.dtype !== 'float32' || w.dtype !== 'float32') return 'not float32'
-      if ((w.shape[0] as number) * (w.shape[1] as number) < minElements) return 'small weight'
-      return kept(w.attrs.name) ? 'kept in float32' : null
-    },
-    rewrite: ({ x, w }) => make('DynamicQuantizeMatMul', [x, ...quantized(w as Node<'Param'>)], {})
+    rewrite: ({ x, w }) => make('DynamicQuantizeMatMul', [x, ...quantized(w)], {})
   })
 
-  const bias: AnyRule = rule<{ d: Node<'DynamicQuantizeMatMul'>; b: Node; single: boolean }>({
+  const bias: AnyRule = rule<{ d: Node<'DynamicQuantizeMatMul'>; b: Node }>({
     name: 'bias',
-    pattern: (n, original, ctx) =>
-      either(n, 'Add', (d, b) => {
+    on: ['Add'],
+    match: (n, ctx) => {
+      const m = binary(n, 'Add', (d, b) => {
         const q = as(d, 'DynamicQuantizeMatMul')
-        if (q === null || q.inputs.length !== 3 || b.shape.length !== 1 || b.shape[0] !== q.shape[q.shape.length - 1]) return null
-        const mm = original.inputs.find((m) => m.op === 'MatMul')
-        return { d: q, b, single: mm !== undefined && ctx.uses(mm) === 1 }
-      }),
-    check: ({ single }) => (single ? null : 'the product has other consumers'),
+        return q === null || q.inputs.length !== 3 || b.shape.length !== 1 || b.shape[0] !== q.shape[q.shape.length - 1] ? null : { d: q, b }
+      })
+      const mm = ctx.original.inputs.find((i) => i.op === 'MatMul')
+      return checked(m, () => (mm !== undefined && ctx.uses(mm) === 1 ? null : 'the product has other consumers'))
+    },
     rewrite: ({ d, b }) => make('DynamicQuantizeMatMul', [...d.inputs, b], {})
   })
 
-  const r = runRuleSet(g, [matmul, bias])
-  return { graph: r.graph, weights: added, stats: r.stats ?? {} }
+  const r = runRules(g, [matmul, bias])
+  return { graph: r.graph, weights: added, stats: r.stats }
 }

@@ -11,9 +11,10 @@ import type { Graph } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { HostTensor } from '../ir/tensor.js'
-import { as, samePerm } from '../passes/fusions/match.js'
-import type { AnyRule } from '../passes/fusions/rule-set.js'
-import { rule, runRuleSet } from '../passes/fusions/rule-set.js'
+import { as, samePerm } from '../passes/match.js'
+import type { PassStats } from '../passes/pass.js'
+import type { AnyRule } from '../passes/rewrite.js'
+import { bound, miss, rule, runRules } from '../passes/rewrite.js'
 
 /** A weight the folded graph uses that is another one transposed. */
 export interface Derived {
@@ -25,30 +26,30 @@ export interface Derived {
 export interface FoldedTransposes {
   readonly graph: Graph
   readonly derived: ReadonlyMap<string, Derived>
-  readonly stats: Record<string, number>
+  readonly stats: PassStats
 }
 
 
 /** Folds every `Transpose` of a parameter that has a value in `weights`. */
 export const foldParamTransposes = (g: Graph, weights: ReadonlyMap<string, HostTensor>): FoldedTransposes => {
   const derived = new Map<string, Derived>()
-  const folded: AnyRule = rule<{ p: Node<'Param'> | null; perm: readonly number[] }>({
+  const folded: AnyRule = rule<{ p: Node<'Param'>; perm: readonly number[] }>({
     name: 'foldTranspose',
-    pattern: (n) => {
-      const t = as(n, 'Transpose')
-      return t === null ? null : { p: as(t.inputs[0], 'Param'), perm: t.attrs.perm }
+    on: ['Transpose'],
+    match: (n) => {
+      const p = as(n.inputs[0], 'Param')
+      if (p === null) return miss('not a parameter')
+      return weights.has(p.attrs.name) ? bound({ p, perm: (n as Node<'Transpose'>).attrs.perm }) : miss('the parameter has no value')
     },
-    check: ({ p }) => (p === null ? 'not a parameter' : weights.has(p.attrs.name) ? null : 'the parameter has no value'),
     rewrite: ({ p, perm }) => {
-      const param = p as Node<'Param'>
-      const name = param.attrs.name
+      const name = p.attrs.name
       const to = samePerm(perm, [1, 0]) ? `${name}.T` : `${name}.transpose.${perm.join('')}`
       derived.set(to, { from: name, perm })
-      return make('Param', [], { name: to, dtype: param.dtype, shape: perm.map((i) => param.shape[i]) })
+      return make('Param', [], { name: to, dtype: p.dtype, shape: perm.map((i) => p.shape[i]) })
     }
   })
-  const r = runRuleSet(g, [folded])
-  return { graph: r.graph, derived, stats: r.stats ?? {} }
+  const r = runRules(g, [folded])
+  return { graph: r.graph, derived, stats: r.stats }
 }
 
 export { transposeTensor } from '../ir/strided.js'

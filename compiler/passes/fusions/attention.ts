@@ -12,9 +12,9 @@ import type { Node } from '../../ir/node.js'
 import { make } from '../../ir/node.js'
 import type { Dim } from '../../ir/ops.js'
 import type { Pass } from '../pass.js'
-import { as, either, samePerm, sameShape, scalarOf } from './match.js'
-import type { AnyRule } from './rule-set.js'
-import { fusionPass, rule } from './rule-set.js'
+import { as, binary, samePerm, sameShape, scalarOf } from '../match.js'
+import type { AnyRule } from '../rewrite.js'
+import { bound, miss, rule, rulePass } from '../rewrite.js'
 
 // -------------------------------------------------------------------------------------
 // options
@@ -62,12 +62,12 @@ export const scores = (n: Node | undefined): Scores | string | null => {
   const sm = as(n, 'Softmax')
   if (sm === null || sm.attrs.axis !== 3 || sm.shape.length !== 4) return null
   const scaled = (m: Node): { qk: Node; scale: number } | null =>
-    either(m, 'Mul', (a, c) => {
+    binary(m, 'Mul', (a, c) => {
       const s = scalarOf(c)
       return s === null || as(a, 'MatMul') === null ? null : { qk: a, scale: s }
     })
   const direct = scaled(sm.inputs[0])
-  const biased = direct === null ? either(sm.inputs[0], 'Add', (a, b) => {
+  const biased = direct === null ? binary(sm.inputs[0], 'Add', (a, b) => {
     const s = scaled(a)
     return s === null ? null : { ...s, bias: b }
   }) : null
@@ -99,60 +99,49 @@ const mha = (p: Scores, v: Node, bias: Node | undefined, o: AttentionOptions): N
 // rules
 // -------------------------------------------------------------------------------------
 
+/** The parts of `merge(softmax(...) v)`: the scores, the values and the fused bias. */
 interface Full {
-  readonly root: Node
-  readonly scores: Scores | string
-  readonly v: { x: Node; heads: number; dh: number } | null
+  readonly scores: Scores
+  readonly v: Node
+  readonly bias: Node | undefined
 }
 
 /** `merge(softmax(...) v)` -> MultiHeadAttention output 0. */
 const attentionRule = (o: AttentionOptions): AnyRule =>
   rule<Full>({
     name: 'attention',
-    pattern: (n) => {
-      const r = as(n, 'Reshape')
-      const t = as(r?.inputs[0], 'Transpose')
+    on: ['Reshape'],
+    match: (root) => {
+      const t = as(root.inputs[0], 'Transpose')
       const pv = as(t?.inputs[0], 'MatMul')
-      if (r === null || t === null || pv === null || !samePerm(t.attrs.perm, [0, 2, 1, 3])) return null
+      if (t === null || pv === null || !samePerm(t.attrs.perm, [0, 2, 1, 3])) return null
       const s = scores(pv.inputs[0])
-      return s === null ? null : { root: n, scores: s, v: heads(pv.inputs[1], [0, 2, 1, 3]) }
-    },
-    check: ({ root, scores: s, v }) => {
-      if (typeof s === 'string') return s
-      if (v === null || v.heads !== s.heads) return 'v is not split into the same heads'
-      if (s.q.dtype !== 'float32') return 'not float32'
-      if (!sameShape(s.k.shape, v.x.shape) || s.k.shape[2] !== s.q.shape[2]) return 'q, k and v widths differ'
-      if (!sameShape(root.shape, s.q.shape)) return 'merged output is not shaped like q'
+      if (s === null) return null
+      if (typeof s === 'string') return miss(s)
+      const v = heads(pv.inputs[1], [0, 2, 1, 3])
+      if (v === null || v.heads !== s.heads) return miss('v is not split into the same heads')
+      if (s.q.dtype !== 'float32') return miss('not float32')
+      if (!sameShape(s.k.shape, v.x.shape) || s.k.shape[2] !== s.q.shape[2]) return miss('q, k and v widths differ')
+      if (!sameShape(root.shape, s.q.shape)) return miss('merged output is not shaped like q')
       const b = s.bias === undefined ? undefined : fusedBias(s.bias, s.q.shape[0], s.heads, s.q.shape[1], s.k.shape[1])
-      return typeof b === 'string' ? b : null
+      return typeof b === 'string' ? miss(b) : bound({ scores: s, v: v.x, bias: b })
     },
-    rewrite: ({ scores: s, v }) => {
-      const p = s as Scores
-      const b = p.bias === undefined ? undefined : (fusedBias(p.bias, p.q.shape[0], p.heads, p.q.shape[1], p.k.shape[1]) as Node)
-      return mha(p, (v as { x: Node }).x, b, o)
-    }
+    rewrite: ({ scores: s, v, bias }) => mha(s, v, bias, o)
   })
 
-interface Row {
-  readonly root: Node<'Slice'>
-  readonly scores: Scores | string
-}
-
 /** `softmax(...)[:, :, 0:1]` -> the softmax of the [CLS] query's scores alone. */
-const clsRowRule: AnyRule = rule<Row>({
+const clsRowRule: AnyRule = rule<Scores>({
   name: 'clsRow',
-  pattern: (n) => {
-    const sl = as(n, 'Slice')
-    if (sl === null || !samePerm(sl.attrs.axes, [2]) || sl.attrs.starts[0] !== 0 || sl.attrs.ends[0] !== 1) return null
+  on: ['Slice'],
+  match: (n) => {
+    const sl = n as Node<'Slice'>
+    if (!samePerm(sl.attrs.axes, [2]) || sl.attrs.starts[0] !== 0 || sl.attrs.ends[0] !== 1) return null
     const s = scores(sl.inputs[0])
-    return s === null ? null : { root: sl, scores: s }
+    if (s === null) return null
+    if (typeof s === 'string') return miss(s)
+    return s.bias !== undefined && s.bias.shape[2] !== 1 ? miss('bias varies by query row') : bound(s)
   },
-  check: ({ scores: s }) => {
-    if (typeof s === 'string') return s
-    return s.bias !== undefined && s.bias.shape[2] !== 1 ? 'bias varies by query row' : null
-  },
-  rewrite: ({ scores: s }) => {
-    const p = s as Scores
+  rewrite: (p) => {
     const [B, , D] = p.q.shape
     const q0 = make('Slice', [p.q], { starts: [0], ends: [1], axes: [1], steps: [1] })
     const q0h = make('Transpose', [make('Reshape', [q0], { shape: [B, 1, p.heads, (D as number) / p.heads] })], { perm: [0, 2, 1, 3] })
@@ -162,4 +151,4 @@ const clsRowRule: AnyRule = rule<Row>({
 })
 
 /** The attention fusion pass. Stats: `attention`, `clsRow`, and reasons candidates were turned down. */
-export const fuseAttention = (o: AttentionOptions = {}): Pass => fusionPass('fuseAttention', [clsRowRule, attentionRule(o)])
+export const fuseAttention = (o: AttentionOptions = {}): Pass => rulePass('fuseAttention', [clsRowRule, attentionRule(o)])

@@ -1,7 +1,7 @@
 /**
  * The fusion passes, in the order the compiler runs them after the default passes.
- * Each is a pattern / check / rewrite rule set that reports what fired and why
- * candidates did not (see `rule-set.ts`). They rewrite inference graphs only: run them
+ * Each is a rule list on the rewrite engine that reports what fired and why candidates
+ * did not (see `../rewrite.ts`). They rewrite inference graphs only: run them
  * after `grad`, never before.
  * @since 0.1.0
  */

@@ -15,8 +15,8 @@
 import type { Node } from '../../ir/node.js'
 import { make } from '../../ir/node.js'
 import type { Pass } from '../pass.js'
-import { as, either, isScalar, samePerm, scalarOf } from './match.js'
-import { fusionPass, rule } from './rule-set.js'
+import { as, binary, isScalar, samePerm, scalarOf } from '../match.js'
+import { checked, rule, rulePass } from '../rewrite.js'
 
 /** The parts of `matmul(unsqueeze(w, 1), candidates)` with the masked, normalized weights `w`. */
 interface Fused {
@@ -28,7 +28,7 @@ interface Fused {
 
 /** `w0 = s * (1 - sum(oneHot(keep, M), 1))`: s and keep. */
 const masked = (w0: Node): { s: Node; keep: Node } | null =>
-  either(w0, 'Mul', (s, notKept) => {
+  binary(w0, 'Mul', (s, notKept) => {
     const sub = as(notKept, 'Sub')
     if (sub === null || !isScalar(sub.inputs[0], 1)) return null
     const sum = as(sub.inputs[1], 'ReduceSum')
@@ -42,7 +42,7 @@ const pattern = (n: Node): Fused | null => {
   const div = as(un?.inputs[0], 'Div')
   if (mm === null || un === null || div === null || !samePerm(un.attrs.axes, [1])) return null
   const [w0, den] = div.inputs
-  const eps = either(den, 'Max', (sum, e) => {
+  const eps = binary(den, 'Max', (sum, e) => {
     const r = as(sum, 'ReduceSum')
     return r !== null && r.inputs[0] === w0 && r.attrs.keepdims && samePerm(r.attrs.axes, [1]) ? scalarOf(e) : null
   })
@@ -53,17 +53,17 @@ const pattern = (n: Node): Fused | null => {
 const f32 = (v: number): Node => make('Constant', [], { value: { dtype: 'float32', shape: [], data: new Float32Array([v]) } })
 
 /** The token-dropping pass. Stats: `fusedToken`, and reasons. */
-export const dropTokens: Pass = fusionPass('dropTokens', [
+export const dropTokens: Pass = rulePass('dropTokens', [
   rule<Fused>({
     name: 'fusedToken',
-    pattern,
-    check: ({ s, keep, candidates }) => {
+    on: ['MatMul'],
+    match: (n) => checked(pattern(n), ({ s, keep, candidates }) => {
       const [B, M] = s.shape
       if (s.shape.length !== 2 || keep.shape.length !== 2 || candidates.shape.length !== 3) return 'unexpected ranks'
       if (typeof keep.shape[1] !== 'number' || typeof M !== 'number') return 'kept or candidate count is not static'
       if (keep.shape[1] >= M) return 'nothing is dropped'
       return keep.shape[0] === B && candidates.shape[0] === B && candidates.shape[1] === M ? null : 'scores, keep and candidates disagree'
-    },
+    }),
     rewrite: ({ s, keep, candidates, eps }) => {
       const [K, M] = [keep.shape[1] as number, s.shape[1] as number]
       const order = make('TopK', [s], { k: M, axis: 1, largest: true, output: 1 }) // [B, M], kept ones first
