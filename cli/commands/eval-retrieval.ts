@@ -9,9 +9,9 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import { evaluateRetrieval } from '../../apps/retrieval/evaluate.js'
 import type { Command, Values } from '../command.js'
-import { integer, oneOf, required } from '../command.js'
+import { integer, oneOf, outputFlag, required } from '../command.js'
 import { progressBar } from '../progress.js'
-import { numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { jsonOutHelp, numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga eval retrieval --model DIR --annotations FILE --images ROOT [flags]
 
@@ -41,7 +41,7 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
   --raw-captions       tokenize captions as they are
-  --out FILE           write the JSON there (atomically) instead of stdout
+${jsonOutHelp}
 ${runtimeHelp()}
   -h, --help           this text`
 
@@ -49,6 +49,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const cmd = 'eval retrieval'
   const args = pipe(
     E.Do,
+    E.chainFirst(() => outputFlag(cmd, values, 'out', 'file')),
     E.bind('root', () => required(cmd, values, 'images')),
     E.bind('file', () => required(cmd, values, 'annotations')),
     E.bind('candidates', () => integer(cmd, values, 'candidates', 128, 1)),
@@ -59,7 +60,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom(cmd, values)
+  const rt = runtimeFrom(cmd, values, log)
   if (E.isLeft(rt)) return rt
   const bar = progressBar()
   const a = args.right
@@ -101,7 +102,8 @@ export const evalRetrievalCommand: Command = {
     'itm-weight': { type: 'string' },
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },
-    out: { type: 'string' }
+    out: { type: 'string' },
+    force: { type: 'boolean' }
   },
   run
 }

@@ -3,8 +3,7 @@
  * aligned for one image and one text.
  * @since 0.1.0
  */
-import { existsSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -13,11 +12,11 @@ import { fail } from '../../compiler/errors.js'
 import { loadCmgaModel } from '../../apps/cmga/model.js'
 import { encodePng, explainImage, explanationJson, writeFilesAtomic } from '../../apps/explain/index.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, outputFlag, required, requiredOutput } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
 const help = `Usage: cmga explain --model DIR --image IMAGE --text "..." --out FILE.png
-                    [--vocab VOCAB.txt] [--json FILE.json] [--threads N] [--device D]
+                    [--vocab VOCAB.txt] [--json FILE.json] [--threads N] [--device D] [--force]
 
 Draws what a compiled model does with one image and one text, in one PNG:
   - the global score, the local (token-level) score and the ITM match probability;
@@ -37,15 +36,8 @@ Draws what a compiled model does with one image and one text, in one PNG:
                    original patch positions kept, the similarity matrix, the scores
   --threads N      onnxruntime intra-op threads (default 2)
 ${deviceHelp(19)}
+  --force          replace an existing --out or --json file
   -h, --help       this text`
-
-/** A file we may write: its directory exists and it is not a directory itself. */
-const writable = (path: string): E.Either<CmgaError, string> => {
-  const dir = dirname(resolve(path))
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail('io', `cannot write ${path}: directory ${dir} does not exist`)
-  if (existsSync(path) && statSync(path).isDirectory()) return fail('io', `cannot write ${path}: it is a directory`)
-  return E.right(path)
-}
 
 /** An optional string flag that, when given, must not be empty. */
 const optional = (values: Values, flag: string): E.Either<CmgaError, string | undefined> =>
@@ -56,7 +48,7 @@ export const explainCommand: Command = {
   name: 'explain',
   summary: 'draw the kept patches, token alignment and scores of one image-text pair',
   help,
-  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' } },
+  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' } },
   run: (values, log) =>
     pipe(
       TE.fromEither(
@@ -65,9 +57,9 @@ export const explainCommand: Command = {
           E.bind('dir', () => required('explain', values, 'model')),
           E.bind('image', () => required('explain', values, 'image')),
           E.bind('text', () => required('explain', values, 'text')),
-          E.bind('out', () => E.chain(writable)(required('explain', values, 'out'))),
+          E.bind('out', () => requiredOutput('explain', values, 'out', 'file')),
           E.bind('json', ({ out }) =>
-            E.chain((j: string | undefined) => (j === undefined ? E.right(j) : resolve(j) === resolve(out) ? fail<string>('usage', 'cmga explain: --json and --out name the same file') : writable(j)))(optional(values, 'json'))
+            E.chain((j: string | undefined) => (j !== undefined && resolve(j) === resolve(out) ? fail<string>('usage', 'cmga explain: --json and --out name the same file') : E.right(j)))(outputFlag('explain', values, 'json', 'file'))
           ),
           E.bind('vocab', () => optional(values, 'vocab')),
           E.bind('threads', () => integer('explain', values, 'threads', 2, 1, 256)),
@@ -75,7 +67,7 @@ export const explainCommand: Command = {
           E.bind('model', ({ dir, threads, device }) => loadCmgaModel(dir, { threads, device }))
         )
       ),
-      TE.bind('result', ({ model, image, text, vocab }) => explainImage({ model, image, text, vocab })),
+      TE.bind('result', ({ model, image, text, vocab }) => explainImage({ model, image, text, vocab, warn: log })),
       TE.bind('png', ({ result }) => () => encodePng(result.picture)),
       TE.chainEitherK(({ out, json, png, result, dir, image, text }) => {
         const files: Array<readonly [string, Uint8Array | string]> = [[out, png]]
