@@ -70,7 +70,4 @@ const lines = (label: string, log: (line: string) => void, interval: number, now
 
 /** Progress of the command `label`: a bar on a terminal, else log lines through `log`. */
 export const progressReporter = (label: string, log: (line: string) => void, o: ProgressOptions = {}): Progress =>
-  o.tty ?? process.stderr.isTTY === true ? bar() : lines(label, log, o.interval ?? 5000, o.now ?? Date.now)
-
-/** A progress bar, or a silent one when stderr is not a terminal. */
-export const progressBar = (): Progress => (process.stderr.isTTY === true ? bar() : { update: () => undefined, stop: () => undefined })
+  (o.tty ?? process.stderr.isTTY === true) ? bar() : lines(label, log, o.interval ?? 5000, o.now ?? Date.now)

@@ -21,9 +21,10 @@ Text to image (--query): ranks the index's images for the text. Image to text
 (--image): ranks the index's texts (cmga index --texts) for the image. Two stages
 (spec section 7): the global score over the whole index picks --candidates, which get
 the stage-1 score (global + local); the best --k of those are re-ordered with the
-ITM head under joint guidance (--k 0: stage 1 only). Prints JSON (or writes it to --out): the query and, per
-result, rank, item (image path or text), index, global, local, stage1, itm
-{probability, logOdds} when re-ranked, and score (what it is ordered by).
+ITM head under joint guidance (--k 0: stage 1 only). Prints JSON (or writes it to
+--out): the query and, per result, rank, item (image path or text), index, global,
+local, stage1, itm {probability, logOdds} when re-ranked, and score (what it is
+ordered by).
 
   --index INDEX        an index folder written by cmga index with the same model
   --query TEXT         a text query (text to image)
@@ -58,6 +59,8 @@ const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>
   )
 
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const empty = ['query', 'image', 'index'].find((f) => values[f] === '')
+  if (empty !== undefined) return fail('usage', `cmga retrieve: --${empty} must not be empty`)
   const query = typeof values.query === 'string' ? values.query : undefined
   const image = typeof values.image === 'string' ? values.image : undefined
   if ((query === undefined) === (image === undefined)) return fail('usage', 'cmga retrieve: give exactly one of --query TEXT or --image FILE (see cmga retrieve --help)')
