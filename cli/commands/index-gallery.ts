@@ -9,7 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { fail } from '../../compiler/errors.js'
+import { fail, readProblem } from '../../compiler/errors.js'
 import { buildIndex } from '../../apps/retrieval/gallery.js'
 import type { Command, Values } from '../command.js'
 import { integer, requiredOutput } from '../command.js'
@@ -46,8 +46,7 @@ export const readTexts = (path: string): E.Either<CmgaError, string[]> => {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    return fail('io', `texts ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`)
+    return fail('io', `texts ${path}: ${readProblem(e)}`)
   }
   if (path.endsWith('.json')) {
     let j: unknown
