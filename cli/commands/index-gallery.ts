@@ -26,8 +26,8 @@ the texts of FILE for image-to-text retrieval, into the index folder INDEX.
 INDEX is built in INDEX.partial (each shard written atomically) and renamed when
 complete: an interrupted run (Ctrl-C, SIGTERM, a crash) resumes where it stopped when
 the same command is run again, and INDEX never exists half-written. Progress goes to
-stderr (a bar on a terminal, else a line every 5 s). The index records which model built it; cmga retrieve with another
-model is an error.
+stderr (a bar on a terminal, else a line every 5 s). The index records which model
+built it; cmga retrieve with another model is an error.
 
   --images FOLDER      the images (optional when --texts is given)
   --texts FILE         texts to index: a JSON list of strings, or a text file with
