@@ -84,9 +84,6 @@ export const repeated = (cmd: string, values: Values, flag: string): E.Either<Cm
 /** What an output flag names. */
 export type OutputKind = 'file' | 'directory'
 
-/** The `--force` line of a command's help, its text at `column`. */
-export const forceHelp = (column: number, what = 'an existing output'): string => `${'  --force'.padEnd(column)}replace ${what}`
-
 /**
  * The output policy of every command: an existing output is refused unless `--force`
  * (`--out PATH already exists (use --force to replace it)`, a usage error, exit 2); a
