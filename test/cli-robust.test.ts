@@ -7,7 +7,7 @@
  * next step printed after training. Tiny models only.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -206,6 +206,21 @@ test('a .partial index without progress.json starts over, with a message', async
   assert.is(r.code, 0, r.stderr.join('\n'))
   assert.ok(r.stderr.includes(`${resolve(out)}.partial has no readable progress.json (nothing to resume from): starting over`), r.stderr.join('\n'))
   assert.ok(existsSync(join(out, 'index.json')) && !existsSync(`${out}.partial`))
+})
+
+test('SIGINT stops cmga index with the .partial folder named; the same command resumes it', async () => {
+  const { images } = await data
+  const many = join(root, 'many')
+  for (let k = 0; k < 30; k++) cpSync(images, join(many, `copy-${k}`), { recursive: true }) // 360 images
+  const out = join(root, 'big-index')
+  const args = ['index', '--model', model, '--images', many, '--out', out, '--shard-size', '4']
+  const r = await interrupted(args, 'SIGINT', () => existsSync(join(`${out}.partial`, 'images-00002.safetensors')))
+  assert.is(r.code, 130, r.stderr)
+  assert.ok(r.stderr.includes(`cmga: interrupted (SIGINT): the images embedded so far are kept in ${resolve(out)}.partial; run the same command again to resume`), r.stderr)
+  const again = await cli(...args)
+  assert.is(again.code, 0, errorLine(again))
+  assert.ok(again.stderr.some((l) => /^resuming: \d+ of 360 images already indexed$/.test(l) && !l.startsWith('resuming: 0 ')), again.stderr.join('\n'))
+  assert.ok(again.stderr.includes('indexed 360 images'), again.stderr.join('\n'))
 })
 
 test('vocabularies: none names --vocab, a larger one is refused, a much smaller one is warned about', async () => {
