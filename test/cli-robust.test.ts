@@ -208,6 +208,16 @@ test('a .partial index without progress.json starts over, with a message', async
   assert.ok(existsSync(join(out, 'index.json')) && !existsSync(`${out}.partial`))
 })
 
+test('cmga explain --max-length: the text cut to that many tokens', async () => {
+  const { images } = await data
+  const json = join(root, 'explain.json')
+  const long = 'a red square with a blue circle and a green stripe on the sea'
+  const r = await cli('explain', '--model', model, '--image', join(images, PICTURES[0].name), '--text', long, '--max-length', '6', '--out', join(root, 'explain.png'), '--json', json)
+  assert.is(r.code, 0, errorLine(r))
+  const tokens = JSON.parse(readFileSync(json, 'utf8')).similarity.tokens as string[]
+  assert.ok(tokens.length <= 6 && tokens.length >= 4, tokens.join(' '))
+})
+
 test('SIGINT stops cmga index with the .partial folder named; the same command resumes it', async () => {
   const { images } = await data
   const many = join(root, 'many')

@@ -24,6 +24,8 @@ export interface ExplainRequest {
   readonly text: string
   /** A `vocab.txt` / `tokenizer.json` (or a folder with one); default: the model directory. */
   readonly vocab?: string
+  /** Tokens of the text, [CLS] and [SEP] included (default: text.maxPositions). */
+  readonly maxLength?: number
   /** Where a warning line goes (a vocabulary much smaller than the model's). */
   readonly warn?: (line: string) => void
 }
@@ -36,9 +38,9 @@ export interface ExplainResult {
 }
 
 /** The model's tokenizer: `--vocab`, else a vocabulary inside the model directory (checked as every command checks it). */
-export const explainTokenizer = (m: CmgaModel, vocab?: string, warn?: (line: string) => void): E.Either<CmgaError, BertTokenizer> => {
+export const explainTokenizer = (m: CmgaModel, vocab?: string, warn?: (line: string) => void, maxLength?: number): E.Either<CmgaError, BertTokenizer> => {
   const { maxPositions, vocabSize } = m.manifest.config.text
-  return modelTokenizer(m.dir, vocabSize, vocab, { maxLength: maxPositions, maxPositions }, warn)
+  return modelTokenizer(m.dir, vocabSize, vocab, { maxLength: maxLength ?? maxPositions, maxPositions }, warn)
 }
 
 /** Loads, tokenizes, runs and draws. */
@@ -46,7 +48,7 @@ export const explainImage = (req: ExplainRequest): TE.TaskEither<CmgaError, Expl
   const c = req.model.manifest.config
   const S = c.vision.imageSize
   return pipe(
-    TE.fromEither(explainTokenizer(req.model, req.vocab, req.warn)),
+    TE.fromEither(explainTokenizer(req.model, req.vocab, req.warn, req.maxLength)),
     TE.bindTo('tokenizer'),
     TE.bind('rgb', () => () => decodeRgb(req.image, S)),
     TE.bind('explanation', ({ tokenizer, rgb }) => {

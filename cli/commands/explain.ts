@@ -16,7 +16,8 @@ import { integer, outputFlag, required, requiredOutput } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
 const help = `Usage: cmga explain --model DIR --image IMAGE --text "..." --out FILE.png
-                    [--vocab VOCAB.txt] [--json FILE.json] [--threads N] [--device D] [--force]
+                    [--vocab VOCAB.txt] [--max-length N] [--json FILE.json] [--threads N]
+                    [--device D] [--force]
 
 Draws what a compiled model does with one image and one text, in one PNG:
   - the global score, the local (token-level) score and the ITM match probability;
@@ -32,6 +33,8 @@ Draws what a compiled model does with one image and one text, in one PNG:
   --text TEXT      the text (tokenized with BERT WordPiece, cut to text.maxPositions)
   --out FILE       where to write the PNG (written atomically)
   --vocab FILE     vocab.txt or tokenizer.json (default: the one in the model directory)
+  --max-length N   tokens of the text, [CLS] and [SEP] included (default and at most
+                   text.maxPositions)
   --json FILE      also write the same information as JSON: per layer and guidance the
                    original patch positions kept, the similarity matrix, the scores
   --threads N      onnxruntime intra-op threads (default 2)
@@ -48,7 +51,7 @@ export const explainCommand: Command = {
   name: 'explain',
   summary: 'draw the kept patches, token alignment and scores of one image-text pair',
   help,
-  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' } },
+  flags: { model: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, json: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' } },
   run: (values, log) =>
     pipe(
       TE.fromEither(
@@ -64,10 +67,14 @@ export const explainCommand: Command = {
           E.bind('vocab', () => optional(values, 'vocab')),
           E.bind('threads', () => integer('explain', values, 'threads', 2, 1, 256)),
           E.bind('device', () => deviceFlag('explain', values)),
-          E.bind('model', ({ dir, threads, device }) => loadCmgaModel(dir, { threads, device }))
+          E.bind('model', ({ dir, threads, device }) => loadCmgaModel(dir, { threads, device })),
+          E.bind('maxLength', ({ model }) => {
+            const most = model.manifest.config.text.maxPositions
+            return integer('explain', values, 'max-length', most, 2, most)
+          })
         )
       ),
-      TE.bind('result', ({ model, image, text, vocab }) => explainImage({ model, image, text, vocab, warn: log })),
+      TE.bind('result', ({ model, image, text, vocab, maxLength }) => explainImage({ model, image, text, vocab, maxLength, warn: log })),
       TE.bind('png', ({ result }) => () => encodePng(result.picture)),
       TE.chainEitherK(({ out, json, png, result, dir, image, text }) => {
         const files: Array<readonly [string, Uint8Array | string]> = [[out, png]]
