@@ -178,7 +178,7 @@ const prepareOut = (req: ReproduceRequest): E.Either<CmgaError, void> => {
       req.log(`reproduce: continuing the run in ${req.out}`)
       return E.right(undefined)
     }
-    if (!req.force) return fail('usage', `--out ${req.out} already exists${existsSync(planFile) ? ' with another plan' : ''} (use --force to replace it)`)
+    if (!req.force) return fail('usage', `--out ${req.out} already exists (use --force to replace it)${existsSync(planFile) ? '; it holds a run of another plan' : ''}`)
     rmSync(req.out, { recursive: true, force: true })
   }
   mkdirSync(join(req.out, 'configs'), { recursive: true })
