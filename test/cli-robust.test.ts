@@ -148,8 +148,10 @@ const interrupted = (args: readonly string[], signal: NodeJS.Signals, ready: (st
       clearInterval(poll)
       child.kill(signal)
     }, 50)
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 120_000) // never ready: fail rather than hang
     child.on('exit', (code) => {
       clearInterval(poll)
+      clearTimeout(stuck)
       done({ code, stderr })
     })
   })
