@@ -60,7 +60,12 @@ export const main = async (argv: readonly string[], out: (s: string) => void = (
   const cmd = two ?? commands.find((c) => c.name === name)
   const family = commands.filter((c) => c.name.startsWith(`${name} `))
   if (cmd === undefined && family.length > 0) {
-    err(`cmga ${name}: which ${FAMILY[name] ?? 'one'}? (${family.map((c) => `cmga ${c.name}`).join(', ')})`)
+    const which = `cmga ${name}: which ${FAMILY[name] ?? 'one'}? (${family.map((c) => `cmga ${c.name}`).join(', ')})`
+    if (rest[0] === '--help' || rest[0] === '-h') {
+      out(which)
+      return 0
+    }
+    err(which)
     return 2
   }
   if (cmd === undefined) {
