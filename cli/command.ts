@@ -3,6 +3,8 @@
  * returns an error as a value. `main` turns errors into one message and an exit code.
  * @since 0.1.0
  */
+import { existsSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
@@ -37,10 +39,17 @@ export const parseFlags = (cmd: Command, argv: readonly string[]): E.Either<Cmga
   }
 }
 
-/** A required string flag. */
+/** A required string flag (given empty: `--flag must not be empty`). */
 export const required = (cmd: string, values: Values, flag: string): E.Either<CmgaError, string> => {
   const v = values[flag]
-  return typeof v === 'string' && v !== '' ? E.right(v) : fail('usage', `cmga ${cmd}: --${flag} is required (see cmga ${cmd} --help)`)
+  if (v === '') return fail('usage', `cmga ${cmd}: --${flag} must not be empty`)
+  return typeof v === 'string' ? E.right(v) : fail('usage', `cmga ${cmd}: --${flag} is required (see cmga ${cmd} --help)`)
+}
+
+/** The first of `flags` given (a flag and its deprecated aliases): its value, under the first name. */
+export const aliased = (values: Values, flag: string, ...aliases: readonly string[]): Values => {
+  const given = [flag, ...aliases].find((f) => values[f] !== undefined)
+  return given === undefined || given === flag ? values : { ...values, [flag]: values[given] }
 }
 
 /** An optional integer flag within bounds. */
@@ -64,5 +73,37 @@ export const oneOf = <A extends string>(cmd: string, values: Values, flag: strin
 export const repeated = (cmd: string, values: Values, flag: string): E.Either<CmgaError, readonly string[]> => {
   const v = values[flag]
   const list = typeof v === 'string' ? [v] : Array.isArray(v) ? (v as readonly string[]) : []
-  return list.length > 0 && list.every((s) => s !== '') ? E.right(list) : fail('usage', `cmga ${cmd}: --${flag} is required, once or more (see cmga ${cmd} --help)`)
+  if (list.some((s) => s === '')) return fail('usage', `cmga ${cmd}: --${flag} must not be empty`)
+  return list.length > 0 ? E.right(list) : fail('usage', `cmga ${cmd}: --${flag} is required, once or more (see cmga ${cmd} --help)`)
 }
+
+// -------------------------------------------------------------------------------------
+// outputs: one policy for every command
+// -------------------------------------------------------------------------------------
+
+/** What an output flag names. */
+export type OutputKind = 'file' | 'directory'
+
+/**
+ * The output policy of every command: an existing output is refused unless `--force`
+ * (`--out PATH already exists (use --force to replace it)`, a usage error, exit 2); a
+ * directory where a file is expected, or a file where a directory is, is refused even
+ * with it; a file's directory must exist. The command then writes atomically.
+ */
+export const checkOutput = (flag: string, path: string, kind: OutputKind, force: boolean): E.Either<CmgaError, string> => {
+  const st = existsSync(path) ? statSync(path) : undefined
+  if (st !== undefined && kind === 'file' && st.isDirectory()) return fail('usage', `--${flag} ${path} is a directory; give a file to write`)
+  if (st !== undefined && kind === 'directory' && !st.isDirectory()) return fail('usage', `--${flag} ${path} is a file; give a directory to write`)
+  if (st !== undefined && !force) return fail('usage', `--${flag} ${path} already exists (use --force to replace it)`)
+  const parent = dirname(resolve(path))
+  if (kind === 'file' && !(existsSync(parent) && statSync(parent).isDirectory())) return fail('io', `cannot write --${flag} ${path}: directory ${parent} does not exist`)
+  return E.right(path)
+}
+
+/** An optional output flag, checked by `checkOutput` (with the command's `--force`); undefined when not given. */
+export const outputFlag = (cmd: string, values: Values, flag: string, kind: OutputKind): E.Either<CmgaError, string | undefined> =>
+  values[flag] === undefined ? E.right(undefined) : E.chain((p: string) => checkOutput(flag, p, kind, values.force === true))(required(cmd, values, flag))
+
+/** A required output flag, checked by `checkOutput`. */
+export const requiredOutput = (cmd: string, values: Values, flag: string, kind: OutputKind): E.Either<CmgaError, string> =>
+  E.chain((p: string) => checkOutput(flag, p, kind, values.force === true))(required(cmd, values, flag))

@@ -27,6 +27,9 @@ import { sampleInputsCommand } from './commands/sample-inputs.js'
 /** Every command, in help order. */
 export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
 
+/** What the first word of a two-word command asks for, when the second is missing. */
+const FAMILY: Readonly<Record<string, string>> = { eval: 'evaluation', data: 'data set' }
+
 const usage = (): string =>
   [
     `cmga ${compilerVersion()}: compiler and runtime for CMGA vision-language models`,
@@ -55,6 +58,16 @@ export const main = async (argv: readonly string[], out: (s: string) => void = (
   const two = rest.length > 0 ? commands.find((c) => c.name === `${name} ${rest[0]}`) : undefined
   if (two !== undefined) rest.shift()
   const cmd = two ?? commands.find((c) => c.name === name)
+  const family = commands.filter((c) => c.name.startsWith(`${name} `))
+  if (cmd === undefined && family.length > 0) {
+    const which = `cmga ${name}: which ${FAMILY[name] ?? 'one'}? (${family.map((c) => `cmga ${c.name}`).join(', ')})`
+    if (rest[0] === '--help' || rest[0] === '-h') {
+      out(which)
+      return 0
+    }
+    err(which)
+    return 2
+  }
   if (cmd === undefined) {
     err(`cmga: unknown command "${name}" (commands: ${commands.map((c) => c.name).join(', ')}; see cmga --help)`)
     return 2

@@ -33,29 +33,33 @@ export const deviceHelp = (column: number): string =>
   [`${'  --device D'.padEnd(column)}cpu (default), cuda or tensorrt: onnxruntime's execution`, "provider (GPU ones need onnxruntime-node's GPU libraries,", "which this project's install skips)"].join(`\n${' '.repeat(column)}`)
 
 /** Their help lines. */
-export const runtimeHelp = (workersDefault = 1): string => `  --model DIR          a model directory written by cmga compile
+export const runtimeHelp = (): string => `  --model DIR          a model directory written by cmga compile
   --vocab FILE         vocab.txt or tokenizer.json, or a folder with one
                        (default: the model directory)
   --max-length N       tokens per text, [CLS] and [SEP] included (default 30,
                        at most text.maxPositions)
-  --workers N          worker threads running the model ${workersDefault === 0 ? '(default 0: the main thread)' : `(default ${workersDefault}; 0 runs it on\n                       the main thread)`}
+  --workers N          worker threads running the model (default 0: the main thread)
   --threads N          onnxruntime intra-op threads per worker (default: the
                        cores shared among the workers; 2 with --workers 0)
   --batch N            rows per model run (default 8)
 ${deviceHelp(23)}`
 
-/** Opens the runtime the flags describe. */
-export const runtimeFrom = (cmd: string, values: Values, workersDefault = 1): E.Either<CmgaError, Runtime> =>
+/** The `--out FILE` and `--force` help lines of a command that prints JSON. */
+export const jsonOutHelp = `  --out FILE           write the JSON there (atomically) instead of stdout
+  --force              replace an existing --out FILE`
+
+/** Opens the runtime the flags describe (warnings, e.g. about the vocabulary, go to `warn`). */
+export const runtimeFrom = (cmd: string, values: Values, warn: (line: string) => void = () => undefined): E.Either<CmgaError, Runtime> =>
   pipe(
     E.Do,
     E.bind('dir', () => required(cmd, values, 'model')),
-    E.bind('workers', () => integer(cmd, values, 'workers', workersDefault, 0, 64)),
+    E.bind('workers', () => integer(cmd, values, 'workers', 0, 0, 64)),
     E.bind('threads', ({ workers }) => (values.threads === undefined ? E.right(undefined) : integer(cmd, values, 'threads', 1, 1, 256))),
     E.bind('batchSize', () => integer(cmd, values, 'batch', 8, 1, 4096)),
     E.bind('maxLength', () => (values['max-length'] === undefined ? E.right(undefined) : integer(cmd, values, 'max-length', 30, 2, 1 << 20))),
     E.bind('device', () => deviceFlag(cmd, values)),
     E.chain(({ dir, workers, threads, batchSize, maxLength, device }) =>
-      openRuntime(dir, { workers, batchSize, device, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
+      openRuntime(dir, { workers, batchSize, device, warn, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
     )
   )
 

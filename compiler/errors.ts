@@ -34,6 +34,15 @@ export interface CmgaError {
 /** @since 0.1.0 */
 export const cmgaError = (kind: ErrorKind, message: string): CmgaError => ({ kind, message })
 
+/** Why a file could not be read, in words (`no such file`, `is a directory, not a file`, ...), not a bare errno. */
+export const readProblem = (e: unknown): string => {
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EISDIR') return 'is a directory, not a file'
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
+  return `cannot read (${code ?? (e instanceof Error ? e.message : String(e))})`
+}
+
 /** A `Left` with the given kind and message. */
 export const fail = <A = never>(kind: ErrorKind, message: string): E.Either<CmgaError, A> =>
   E.left(cmgaError(kind, message))

@@ -48,6 +48,7 @@ test('matches every loss, negative and gradient of the fixture', async () => {
     const [g, w] = [got.get(name) as HostTensor, want.get(name) as HostTensor]
     assert.equal(g.shape, [1], name)
     assert.ok(Math.abs(Number(g.data[0]) - Number(w.data[0])) <= 1e-4, `${name}: ${g.data[0]} vs ${w.data[0]}`)
+    assert.ok(r.stderr.includes(`${name} ${Number(g.data[0]).toFixed(6)}`), `${name} is printed: ${r.stderr.join(' | ')}`)
   }
   for (const name of ['itm_neg_image', 'itm_neg_text']) {
     const g = got.get(name) as HostTensor

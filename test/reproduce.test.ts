@@ -57,7 +57,7 @@ test('reproduce: the same command continues; another plan in the same folder is 
   assert.is(statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs, before, 'not retrained')
   const other = await cli('reproduce', '--quick', '--steps', '12', '--out', out)
   assert.is(other.code, 2)
-  assert.match(errorLine(other), /already exists with another plan \(use --force to replace it\)/)
+  assert.match(errorLine(other), /already exists \(use --force to replace it\); it holds a run of another plan/)
   const bad = await cli('reproduce', '--quick', '--steps', '0', '--out', out)
   assert.is(bad.code, 2)
   assert.match(errorLine(bad), /--steps must be an integer/)

@@ -76,6 +76,7 @@ test('cmga index: an interrupted build resumes from its last shard', async () =>
   copyFileSync(good, join(images, 'red-circle.png'))
   const r = await cli('index', '--model', model, '--images', images, '--out', out, '--workers', '0', '--shard-size', '4')
   assert.is(r.code, 0, r.stderr.join('\n'))
+  assert.ok(r.stderr.includes('resuming: 4 of 12 images already indexed'), r.stderr.join('\n'))
   absent(`${out}.partial`, join(out, 'progress.json'))
   // The resumed index holds what a build in one go holds.
   const fresh = join(root, 'out-d')
@@ -104,7 +105,7 @@ test('cmga retrieve: missing index, index of another model, missing vocabulary, 
   fails(await cli('retrieve', '--model', noVocab, '--index', index, '--query', 'a red square', '--out', out), `no vocabulary in ${noVocab}`)
   fails(await cli('retrieve', '--model', model, '--index', index, '--image', join(data.images, 'red-square.png'), '--out', out), 'holds no texts')
   fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--image', 'y.png'), 'exactly one of --query TEXT or --image FILE')
-  fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--rerank', '20', '--candidates', '10'), '--rerank (20) cannot exceed --candidates (10)')
+  fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--rerank', '20', '--candidates', '10'), '--k (20) cannot exceed --candidates (10)')
   absent(out)
 })
 

@@ -79,8 +79,9 @@ test('cmga retrieve: text to image and image to text agree with the API, bit for
   const viaApi = get(await retrieveImages(rt, g, 'a red square on black', { ...defaultRetrieveOptions, top: 5, candidates: 8, rerank: 4 })())
   assert.equal(viaCli.hits, JSON.parse(JSON.stringify(viaApi.hits)))
 
-  await ok('retrieve', '--model', model, '--index', index, '--image', join(ds.images, 'blue-circle.png'), '--top', '3', '--rule', 'itm', '--rerank', '3', '--out', out)
-  const texts = json(out)
+  const textsOut = join(root, 'hits-texts.json')
+  await ok('retrieve', '--model', model, '--index', index, '--image', join(ds.images, 'blue-circle.png'), '--top', '3', '--rule', 'itm', '--k', '3', '--out', textsOut)
+  const texts = json(textsOut)
   const apiTexts = get(await retrieveTexts(rt, g, join(ds.images, 'blue-circle.png'), { ...defaultRetrieveOptions, top: 3, rerank: 3, rule: { kind: 'itm' } })())
   assert.equal(texts.hits, JSON.parse(JSON.stringify(apiTexts.hits)))
   assert.ok(texts.hits.every((h: { score: number; itm: { probability: number } }) => h.score === h.itm.probability))

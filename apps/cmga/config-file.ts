@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs'
 import type * as E from 'fp-ts/lib/Either.js'
-import { type CmgaError, fail } from '../../compiler/errors.js'
+import { type CmgaError, fail, readProblem } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { decodeConfig } from '../../models/cmga/config.js'
 
@@ -14,7 +14,7 @@ export const readConfigFile = (path: string): E.Either<CmgaError, CmgaConfig> =>
   try {
     text = fs.readFileSync(path, 'utf8')
   } catch (e) {
-    return fail('io', `cannot read config ${path}: ${(e as Error).message}`)
+    return fail('io', `cannot read config ${path}: ${readProblem(e)}`)
   }
   let json: unknown
   try {

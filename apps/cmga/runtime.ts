@@ -30,7 +30,7 @@ import type { Results } from '../../runtime/model/contract.js'
 import { contractRunner } from '../../runtime/model/contract.js'
 import type { Device } from '../../runtime/device.js'
 import type { BertTokenizer } from '../../runtime/text/tokenizer.js'
-import { loadTokenizer } from '../../runtime/text/tokenizer.js'
+import { modelTokenizer } from './vocabulary.js'
 import { workerEngine } from '../../runtime/workers/pool.js'
 import type { Engine } from '../../runtime/model/engine.js'
 import { localEngine } from '../../runtime/model/engine.js'
@@ -51,6 +51,8 @@ import { cmgaManifest } from './model.js'
 export interface RuntimeOptions {
   /** `vocab.txt`, `tokenizer.json` or a folder with one (default: the model directory). */
   readonly vocab?: string
+  /** Where a warning line goes (a vocabulary much smaller than the model's). */
+  readonly warn?: (line: string) => void
   /** Tokens per text, [CLS] and [SEP] included (default min(30, text.maxPositions), as ALBEF). */
   readonly maxLength?: number
   /** 0 runs onnxruntime on this thread; n >= 1 on n worker threads (default 0). */
@@ -326,12 +328,7 @@ export const openRuntime = (dir: string, opts: RuntimeOptions = {}): E.Either<Cm
     cmgaManifest(dir, engine.right.manifest),
     E.bindTo('manifest'),
     E.let('c', ({ manifest }) => manifest.config),
-    E.bind('tokenizer', ({ c }) => loadTokenizer(opts.vocab ?? dir, { maxLength: opts.maxLength ?? Math.min(30, c.text.maxPositions), maxPositions: c.text.maxPositions })),
-    E.chainFirst(({ c, tokenizer }) =>
-      tokenizer.vocabSize > c.text.vocabSize
-        ? fail('input', `vocabulary ${tokenizer.source} has ${tokenizer.vocabSize} entries but the model's text.vocabSize is ${c.text.vocabSize}`)
-        : E.right(undefined)
-    ),
+    E.bind('tokenizer', ({ c }) => modelTokenizer(dir, c.text.vocabSize, opts.vocab, { maxLength: opts.maxLength ?? Math.min(30, c.text.maxPositions), maxPositions: c.text.maxPositions }, opts.warn)),
     E.bind('identity', () => modelIdentity(dir, engine.right.manifest))
   )
   if (E.isLeft(parts)) {

@@ -52,6 +52,10 @@ export interface CompileRequest {
   readonly quantize?: 'none' | 'int8'
   /** Called as each stage starts, for progress. */
   readonly onStage?: (stage: string, index: number, count: number) => void
+  /** Replace an existing `out` (only once the new one is complete). */
+  readonly force?: boolean
+  /** More files to write into the model directory (name, contents), e.g. `vocab.txt`. */
+  readonly files?: ReadonlyArray<readonly [string, Uint8Array | string]>
 }
 
 /** Per stage: pass statistics, node count and file size. */
@@ -93,10 +97,18 @@ const transposedBytes = (base: ReadonlyMap<string, HostTensor>, derived: Readonl
   }
 }
 
+/** Renames the complete directory `tmp` to `out`, moving an existing `out` aside first and removing it after. */
+export const replaceDirectory = (tmp: string, out: string): void => {
+  const old = existsSync(out) ? `${tmp}.old` : null
+  if (old !== null) renameSync(out, old)
+  renameSync(tmp, out)
+  if (old !== null) rmSync(old, { recursive: true, force: true })
+}
+
 /** Compiles every stage into `req.out`, replacing nothing unless everything succeeded. */
 export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileReport> => {
   const out = resolve(req.out)
-  if (existsSync(out)) return fail('io', `output ${req.out} already exists; remove it or choose another --out`)
+  if (existsSync(out) && req.force !== true) return fail('usage', `--out ${req.out} already exists (use --force to replace it)`)
   const parent = dirname(out)
   if (!existsSync(parent)) return fail('io', `cannot write ${req.out}: directory ${parent} does not exist`)
   const tmp = join(parent, `.${basename(out)}.${randomBytes(6).toString('hex')}.tmp`)
@@ -158,8 +170,9 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     data: DATA_FILE
   }
   try {
+    for (const [name, data] of req.files ?? []) writeFileSync(join(tmp, name), data)
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
-    renameSync(tmp, out)
+    replaceDirectory(tmp, out)
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true })
     return fail('io', `cannot write ${req.out}: ${(e as Error).message}`)

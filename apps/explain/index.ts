@@ -8,5 +8,5 @@ export { explainPair, type ExplainInput, type Explanation, type PairScores } fro
 export { explanationJson, type ExplainSource, type ExplanationJson, type LayerJson } from './json.js'
 export { coverWeights, tracePatches, type CompressionStep, type Cover, type LayerPatches } from './patches.js'
 export { LAYOUT, pictureLayout, renderExplanation, viridis, type PictureText } from './render.js'
-export { explainImage, modelTokenizer, type ExplainRequest, type ExplainResult } from './run.js'
+export { explainImage, explainTokenizer, type ExplainRequest, type ExplainResult } from './run.js'
 export { writeFilesAtomic } from './write.js'

@@ -7,11 +7,10 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { cmgaError, fail } from '../../compiler/errors.js'
 import type { CmgaModel } from '../cmga/model.js'
 import { decodeRgb, normalizeRgb } from '../../runtime/images/index.js'
 import type { BertTokenizer } from '../../runtime/text/index.js'
-import { loadTokenizer } from '../../runtime/text/index.js'
+import { modelTokenizer } from '../cmga/vocabulary.js'
 import type { Canvas } from './canvas.js'
 import type { Explanation } from './explain.js'
 import { explainPair } from './explain.js'
@@ -25,6 +24,10 @@ export interface ExplainRequest {
   readonly text: string
   /** A `vocab.txt` / `tokenizer.json` (or a folder with one); default: the model directory. */
   readonly vocab?: string
+  /** Tokens of the text, [CLS] and [SEP] included (default: text.maxPositions). */
+  readonly maxLength?: number
+  /** Where a warning line goes (a vocabulary much smaller than the model's). */
+  readonly warn?: (line: string) => void
 }
 
 /** The explanation, the preprocessed image as RGB bytes [S, S, 3], and the picture. */
@@ -34,14 +37,10 @@ export interface ExplainResult {
   readonly picture: Canvas
 }
 
-/** The model's tokenizer: `--vocab`, else a vocabulary inside the model directory. */
-export const modelTokenizer = (m: CmgaModel, vocab?: string): E.Either<CmgaError, BertTokenizer> => {
+/** The model's tokenizer: `--vocab`, else a vocabulary inside the model directory (checked as every command checks it). */
+export const explainTokenizer = (m: CmgaModel, vocab?: string, warn?: (line: string) => void, maxLength?: number): E.Either<CmgaError, BertTokenizer> => {
   const { maxPositions, vocabSize } = m.manifest.config.text
-  return pipe(
-    loadTokenizer(vocab ?? m.dir, { maxLength: maxPositions, maxPositions }),
-    E.mapLeft((e) => (vocab === undefined ? cmgaError(e.kind, `${e.message}; pass --vocab VOCAB.txt`) : e)),
-    E.chain((t) => (t.vocabSize > vocabSize ? fail<BertTokenizer>('input', `${t.source} has ${t.vocabSize} tokens but the model's text.vocabSize is ${vocabSize}: not this model's vocabulary`) : E.right(t)))
-  )
+  return modelTokenizer(m.dir, vocabSize, vocab, { maxLength: maxLength ?? maxPositions, maxPositions }, warn)
 }
 
 /** Loads, tokenizes, runs and draws. */
@@ -49,7 +48,7 @@ export const explainImage = (req: ExplainRequest): TE.TaskEither<CmgaError, Expl
   const c = req.model.manifest.config
   const S = c.vision.imageSize
   return pipe(
-    TE.fromEither(modelTokenizer(req.model, req.vocab)),
+    TE.fromEither(explainTokenizer(req.model, req.vocab, req.warn, req.maxLength)),
     TE.bindTo('tokenizer'),
     TE.bind('rgb', () => () => decodeRgb(req.image, S)),
     TE.bind('explanation', ({ tokenizer, rgb }) => {

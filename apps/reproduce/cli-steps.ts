@@ -13,10 +13,19 @@ import { cmgaError } from '../../compiler/errors.js'
 
 const bin = fileURLToPath(new URL('../../bin/cmga.mjs', import.meta.url))
 
+/** The steps running now. */
+const running = new Set<ReturnType<typeof spawn>>()
+
+/** Stops the steps running now (SIGTERM: each says what it kept), e.g. when the reproduction is interrupted. */
+export const stopSteps = (): void => {
+  for (const child of running) child.kill('SIGTERM')
+}
+
 /** Runs `cmga ARGS`; its stdout, or an error naming the command and its last stderr lines. */
 export const runCmga = (args: readonly string[], log: (line: string) => void, prefix: string): Promise<E.Either<CmgaError, string>> =>
   new Promise((done) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    running.add(child)
     const out: Buffer[] = []
     const tail: string[] = []
     let partial = ''
@@ -32,6 +41,7 @@ export const runCmga = (args: readonly string[], log: (line: string) => void, pr
     })
     child.on('error', (e) => done(E.left(cmgaError('runtime', `cannot start cmga ${args[0]}: ${e.message}`))))
     child.on('close', (code, signal) => {
+      running.delete(child)
       if (partial.trim() !== '') tail.push(partial)
       if (code === 0) done(E.right(Buffer.concat(out).toString('utf8')))
       else done(E.left(cmgaError('runtime', `cmga ${args.slice(0, 2).join(' ')} failed (${signal ?? `exit ${code}`}): ${tail.slice(-2).join(' / ') || 'no message'}`)))

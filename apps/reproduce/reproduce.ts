@@ -10,7 +10,7 @@
  * after an interruption continues where it stopped (the plan must be the same).
  * @since 0.1.0
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { writeFileAtomic, writeFilesAtomic } from '../../compiler/atomic.js'
@@ -93,10 +93,8 @@ const step = async (done: string, args: readonly string[], req: ReproduceRequest
 const compile = async (req: ReproduceRequest, config: string, weights: string, dir: string, vocab: string, prefix: string): Promise<E.Either<CmgaError, void>> => {
   if (existsSync(join(dir, 'manifest.json'))) return E.right(undefined)
   rmSync(dir, { recursive: true, force: true })
-  const r = await runCmga(['compile', '--config', config, '--weights', weights, '--out', dir], req.log, prefix)
-  if (E.isLeft(r)) return r
-  cpSync(vocab, join(dir, 'vocab.txt'))
-  return E.right(undefined)
+  const r = await runCmga(['compile', '--config', config, '--weights', weights, '--vocab', vocab, '--out', dir], req.log, prefix)
+  return E.map(() => undefined)(r)
 }
 
 const evalArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, k: number, out: string): string[] => [
@@ -130,7 +128,8 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
     ...p.trainFlags,
     ...(m.trainFlags ?? [])
   ]
-  const resume = existsSync(join(run, 'checkpoint.json')) && !existsSync(join(run, 'weights.safetensors'))
+  // an interrupted run is continued (--resume also starts over a run stopped before its first checkpoint)
+  const resume = existsSync(run) && !existsSync(join(run, 'weights.safetensors'))
   const trained = await step(join(run, 'weights.safetensors'), resume ? [...trainArgs, '--resume'] : trainArgs, req, prefix)
   if (E.isLeft(trained)) return trained
 
@@ -180,7 +179,7 @@ const prepareOut = (req: ReproduceRequest): E.Either<CmgaError, void> => {
       req.log(`reproduce: continuing the run in ${req.out}`)
       return E.right(undefined)
     }
-    if (!req.force) return fail('usage', `--out ${req.out} already exists${existsSync(planFile) ? ' with another plan' : ''} (use --force to replace it)`)
+    if (!req.force) return fail('usage', `--out ${req.out} already exists (use --force to replace it)${existsSync(planFile) ? '; it holds a run of another plan' : ''}`)
     rmSync(req.out, { recursive: true, force: true })
   }
   mkdirSync(join(req.out, 'configs'), { recursive: true })

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { fail } from '../../compiler/errors.js'
+import { fail, readProblem } from '../../compiler/errors.js'
 import { writeFileAtomic } from '../../compiler/atomic.js'
 
 /** Writes text atomically (see compiler/atomic.ts). */
@@ -18,8 +18,7 @@ export const readJson = (path: string, what: string): E.Either<CmgaError, unknow
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    return fail('io', `${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot read (${code ?? (e as Error).message})`}`)
+    return fail('io', `${what} ${path}: ${readProblem(e)}`)
   }
   try {
     return E.right(JSON.parse(text) as unknown)

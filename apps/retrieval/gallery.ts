@@ -70,6 +70,10 @@ export interface BuildRequest {
   readonly shardSize?: number
   /** Called after each shard with images done and total. */
   readonly onProgress?: (done: number, total: number) => void
+  /** Replace an existing `out` (once the new index is complete). */
+  readonly force?: boolean
+  /** Where lines about resuming or starting over go. */
+  readonly log?: (line: string) => void
 }
 
 /** An opened index: features in memory, in gallery order. */
@@ -102,10 +106,18 @@ const identityOf = (m: ModelIdentity): ModelIdentity => ({ fingerprint: m.finger
 // building
 // -------------------------------------------------------------------------------------
 
-/** Starts or resumes `OUT.partial`; the progress so far. */
-const startBuild = (partial: string, model: ModelIdentity, root: string, files: readonly string[]): E.Either<CmgaError, Progress> => {
+/**
+ * Starts or resumes `OUT.partial`; the progress so far. A `.partial` folder without a
+ * readable `progress.json` (killed before its first write) holds nothing to resume
+ * from: it is started over.
+ */
+const startBuild = (partial: string, model: ModelIdentity, root: string, files: readonly string[], log: (line: string) => void): E.Either<CmgaError, Progress> => {
   const progressPath = join(partial, 'progress.json')
   const fresh: Progress = { model, root, files: [...files], shards: [], skipped: [] }
+  if (existsSync(partial) && E.isLeft(E.chain((j: unknown) => decode(ProgressCodec, j, progressPath, 'an index progress file'))(readJson(progressPath, 'progress')))) {
+    log(`${partial} has no readable progress.json (nothing to resume from): starting over`)
+    rmSync(partial, { recursive: true, force: true })
+  }
   if (!existsSync(partial)) {
     try {
       mkdirSync(partial)
@@ -119,7 +131,7 @@ const startBuild = (partial: string, model: ModelIdentity, root: string, files: 
     E.chain((j) => decode(ProgressCodec, j, progressPath, 'an index progress file')),
     E.chain((p) =>
       p.model.fingerprint === model.fingerprint && p.root === root && sameList(p.files, files)
-        ? E.right(p)
+        ? E.right((log(`resuming: ${p.shards.reduce((n, s) => n + s.count, 0) + p.skipped.length} of ${files.length} images already indexed`), p))
         : fail<Progress>('input', `${partial} holds an unfinished index of other images or built by another model (${p.model.weights}); remove it to start over`)
     )
   )
@@ -167,7 +179,7 @@ const embedShards = (req: BuildRequest, partial: string, root: string, start: Pr
 export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexManifest> => {
   const out = resolve(req.out)
   const partial = `${out}.partial`
-  if (existsSync(out)) return TE.left(cmgaError('io', `${req.out} already exists; remove it or choose another --out`))
+  if (existsSync(out) && req.force !== true) return TE.left(cmgaError('usage', `--out ${req.out} already exists (use --force to replace it)`))
   if (req.images === undefined && (req.texts === undefined || req.texts.length === 0)) return TE.left(cmgaError('usage', 'nothing to index: give a folder of images, texts, or both'))
   const model = identityOf(req.runtime.identity)
   let owned = false // whether this build made or resumed OUT.partial (and so may clean it up)
@@ -176,7 +188,7 @@ export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexMan
       ? TE.right(null)
       : pipe(
           () => listImages(req.images as string),
-          TE.chainEitherK((files) => E.map((p: Progress) => ((owned = true), { files, p }))(startBuild(partial, model, resolve(req.images as string), files))),
+          TE.chainEitherK((files) => E.map((p: Progress) => ((owned = true), { files, p }))(startBuild(partial, model, resolve(req.images as string), files, req.log ?? (() => undefined)))),
           TE.chain(({ files, p }) =>
             pipe(
               embedShards(req, partial, resolve(req.images as string), p),
@@ -208,7 +220,10 @@ export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexMan
     TE.chainFirstEitherK(() =>
       E.tryCatch(() => {
         rmSync(join(partial, 'progress.json'), { force: true })
+        const old = existsSync(out) ? `${partial}.old` : null // --force: the old index goes only once the new one is complete
+        if (old !== null) renameSync(out, old)
         renameSync(partial, out)
+        if (old !== null) rmSync(old, { recursive: true, force: true })
       }, (e) => cmgaError('io', `cannot move ${partial} to ${out}: ${(e as Error).message}`))
     ),
     TE.orElse((e) => {

@@ -149,5 +149,5 @@ export const checkRetrieveOptions = (o: RetrieveOptions): E.Either<CmgaError, Re
   o.top < 1 || o.candidates < 1
     ? E.left(cmgaError('usage', '--top and --candidates must be at least 1'))
     : o.rerank > o.candidates
-      ? E.left(cmgaError('usage', `--rerank (${o.rerank}) cannot exceed --candidates (${o.candidates})`))
+      ? E.left(cmgaError('usage', `--k (${o.rerank}) cannot exceed --candidates (${o.candidates})`))
       : E.right(o)

@@ -112,6 +112,17 @@ export const saveCheckpoint = (out: string, c: CmgaConfig, state: TrainState, re
 /** Whether `out` holds a checkpoint to resume from. */
 export const hasCheckpoint = (out: string): boolean => existsSync(join(out, 'checkpoint.json'))
 
+/** The directory and step of the latest checkpoint under `out`, or null when there is none. */
+export const latestCheckpoint = (out: string): { readonly dir: string; readonly step: number } | null => {
+  try {
+    const latest = JSON.parse(readFileSync(join(out, 'checkpoint.json'), 'utf8')) as { dir: string }
+    const step = /step-(\d+)/.exec(latest.dir)
+    return { dir: join(out, latest.dir), step: step === null ? NaN : Number(step[1]) }
+  } catch {
+    return null
+  }
+}
+
 /** The latest checkpoint under `out`: its state (checked against the config) and record. */
 export const loadCheckpoint = (out: string, c: CmgaConfig): E.Either<CmgaError, { state: TrainState; record: RunRecord }> => {
   let dir: string

@@ -5,7 +5,7 @@
  * `OUT/weights.safetensors` (ALBEF names), `OUT/log.json` and `OUT/loss.svg`.
  * @since 0.1.0
  */
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { writeFileAtomic, writeFilesAtomic } from '../../compiler/atomic.js'
@@ -28,6 +28,7 @@ import type { HistoryEntry, LoopResult, RunOptions } from './loop.js'
 import { trainLoop, trainObjectiveOf } from './loop.js'
 import { lossCurveSvg } from './plot.js'
 import { runVocabulary } from './vocab.js'
+import { vocabularyFit } from '../cmga/vocabulary.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -44,6 +45,8 @@ export interface TrainRequest {
   /** A vocab.txt / tokenizer.json (default: vocab.txt beside the config, else made from the captions). */
   readonly vocab?: string
   readonly resume: boolean
+  /** Remove an existing OUT first and start afresh (`--force`). */
+  readonly replace?: boolean
   /**
    * `length` 0 means the default, min(30, text.maxPositions); `warmupLr` undefined the
    * default, 5% of `steps` in a new run and the resumed run's own warm-up in a resume.
@@ -80,7 +83,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--neg-temp', (o) => o.negTemp],
   ['--flip', (o) => o.flip],
   ['--batch', (o) => o.batch],
-  ['--max-len', (o) => o.length],
+  ['--max-length', (o) => o.length],
   ['--lr', (o) => o.lr],
   ['--lr-floor', (o) => o.lrFloor],
   ['--warmup-lr', (o) => o.warmupLr],
@@ -131,7 +134,6 @@ interface Start {
 const resumeState = (c: CmgaConfig, req: TrainRequest, log: (l: string) => void): E.Either<CmgaError, Start> => {
   if (!req.resume || !hasCheckpoint(req.out)) {
     if (req.resume) log(`no checkpoint in ${req.out}: starting from step 0`)
-    else if (hasCheckpoint(req.out)) return fail('usage', `${req.out} already holds a training run: pass --resume to continue it, or choose another --out`)
     return E.map((w: ReadonlyMap<string, HostTensor<'float32'>>) => ({ state: initialState(w), history: [] as HistoryEntry[] }))(startingWeights(c, req, log))
   }
   return E.map(({ state, record }: { state: TrainState; record: Record<string, unknown> }) => ({
@@ -169,11 +171,18 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   // length 0: the default, ALBEF's 30 tokens within the config's positions
   const o: TrainRequest['options'] = { ...request.options, length: request.options.length === 0 ? Math.min(30, c.text.maxPositions) : request.options.length }
   const req: TrainRequest = { ...request, options: o }
-  if (o.length < 2 || o.length > c.text.maxPositions) return fail('usage', `--max-len must be in [2, text.maxPositions = ${c.text.maxPositions}], got ${o.length}`)
+  if (o.length < 2 || o.length > c.text.maxPositions) return fail('usage', `--max-length must be in [2, text.maxPositions = ${c.text.maxPositions}], got ${o.length}`)
   if (o.objectives.length === 0) return fail('usage', '--objectives: choose at least one of itc, ftc, itm, mlm')
   const examples = readAnnotations(req.annotations, req.images)
   if (E.isLeft(examples)) return examples
   if (examples.right.length < o.batch) return fail('input', `${req.annotations} has ${examples.right.length} pairs, fewer than --batch ${o.batch}`)
+  if (!req.resume && existsSync(req.out)) {
+    if (req.replace !== true) {
+      const held = hasCheckpoint(req.out) ? '; it holds a training run: --resume continues it' : ''
+      return fail('usage', `--out ${req.out} already exists (use --force to replace it)${held}`)
+    }
+    rmSync(req.out, { recursive: true, force: true })
+  }
   try {
     mkdirSync(req.out, { recursive: true })
   } catch (e) {
@@ -182,6 +191,11 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   const savedVocab = join(req.out, 'vocab.txt')
   const vocab = runVocabulary({ given: req.vocab, configPath: req.configPath, saved: req.resume && existsSync(savedVocab) ? savedVocab : undefined }, c, examples.right, o.length)
   if (E.isLeft(vocab)) return vocab
+  if (!vocab.right.fromCaptions) {
+    const fit = vocabularyFit(vocab.right.source, vocab.right.tokenizer.vocabSize, c.text.vocabSize)
+    if (E.isLeft(fit)) return fit
+    if (fit.right !== null) ev.log(fit.right)
+  }
   const masking = o.objectives.includes('mlm') ? maskingVocab(vocab.right.tokenizer, c.text.vocabSize) : E.right(undefined)
   if (E.isLeft(masking)) return masking
   const start = resumeState(c, req, ev.log)

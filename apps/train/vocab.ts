@@ -48,6 +48,8 @@ export interface RunVocab {
   readonly text: string | null
   /** Where it came from, for the log. */
   readonly source: string
+  /** Whether it was made from the captions (sized to the model by construction). */
+  readonly fromCaptions: boolean
 }
 
 /** Picks the vocabulary (saved, given, beside the config, or made from the captions) and builds the tokenizer. */
@@ -57,13 +59,13 @@ export const runVocabulary = (choice: VocabChoice, c: CmgaConfig, examples: read
   const path = [choice.saved !== undefined && existsSync(choice.saved) ? choice.saved : undefined, choice.given, existsSync(beside) ? beside : undefined].find((p) => p !== undefined)
   if (path !== undefined) {
     return E.chain((src: TokenizerSource) =>
-      E.map((tokenizer: BertTokenizer): RunVocab => ({ tokenizer, definition: src, options: opts, text: src.path.endsWith('.json') ? null : readFileSync(src.path, 'utf8'), source: src.path }))(makeTokenizer(src, opts))
+      E.map((tokenizer: BertTokenizer): RunVocab => ({ tokenizer, definition: src, options: opts, text: src.path.endsWith('.json') ? null : readFileSync(src.path, 'utf8'), source: src.path, fromCaptions: false }))(makeTokenizer(src, opts))
     )(readTokenizerSource(path))
   }
   const lines = vocabFromCaptions(examples, c.text.vocabSize)
   const text = lines.join('\n') + '\n'
   return E.chain((vocab: Map<string, number>) => {
     const definition: TokenizerSource = { path: 'vocab.txt (made from the captions)', json: bertTokenizerJson(vocab) }
-    return E.map((tokenizer: BertTokenizer): RunVocab => ({ tokenizer, definition, options: opts, text, source: `${lines.length} words made from the captions` }))(makeTokenizer(definition, opts))
+    return E.map((tokenizer: BertTokenizer): RunVocab => ({ tokenizer, definition, options: opts, text, source: `${lines.length} words made from the captions`, fromCaptions: true }))(makeTokenizer(definition, opts))
   })(parseVocab(text, 'captions vocabulary'))
 }

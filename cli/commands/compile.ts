@@ -8,7 +8,7 @@ import { fail } from '../../compiler/errors.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { describeCheckpoint, importCheckpoint } from '../../apps/compile/checkpoint.js'
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CompileRequest } from '../../apps/compile/compile.js'
 import { compileModel } from '../../apps/compile/compile.js'
@@ -17,10 +17,15 @@ import { sampleInputs } from './sample-inputs.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../../apps/cmga/config-file.js'
 import { randomWeights } from '../../apps/compile/random-init.js'
+import { vocabularyFit } from '../../apps/cmga/vocabulary.js'
+import { writeFileAtomic } from '../../compiler/atomic.js'
+import type { TokenizerSource } from '../../runtime/text/index.js'
+import { readTokenizerSource } from '../../runtime/text/index.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, required, requiredOutput } from '../command.js'
 
-const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS | --random-init SEED) --out DIR [--quantize int8] [--no-fuse]
+const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS | --random-init SEED) --out DIR
+                    [--vocab VOCAB.txt] [--quantize int8] [--no-fuse] [--force]
 
 Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
 
@@ -29,12 +34,17 @@ Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
                        PyTorch checkpoint (.pth, e.g. ALBEF's own; read without
                        running its pickle)
   --random-init SEED   instead of --weights: seeded random weights (non-negative integer)
-  --out DIR            output directory (must not exist; written atomically)
+  --out DIR            output directory (must not exist unless --force; written into a
+                       temporary directory and renamed at the end)
+  --vocab FILE         vocab.txt or tokenizer.json (or a folder with one) to copy into
+                       DIR, where every later command finds it; refused when larger than
+                       text.vocabSize
   --quantize int8      dynamic int8 of the large matrix products (per-output-channel
                        weight scales); also compiles float32 aside, runs both on sample
                        pairs and prints (and writes DIR/quantize-report.json) the error
   --no-fuse            skip the fusion passes (attention, skip layer norm, bias GELU,
                        token dropping)
+  --force              replace an existing DIR (only once the new one is complete)
   -h, --help           this text
 
 Stages written: text.onnx, vision_image.onnx, vision_joint.onnx, vision_none.onnx,
@@ -60,6 +70,20 @@ const weightsFor = (c: CmgaConfig, values: Values, log: (line: string) => void):
   )
 }
 
+/** `--vocab`: the vocabulary file to copy into the model directory (as vocab.txt or tokenizer.json), checked against the config. */
+const vocabFiles = (c: CmgaConfig, values: Values, log: (line: string) => void): E.Either<CmgaError, ReadonlyArray<readonly [string, string]>> => {
+  if (values.vocab === undefined) return E.right([])
+  return pipe(
+    required('compile', values, 'vocab'),
+    E.chain((v) => readTokenizerSource(v)),
+    E.chainFirst((src) => E.map((warning: string | null) => (warning === null ? undefined : log(warning)))(vocabularyFit(src.path, vocabEntries(src), c.text.vocabSize))),
+    E.map((src) => [[src.path.endsWith('.json') ? 'tokenizer.json' : 'vocab.txt', readFileSync(src.path, 'utf8')] as const])
+  )
+}
+
+/** Entries of a vocabulary (the largest id + 1). */
+const vocabEntries = (src: TokenizerSource): number => Math.max(-1, ...Object.values(src.json.model.vocab)) + 1
+
 /** @since 0.1.0 */
 export const compileCommand: Command = {
   name: 'compile',
@@ -71,7 +95,9 @@ export const compileCommand: Command = {
     'random-init': { type: 'string' },
     out: { type: 'string' },
     quantize: { type: 'string' },
-    'no-fuse': { type: 'boolean' }
+    'no-fuse': { type: 'boolean' },
+    vocab: { type: 'string' },
+    force: { type: 'boolean' }
   },
   run: async (values, log) => {
     const quantize = values.quantize ?? 'none'
@@ -79,13 +105,15 @@ export const compileCommand: Command = {
     const req = pipe(
       E.Do,
       E.bind('configPath', () => required('compile', values, 'config')),
-      E.bind('out', () => required('compile', values, 'out')),
-      E.chainFirst(({ out }) => (existsSync(out) ? fail('io', `output ${out} already exists; remove it or choose another --out`) : E.right(undefined))),
+      E.bind('out', () => requiredOutput('compile', values, 'out', 'directory')),
       E.bind('config', ({ configPath }) => readConfigFile(configPath)),
+      E.bind('files', ({ config }) => vocabFiles(config, values, log)),
       E.bind('w', ({ config }) => weightsFor(config, values, log)),
       E.chainFirst(({ w }) => E.right(log(w.summary))),
-      E.map(({ config, out, w }) => ({
+      E.map(({ config, out, w, files }) => ({
         config,
+        files,
+        force: values.force === true,
         weights: w.weights,
         weightsSource: w.source,
         weightsSummary: w.summary,
@@ -114,10 +142,5 @@ const reportInt8 = async (req: CompileRequest, log: (line: string) => void): Pro
   rmSync(f32Dir, { recursive: true, force: true })
   if (E.isLeft(report)) return report
   for (const line of formatReport(report.right)) log(line)
-  try {
-    writeFileSync(join(req.out, 'quantize-report.json'), JSON.stringify(report.right, null, 2) + '\n')
-    return E.right(undefined)
-  } catch (e) {
-    return fail('io', `cannot write ${join(req.out, 'quantize-report.json')}: ${(e as Error).message}`)
-  }
+  return writeFileAtomic(join(req.out, 'quantize-report.json'), JSON.stringify(report.right, null, 2) + '\n')
 }

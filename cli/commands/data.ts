@@ -9,8 +9,8 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { MAX_COUNT, writeShapesSet } from '../../apps/data/write-shapes.js'
 import { MIN_SIZE } from '../../apps/data/shapes-world.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
-import { progressBar } from '../progress.js'
+import { integer, requiredOutput } from '../command.js'
+import { progressReporter } from '../progress.js'
 
 /** The largest --size (a 1024 x 1024 image is already far beyond what the world needs). */
 const MAX_SIZE = 1024
@@ -40,42 +40,22 @@ DIR is written into a temporary directory beside it and renamed at the end.
   --seed S       seed of the generator (default 0; an integer in [0, 4294967295])
   --size S       image size in pixels (default 32, at least ${MIN_SIZE}, at most ${MAX_SIZE})
   --masks        also write masks/ and objects.json
-  --force        replace DIR if it exists
+  --force        replace DIR if it exists (written aside, then renamed over it)
   -h, --help     this text`
-
-/** Progress: a bar on a terminal, else a line every ~2 s with the count and the rate. */
-const progress = (log: (line: string) => void): { readonly update: (done: number, total: number) => void; readonly stop: () => void } => {
-  if (process.stderr.isTTY === true) {
-    const bar = progressBar()
-    return { update: (done, total) => bar.update('data shapes', done, total), stop: () => bar.stop() }
-  }
-  const start = Date.now()
-  let last = start
-  return {
-    update: (done, total) => {
-      const now = Date.now()
-      if (now - last < 2000) return // short runs print nothing
-      last = now
-      const rate = done / Math.max((now - start) / 1000, 1e-3)
-      log(`data shapes: ${done}/${total} images (${rate.toFixed(0)}/s)`)
-    },
-    stop: () => undefined
-  }
-}
 
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
   const cmd = 'data shapes'
   const args = pipe(
     E.Do,
-    E.bind('out', () => required(cmd, values, 'out')),
+    E.bind('out', () => requiredOutput(cmd, values, 'out', 'directory')),
     E.bind('count', () => integer(cmd, values, 'count', 1000, 1, MAX_COUNT)),
     E.bind('seed', () => integer(cmd, values, 'seed', 0, 0, 4294967295)),
     E.bind('size', () => integer(cmd, values, 'size', 32, MIN_SIZE, MAX_SIZE))
   )
   if (E.isLeft(args)) return args
   const a = args.right
-  const p = progress(log)
-  const r = await writeShapesSet({ ...a, masks: values.masks === true, force: values.force === true, onProgress: p.update })
+  const p = progressReporter(cmd, log)
+  const r = await writeShapesSet({ ...a, masks: values.masks === true, force: values.force === true, onProgress: (done, total) => p.update('images', done, total) })
   p.stop()
   if (E.isLeft(r)) return E.left(r.left.kind === 'usage' ? { ...r.left, message: `cmga ${cmd}: ${r.left.message}` } : r.left)
   log(`data shapes: wrote ${a.count} samples (${a.size} x ${a.size}, seed ${a.seed}) to ${a.out}`)

@@ -4,7 +4,7 @@
  * ranking captions, near misses included.
  * @since 0.1.0
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,11 +18,12 @@ import { readConfigFile } from '../../apps/cmga/config-file.js'
 import { openRuntime } from '../../apps/cmga/runtime.js'
 import { demoLines, flipRelation, runShapesDemo, swapColours } from '../../apps/demo/shapes-demo.js'
 import type { Command } from '../command.js'
+import { outputFlag } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
 const shipped = (p: string): string => fileURLToPath(new URL(`../../models/cmga/shapes/${p}`, import.meta.url))
 
-const help = `Usage: cmga demo [--keep DIR] [--device D]
+const help = `Usage: cmga demo [--keep DIR [--force]] [--device D]
 
 Compiles the shipped CMGA model (models/cmga/shapes/: trained from scratch by
 \`cmga reproduce\` on the shapes world, docs/shapes-world.md) and runs it on the 8
@@ -35,6 +36,8 @@ on held-out pairs.
 
   --keep DIR   write the compiled model directory (with its vocab.txt) to DIR instead
                of a temporary one: \`cmga eval retrieval --model DIR ...\` then works on it
+               (must not exist unless --force)
+  --force      replace an existing --keep DIR
 ${deviceHelp(15)}
   -h, --help   this text`
 
@@ -59,8 +62,10 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'compile the shipped shapes-world model and rank the bundled images and captions',
   help,
-  flags: { keep: { type: 'string' }, device: { type: 'string' } },
+  flags: { keep: { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' } },
   run: async (values, log) => {
+    const keep = outputFlag('demo', values, 'keep', 'directory')
+    if (E.isLeft(keep)) return keep
     const scratch = mkdtempSync(join(tmpdir(), 'cmga-demo-'))
     const out = typeof values.keep === 'string' ? values.keep : join(scratch, 'model')
     const started = Date.now()
@@ -79,10 +84,18 @@ export const demoCommand: Command = {
           return E.right(undefined)
         }),
         E.chainFirst(({ config, ck }) =>
-          compileModel({ config, weights: ck.weights, weightsSource: 'models/cmga/shapes/weights.safetensors', weightsSummary: describeCheckpoint(ck), out, onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`) })
+          compileModel({
+            config,
+            weights: ck.weights,
+            weightsSource: 'models/cmga/shapes/weights.safetensors',
+            weightsSummary: describeCheckpoint(ck),
+            out,
+            force: values.force === true,
+            files: [['vocab.txt', readFileSync(shipped('vocab.txt'), 'utf8')]],
+            onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`)
+          })
         ),
-        E.chainFirst(() => E.right(cpSync(shipped('vocab.txt'), join(out, 'vocab.txt')))),
-        E.chain(({ device }) => openRuntime(out, { device, maxLength: 16 }))
+        E.chain(({ device }) => openRuntime(out, { device, maxLength: 16, warn: log }))
       )
       if (E.isLeft(prepared)) return prepared
       const rt = prepared.right

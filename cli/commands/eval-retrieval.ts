@@ -9,9 +9,10 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import { evaluateRetrieval } from '../../apps/retrieval/evaluate.js'
 import type { Command, Values } from '../command.js'
-import { integer, oneOf, required } from '../command.js'
-import { progressBar } from '../progress.js'
-import { numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { integer, oneOf, outputFlag, required } from '../command.js'
+import { whileInterruptible } from '../interrupt.js'
+import { progressReporter } from '../progress.js'
+import { jsonOutHelp, numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga eval retrieval --model DIR --annotations FILE --images ROOT [flags]
 
@@ -20,7 +21,8 @@ Text retrieval (image -> texts) and image retrieval (text -> images) recall at 1
 r_mean, in percent): for stage 1 (global + local score) and after re-ranking the top
 --k of stage 1 with the ITM head by each rule: rerank_itm (the ITM match probability
 alone, ALBEF's rule) and rerank_combined (stage 1 + --itm-weight x ITM log-odds; safer
-when the ITM head is weakly trained). Prints JSON (or writes it to --out).
+when the ITM head is weakly trained). Prints JSON (or writes it to --out). Progress goes
+to stderr (a bar on a terminal, else a line every 5 s).
 
 Annotation files: ALBEF's retrieval format (a list of {"image": PATH, "caption":
 [...]}, e.g. coco_test.json) or Karpathy's dataset_*.json ({"images": [{"filepath",
@@ -34,14 +36,15 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --candidates N       stage-1 candidates per query (default 128; when it covers
                        every image and text, stage 1 scores the full matrix)
   --k N                candidates re-ranked with ITM per query (default 16; 0: stage 1
-                       only, no re-ranking, for a model without a trained ITM head)
+                       only, no re-ranking, for a model without a trained ITM head;
+                       as in cmga retrieve)
   --stage1 SCORE       what stage 1 ranks by: global+local (default, spec section 7)
                        or global (the global score alone, as a CLIP-style model ranks)
   --itm-weight W       weight of the ITM log-odds in the combined rule (default 0.1)
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
   --raw-captions       tokenize captions as they are
-  --out FILE           write the JSON there (atomically) instead of stdout
+${jsonOutHelp}
 ${runtimeHelp()}
   -h, --help           this text`
 
@@ -49,6 +52,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const cmd = 'eval retrieval'
   const args = pipe(
     E.Do,
+    E.chainFirst(() => outputFlag(cmd, values, 'out', 'file')),
     E.bind('root', () => required(cmd, values, 'images')),
     E.bind('file', () => required(cmd, values, 'annotations')),
     E.bind('candidates', () => integer(cmd, values, 'candidates', 128, 1)),
@@ -59,11 +63,12 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom(cmd, values)
+  const rt = runtimeFrom(cmd, values, log)
   if (E.isLeft(rt)) return rt
-  const bar = progressBar()
+  const bar = progressReporter(cmd, log)
   const a = args.right
-  return withRuntime(rt.right, (runtime) =>
+  const kept = (): string => 'an evaluation keeps nothing until it ends (--out is written only then); run the same command again'
+  return whileInterruptible(kept, () => withRuntime(rt.right, (runtime) =>
     pipe(
       evaluateRetrieval(runtime, a.annotations, {
         root: a.root,
@@ -82,7 +87,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         return writeResult(values, { model: runtime.identity, annotations: a.file, format: a.annotations.format, split: a.annotations.format === 'karpathy' ? (values.split ?? 'test') : null, ...r }, log)
       })
     )()
-  )
+  ))
 }
 
 /** @since 0.1.0 */
@@ -101,7 +106,8 @@ export const evalRetrievalCommand: Command = {
     'itm-weight': { type: 'string' },
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },
-    out: { type: 'string' }
+    out: { type: 'string' },
+    force: { type: 'boolean' }
   },
   run
 }

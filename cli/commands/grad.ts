@@ -13,10 +13,10 @@ import { readSafetensors, writeSafetensorsAtomic } from '../../runtime/safetenso
 import type { Precision } from '../../apps/train/compile.js'
 import { computeGradients } from '../../apps/train/gradients.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, required, requiredOutput } from '../command.js'
 
 const help = `Usage: cmga grad --config CONFIG.json --weights WEIGHTS --inputs INPUTS.safetensors --out OUT.safetensors
-                 [--precision float64|float32] [--threads N]
+                 [--precision float64|float32] [--threads N] [--force]
 
 One training step's forward and backward pass (spec section 9: ITC + FTC + ITM + MLM)
 on the batch in INPUTS, compiled to one ONNX graph by the compiler's grad transform and
@@ -25,7 +25,7 @@ run with onnxruntime. Nothing is updated.
 Inputs (safetensors): pixels float32 [B,3,S,S] (normalized, spec section 8),
 input_ids, attention_mask, mlm_input_ids int64 [B,L], mlm_labels int64 [B,L]
 (-100 where no token is predicted). B >= 2.
-Outputs: loss, loss_itc, loss_ftc, loss_itm, loss_mlm (float32 [1]), itm_neg_image,
+Outputs: loss, loss_itc, loss_ftc, loss_itm, loss_mlm (float32 [1]; also printed, one a line), itm_neg_image,
 itm_neg_text (int64 [B], the hard negatives), and grad.<name> for every parameter of
 the config (zeros for parameters the objectives do not use, e.g. the VQA head).
 
@@ -39,6 +39,7 @@ the config (zeros for parameters the objectives do not use, e.g. the VQA head).
                       training runs it (faster, but deep-network gradients then carry
                       float32 rounding of a few 1e-4 on values of order 10)
   --threads N         onnxruntime intra-op threads (default 2)
+  --force             replace an existing --out file
   -h, --help          this text`
 
 const precisionOf = (values: Values): E.Either<CmgaError, Precision> => {
@@ -51,7 +52,7 @@ export const gradCommand: Command = {
   name: 'grad',
   summary: 'forward and backward pass of the pre-training losses on a batch: losses and every gradient',
   help,
-  flags: { config: { type: 'string' }, weights: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, precision: { type: 'string' }, threads: { type: 'string' } },
+  flags: { config: { type: 'string' }, weights: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, precision: { type: 'string' }, threads: { type: 'string' }, force: { type: 'boolean' } },
   run: (values, log) =>
     pipe(
       TE.fromEither(
@@ -60,7 +61,7 @@ export const gradCommand: Command = {
           E.bind('configPath', () => required('grad', values, 'config')),
           E.bind('weightsPath', () => required('grad', values, 'weights')),
           E.bind('inputs', () => required('grad', values, 'inputs')),
-          E.bind('out', () => required('grad', values, 'out')),
+          E.bind('out', () => requiredOutput('grad', values, 'out', 'file')),
           E.bind('precision', () => precisionOf(values)),
           E.bind('threads', () => integer('grad', values, 'threads', 2, 1, 256)),
           E.bind('config', ({ configPath }) => readConfigFile(configPath)),
@@ -71,7 +72,9 @@ export const gradCommand: Command = {
       TE.bind('result', ({ config, checkpoint, batch, inputs, precision, threads }) =>
         computeGradients({ config, weights: checkpoint.weights, batch: batch.tensors, source: inputs, precision, threads })
       ),
-      TE.chainEitherK(({ out, result }) => writeSafetensorsAtomic(out, result)),
+      TE.chainFirstEitherK(({ out, result }) => writeSafetensorsAtomic(out, result)),
+      // the losses, one line each (the gradients are in the file)
+      TE.map(({ result }) => [...result].filter(([name]) => name.startsWith('loss')).forEach(([name, t]) => log(`${name} ${Number(t.data[0]).toFixed(6)}`))),
       TE.map(() => log(`wrote ${values.out as string}`))
     )()
 }

@@ -3,16 +3,18 @@
  * `cmga retrieve`.
  * @since 0.1.0
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { fail } from '../../compiler/errors.js'
+import { fail, readProblem } from '../../compiler/errors.js'
 import { buildIndex } from '../../apps/retrieval/gallery.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
-import { progressBar } from '../progress.js'
+import { integer, requiredOutput } from '../command.js'
+import { whileInterruptible } from '../interrupt.js'
+import { progressReporter } from '../progress.js'
 import { onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime } from '../runtime-flags.js'
 
 const help = `Usage: cmga index --model DIR --images FOLDER --out INDEX [--texts FILE] [flags]
@@ -22,14 +24,16 @@ model's text-agnostic image features (spec section 7, image guidance), and optio
 the texts of FILE for image-to-text retrieval, into the index folder INDEX.
 
 INDEX is built in INDEX.partial (each shard written atomically) and renamed when
-complete: an interrupted run resumes where it stopped when run again, and INDEX never
-exists half-written. The index records which model built it; cmga retrieve with another
-model is an error.
+complete: an interrupted run (Ctrl-C, SIGTERM, a crash) resumes where it stopped when
+the same command is run again, and INDEX never exists half-written. Progress goes to
+stderr (a bar on a terminal, else a line every 5 s). The index records which model
+built it; cmga retrieve with another model is an error.
 
   --images FOLDER      the images (optional when --texts is given)
   --texts FILE         texts to index: a JSON list of strings, or a text file with
                        one text per line
-  --out INDEX          the index folder (must not exist)
+  --out INDEX          the index folder (must not exist unless --force)
+  --force              replace an existing INDEX (once the new one is complete)
   --on-error MODE      an unreadable image: fail (default) stops with its name;
                        skip leaves it out and lists it in index.json
   --shard-size N       images per shard, the unit of resuming (default 64)
@@ -42,8 +46,7 @@ export const readTexts = (path: string): E.Either<CmgaError, string[]> => {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    return fail('io', `texts ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`)
+    return fail('io', `texts ${path}: ${readProblem(e)}`)
   }
   if (path.endsWith('.json')) {
     let j: unknown
@@ -62,17 +65,19 @@ export const readTexts = (path: string): E.Either<CmgaError, string[]> => {
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
   const args = pipe(
     E.Do,
-    E.bind('out', () => required('index', values, 'out')),
+    E.bind('out', () => requiredOutput('index', values, 'out', 'directory')),
     E.bind('onError', () => onErrorFlag('index', values, 'fail')),
     E.bind('shardSize', () => integer('index', values, 'shard-size', 64, 1, 1 << 20)),
     E.bind('texts', () => (typeof values.texts === 'string' ? E.map((t: string[]) => t as string[] | undefined)(readTexts(values.texts)) : E.right(undefined))),
     E.chainFirst(({ texts }) => (typeof values.images !== 'string' && texts === undefined ? fail('usage', 'cmga index: give --images FOLDER, --texts FILE, or both (see cmga index --help)') : E.right(undefined)))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom('index', values)
+  const rt = runtimeFrom('index', values, log)
   if (E.isLeft(rt)) return rt
-  const bar = progressBar()
-  return withRuntime(rt.right, (runtime) =>
+  const bar = progressReporter('index', log)
+  const partial = `${resolve(args.right.out)}.partial`
+  const kept = (): string => (existsSync(partial) ? `the images embedded so far are kept in ${partial}; run the same command again to resume` : 'nothing was indexed yet; run the same command again')
+  return whileInterruptible(kept, () => withRuntime(rt.right, (runtime) =>
     pipe(
       buildIndex({
         runtime,
@@ -81,6 +86,8 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         out: args.right.out,
         onError: args.right.onError,
         shardSize: args.right.shardSize,
+        force: values.force === true,
+        log,
         onProgress: (done, total) => bar.update('images', done, total)
       }),
       TE.map((m) => {
@@ -95,7 +102,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
       }),
       TE.mapLeft((e) => (bar.stop(), e))
     )()
-  )
+  ))
 }
 
 /** @since 0.1.0 */
@@ -103,6 +110,6 @@ export const indexCommand: Command = {
   name: 'index',
   summary: 'embed a folder of images (and texts) once, for cmga retrieve',
   help,
-  flags: { ...runtimeFlags, images: { type: 'string' }, texts: { type: 'string' }, out: { type: 'string' }, 'on-error': { type: 'string' }, 'shard-size': { type: 'string' } },
+  flags: { ...runtimeFlags, images: { type: 'string' }, texts: { type: 'string' }, out: { type: 'string' }, 'on-error': { type: 'string' }, 'shard-size': { type: 'string' }, force: { type: 'boolean' } },
   run
 }

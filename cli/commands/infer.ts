@@ -9,11 +9,11 @@ import { loadCmgaModel } from '../../apps/cmga/model.js'
 import { inferPairs } from '../../apps/cmga/infer.js'
 import { readSafetensors, writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, required, requiredOutput } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
 const help = `Usage: cmga infer --model DIR --inputs INPUTS.safetensors --out OUTPUTS.safetensors
-                  [--threads N] [--device D]
+                  [--threads N] [--device D] [--force]
 
 Runs every stage of a compiled model on B image-text pairs (image b with text b).
 
@@ -28,6 +28,7 @@ itm_logits, vqa_logits (when configured), keep.image.{layer}, keep.joint.{layer}
   --out FILE       where to write the outputs (written atomically)
   --threads N      onnxruntime intra-op threads (default 2)
 ${deviceHelp(19)}
+  --force          replace an existing --out file
   -h, --help       this text`
 
 /** @since 0.1.0 */
@@ -35,7 +36,7 @@ export const inferCommand: Command = {
   name: 'infer',
   summary: 'run a compiled model on paired inputs and write every output',
   help,
-  flags: { model: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' } },
+  flags: { model: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' } },
   run: (values, log) =>
     pipe(
       TE.fromEither(
@@ -43,7 +44,7 @@ export const inferCommand: Command = {
           E.Do,
           E.bind('dir', () => required('infer', values, 'model')),
           E.bind('inputs', () => required('infer', values, 'inputs')),
-          E.bind('out', () => required('infer', values, 'out')),
+          E.bind('out', () => requiredOutput('infer', values, 'out', 'file')),
           E.bind('threads', () => integer('infer', values, 'threads', 2, 1, 256)),
           E.bind('device', () => deviceFlag('infer', values)),
           E.bind('model', ({ dir, threads, device }) => loadCmgaModel(dir, { threads, device })),

@@ -7,10 +7,10 @@ import type { ModelInfo, StageInfo } from '../../apps/cmga/inspect.js'
 import { inspectModel } from '../../apps/cmga/inspect.js'
 import { describeModel } from '../../runtime/model/fingerprint.js'
 import type { Command } from '../command.js'
-import { required } from '../command.js'
+import { outputFlag, required } from '../command.js'
 import { writeResult } from '../runtime-flags.js'
 
-const help = `Usage: cmga inspect --model DIR [--json] [--out FILE]
+const help = `Usage: cmga inspect --model DIR [--json] [--out FILE [--force]]
 
 Prints what a model directory written by cmga compile holds: its identity (weights
 source, quantization, fingerprint), the compiler that wrote it, the shared weights
@@ -21,6 +21,7 @@ in the shared file).
   --model DIR   a model directory
   --json        print JSON instead of text (also what --out writes)
   --out FILE    write the JSON there (atomically)
+  --force       replace an existing --out file
   -h, --help    this text`
 
 const MiB = (b: number): string => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`)
@@ -46,10 +47,12 @@ export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'show what a compiled model directory holds: stages, inputs, outputs, ops, weights',
   help,
-  flags: { model: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } },
+  flags: { model: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, force: { type: 'boolean' } },
   run: async (values, log) => {
     const dir = required('inspect', values, 'model')
     if (E.isLeft(dir)) return dir
+    const out = outputFlag('inspect', values, 'out', 'file')
+    if (E.isLeft(out)) return out
     const info = inspectModel(dir.right)
     if (E.isLeft(info)) return info
     if (values.json === true || typeof values.out === 'string') return writeResult(values, info.right, log)

@@ -12,8 +12,8 @@ import type { Runtime, Scores } from '../../apps/cmga/runtime.js'
 import { stage1 } from '../../apps/cmga/runtime.js'
 import { loadImages } from '../../runtime/images/index.js'
 import type { Command, Values } from '../command.js'
-import { repeated } from '../command.js'
-import { runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { outputFlag, repeated } from '../command.js'
+import { jsonOutHelp, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga match --model DIR --image FILE [--image FILE ...] --text "..." [--text "..." ...]
 
@@ -24,8 +24,8 @@ module under joint guidance: probability and log-odds that the pair matches.
 
   --image FILE         an image (JPEG, PNG, WebP, ...); repeat for more
   --text TEXT          a text; repeat for more
-  --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp(0)}
+${jsonOutHelp}
+${runtimeHelp()}
   -h, --help           this text`
 
 /** One image-text pair's scores. */
@@ -59,10 +59,11 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const args = pipe(
     E.Do,
     E.bind('images', () => repeated('match', values, 'image')),
-    E.bind('texts', () => repeated('match', values, 'text'))
+    E.bind('texts', () => repeated('match', values, 'text')),
+    E.chainFirst(() => outputFlag('match', values, 'out', 'file'))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom('match', values, 0)
+  const rt = runtimeFrom('match', values, log)
   if (E.isLeft(rt)) return rt
   return withRuntime(rt.right, (runtime) =>
     pipe(
@@ -77,6 +78,6 @@ export const matchCommand: Command = {
   name: 'match',
   summary: 'score images against texts: global, local and ITM match probability',
   help,
-  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, text: { type: 'string', multiple: true }, out: { type: 'string' } },
+  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, text: { type: 'string', multiple: true }, out: { type: 'string' }, force: { type: 'boolean' } },
   run
 }

@@ -10,8 +10,10 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { readConfigFile } from '../../apps/cmga/config-file.js'
 import { fullPlan, quickPlan } from '../../apps/reproduce/plan.js'
 import { reproduce } from '../../apps/reproduce/reproduce.js'
+import { stopSteps } from '../../apps/reproduce/cli-steps.js'
 import type { Command, Values } from '../command.js'
-import { integer, required } from '../command.js'
+import { checkOutput, integer, required } from '../command.js'
+import { whileInterruptible } from '../interrupt.js'
 
 const shapesConfig = fileURLToPath(new URL('../../models/cmga/configs/shapes.json', import.meta.url))
 
@@ -33,8 +35,8 @@ compression keeps (joint guidance, last layer, ${fullPlan.coverageCount} held-ou
 Writes into DIR: data/, configs/, runs/ (training runs), models/ (compiled final
 models), eval/ (every evaluation as JSON), results.json, results.md (tables and the
 targets met or missed) and chart.png (recall per model and stage; stage-1 recall vs
-step). About an hour on 2 cores. Run the same command again after an interruption to
-continue: finished steps are kept.
+step). About an hour on 2 cores. Run the same command again after an interruption
+(Ctrl-C, SIGTERM: the steps running are stopped) to continue: finished steps are kept.
 
   --out DIR      where everything goes (an existing DIR is continued when it holds a
                  run of the same plan, else refused unless --force)
@@ -49,7 +51,8 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const base = values.quick === true ? quickPlan : fullPlan
   const args = pipe(
     E.Do,
-    E.bind('out', () => required(cmd, values, 'out')),
+    // an existing DIR is continued (same plan) or refused (another plan) by reproduce; a file never does
+    E.bind('out', () => E.chain((out: string) => checkOutput('out', out, 'directory', true))(required(cmd, values, 'out'))),
     E.bind('steps', () => integer(cmd, values, 'steps', base.steps, 1)),
     E.bind('threads', () => integer(cmd, values, 'threads', 2, 1, 256)),
     E.bind('config', () => readConfigFile(shapesConfig))
@@ -57,7 +60,8 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   if (E.isLeft(args)) return args
   const a = args.right
   const plan = { ...base, steps: a.steps, evalEvery: Math.min(base.evalEvery, a.steps) }
-  const r = await reproduce({ out: a.out, plan, config: a.config, threads: a.threads, force: values.force === true, log })
+  const kept = (): string => `finished steps are kept in ${a.out}; run the same command again to continue`
+  const r = await whileInterruptible(kept, () => reproduce({ out: a.out, plan, config: a.config, threads: a.threads, force: values.force === true, log }), stopSteps)
   return E.map(() => undefined)(r)
 }
 

@@ -12,30 +12,32 @@ import { openIndex } from '../../apps/retrieval/gallery.js'
 import type { RetrieveOptions } from '../../apps/retrieval/retrieve.js'
 import { checkRetrieveOptions, defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../../apps/retrieval/retrieve.js'
 import type { Command, Values } from '../command.js'
-import { integer } from '../command.js'
-import { numberFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { aliased, integer, outputFlag } from '../command.js'
+import { jsonOutHelp, numberFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga retrieve --model DIR --index INDEX (--query "TEXT" | --image FILE) [flags]
 
 Text to image (--query): ranks the index's images for the text. Image to text
 (--image): ranks the index's texts (cmga index --texts) for the image. Two stages
 (spec section 7): the global score over the whole index picks --candidates, which get
-the stage-1 score (global + local); the best --rerank of those are re-ordered with the
-ITM head under joint guidance. Prints JSON (or writes it to --out): the query and, per
-result, rank, item (image path or text), index, global, local, stage1, itm
-{probability, logOdds} when re-ranked, and score (what it is ordered by).
+the stage-1 score (global + local); the best --k of those are re-ordered with the
+ITM head under joint guidance (--k 0: stage 1 only). Prints JSON (or writes it to
+--out): the query and, per result, rank, item (image path or text), index, global,
+local, stage1, itm {probability, logOdds} when re-ranked, and score (what it is
+ordered by).
 
   --index INDEX        an index folder written by cmga index with the same model
   --query TEXT         a text query (text to image)
   --image FILE         an image query (image to text)
   --top N              results to return (default 10)
   --candidates N       candidates given the stage-1 score (default 128)
-  --rerank N           candidates re-ranked with ITM (default 16; 0: none)
+  --k N                candidates re-ranked with ITM (default 16; 0: stage 1 only,
+                       no re-ranking; --rerank is an old name of it)
   --rule RULE          re-ranking rule: combined (default): stage1 + weight x ITM
                        log-odds; itm: the ITM match probability alone (ALBEF's rule)
   --itm-weight W       the weight of the combined rule (default 0.1)
-  --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp(0)}
+${jsonOutHelp}
+${runtimeHelp()}
   -h, --help           this text`
 
 /** The rule the flags choose. */
@@ -48,21 +50,24 @@ export const ruleFrom = (cmd: string, values: Values): E.Either<CmgaError, Reran
 const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>
   pipe(
     E.Do,
+    E.chainFirst(() => outputFlag('retrieve', values, 'out', 'file')),
     E.bind('top', () => integer('retrieve', values, 'top', defaultRetrieveOptions.top, 1)),
     E.bind('candidates', () => integer('retrieve', values, 'candidates', defaultRetrieveOptions.candidates, 1)),
-    E.bind('rerank', () => integer('retrieve', values, 'rerank', defaultRetrieveOptions.rerank, 0)),
+    E.bind('rerank', () => integer('retrieve', values, 'k', defaultRetrieveOptions.rerank, 0)),
     E.bind('rule', () => ruleFrom('retrieve', values)),
     E.chain(checkRetrieveOptions)
   )
 
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const empty = ['query', 'image', 'index'].find((f) => values[f] === '')
+  if (empty !== undefined) return fail('usage', `cmga retrieve: --${empty} must not be empty`)
   const query = typeof values.query === 'string' ? values.query : undefined
   const image = typeof values.image === 'string' ? values.image : undefined
   if ((query === undefined) === (image === undefined)) return fail('usage', 'cmga retrieve: give exactly one of --query TEXT or --image FILE (see cmga retrieve --help)')
   if (typeof values.index !== 'string') return fail('usage', 'cmga retrieve: --index is required (see cmga retrieve --help)')
-  const opts = optionsFrom(values)
+  const opts = optionsFrom(aliased(values, 'k', 'rerank'))
   if (E.isLeft(opts)) return opts
-  const rt = runtimeFrom('retrieve', values, 0)
+  const rt = runtimeFrom('retrieve', values, log)
   if (E.isLeft(rt)) return rt
   return withRuntime(rt.right, (runtime) =>
     pipe(
@@ -85,10 +90,12 @@ export const retrieveCommand: Command = {
     image: { type: 'string' },
     top: { type: 'string' },
     candidates: { type: 'string' },
+    k: { type: 'string' },
     rerank: { type: 'string' },
     rule: { type: 'string' },
     'itm-weight': { type: 'string' },
-    out: { type: 'string' }
+    out: { type: 'string' },
+    force: { type: 'boolean' }
   },
   run
 }

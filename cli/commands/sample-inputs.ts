@@ -13,9 +13,9 @@ import { mulberry32, normal } from '../../runtime/prng.js'
 import { readCmgaManifest } from '../../apps/cmga/model.js'
 import { writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
-import { integer, required } from '../command.js'
+import { integer, required, requiredOutput } from '../command.js'
 
-const help = `Usage: cmga sample-inputs (--model DIR | --config CONFIG.json) --out FILE [--batch B] [--length L] [--seed S]
+const help = `Usage: cmga sample-inputs (--model DIR | --config CONFIG.json) --out FILE [--batch B] [--length L] [--seed S] [--force]
 
 Writes seeded random inputs for B image-text pairs: pixels float32 [B,3,S,S] (standard
 normal, like normalized images), input_ids and attention_mask int64 [B,L] ([CLS]-like
@@ -27,6 +27,7 @@ for cmga grad (15% of the tokens masked, -100 elsewhere).
   --batch B                     pairs (default 2)
   --length L                    tokens per text (default 16, at most text.maxPositions)
   --seed S                      seed (default 0)
+  --force                       replace an existing --out file
   -h, --help                    this text`
 
 /** Random inputs for a config. */
@@ -65,11 +66,11 @@ export const sampleInputsCommand: Command = {
   name: 'sample-inputs',
   summary: 'write seeded random inputs for a model, to try infer and grad',
   help,
-  flags: { model: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, length: { type: 'string' }, seed: { type: 'string' } },
+  flags: { model: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, length: { type: 'string' }, seed: { type: 'string' }, force: { type: 'boolean' } },
   run: async (values, log) =>
     pipe(
       E.Do,
-      E.bind('out', () => required('sample-inputs', values, 'out')),
+      E.bind('out', () => requiredOutput('sample-inputs', values, 'out', 'file')),
       E.bind('config', () =>
         typeof values.model === 'string'
           ? E.map((m: { config: CmgaConfig }) => m.config)(readCmgaManifest(values.model))

@@ -2,6 +2,8 @@
  * `cmga train`: pre-training or retrieval fine-tuning with compiled train-step graphs.
  * @since 0.1.0
  */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import cliProgress from 'cli-progress'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -14,8 +16,10 @@ import type { FlipMode } from '../../apps/train/data.js'
 import type { HistoryEntry, RunOptions } from '../../apps/train/loop.js'
 import type { TrainRequest } from '../../apps/train/train.js'
 import { adamwFrom, runTraining } from '../../apps/train/train.js'
+import { hasCheckpoint, latestCheckpoint } from '../../apps/train/checkpoint.js'
 import type { Command, Values } from '../command.js'
-import { integer, oneOf, required } from '../command.js'
+import { aliased, checkOutput, integer, oneOf, required } from '../command.js'
+import { whileInterruptible } from '../interrupt.js'
 
 const help = `Usage: cmga train --config CONFIG.json --annotations FILE --images ROOT --out DIR
                   --steps N --batch B --lr LR [--init WEIGHTS] [--resume]
@@ -30,6 +34,8 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
   --annotations FILE     JSON array (or .jsonl) of {"image": PATH, "caption": TEXT or [TEXT, ...]}
   --images ROOT          folder the image paths are relative to
   --out DIR              where checkpoints, weights.safetensors, log.json, loss.svg and vocab.txt go
+                         (must not exist, unless --resume continues the run in it or --force
+                         replaces it)
   --steps N              total steps (updates); with --resume, more steps than the run took
                          extend it (the cosine then spans the new total from the resumed step on)
   --batch B              pairs per step (at least 2)
@@ -37,7 +43,9 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
   --init FILE            start from these weights (ALBEF names; safetensors or PyTorch
                          .pth) instead of random ones (seeded)
   --resume               continue the run in DIR from its latest checkpoint (same flags; a
-                         differing one is named)
+                         differing one is named). Ctrl-C or SIGTERM stops a run and says which
+                         checkpoint was kept
+  --force                remove an existing DIR and start afresh
   --mode M               pretrain (default: itc,ftc,itm,mlm) or retrieval (itc,ftc,itm)
   --objectives LIST      instead of --mode, a comma list of itc, ftc, itm, mlm: the loss is their
                          sum, and only the parameters they use are trained (e.g. itc alone, a
@@ -59,7 +67,8 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          negative noise (default 0)
   --vocab FILE           vocab.txt or tokenizer.json (default: vocab.txt beside the config, else
                          one made from the captions)
-  --max-len N            tokens per caption, [CLS] and [SEP] included (default min(30, maxPositions))
+  --max-length N         tokens per caption, [CLS] and [SEP] included (default min(30, maxPositions);
+                         --max-len is an old name of it)
   --warmup-lr STEPS      learning-rate warm-up steps (default 5% of --steps, kept by --resume)
   --lr-floor F           the final learning rate as a fraction of --lr, in [0, 1] (default 0.01;
                          0 decays to 0)
@@ -137,7 +146,7 @@ const parseCore = (values: Values) =>
     E.bind('flip', () => oneOf<FlipMode>('train', values, 'flip', ['swap', 'plain', 'none'], 'swap')),
     E.bind('warmupKeep', () => integer('train', values, 'warmup-keep', 0, 0)),
     E.bind('seed', () => integer('train', values, 'seed', 0, 0, 2 ** 32 - 1)),
-    E.bind('length', () => integer('train', values, 'max-len', 0, 2))
+    E.bind('length', () => integer('train', values, 'max-length', 0, 2))
   )
 
 /** The optimizer, schedule and bookkeeping flags. */
@@ -185,6 +194,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         ...(typeof values.init === 'string' ? { init: values.init } : {}),
         ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}),
         resume: values.resume === true,
+        replace: values.force === true,
         options,
         threads: rest.threads,
         saveEvery: rest.saveEvery,
@@ -240,6 +250,14 @@ const progress = (log: (l: string) => void, every: number): { onStep: (e: Histor
   }
 }
 
+/** What an interrupted run keeps, and how to continue it. */
+const kept = (out: string): string => {
+  const last = latestCheckpoint(out)
+  return last === null
+    ? `no checkpoint was written yet; run the same command with --resume to start it again (or --force to replace ${out})`
+    : `the last checkpoint is ${last.dir} (step ${last.step}); run the same command with --resume to continue from it`
+}
+
 /** @since 0.1.0 */
 export const trainCommand: Command = {
   name: 'train',
@@ -248,20 +266,28 @@ export const trainCommand: Command = {
   flags: {
     config: { type: 'string' }, annotations: { type: 'string' }, images: { type: 'string' }, init: { type: 'string' }, out: { type: 'string' },
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean' }, mode: { type: 'string' },
-    'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-len': { type: 'string' }, 'warmup-lr': { type: 'string' },
+    'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
     'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }
   },
   run: async (values, log) => {
-    const req = parse(values)
+    const req = parse(aliased(values, 'max-length', 'max-len'))
     if (E.isLeft(req)) return req
+    const out = req.right.out
+    if (values.resume !== true) {
+      // --resume is the way to reuse a run's directory; otherwise the output policy of every command
+      const o = checkOutput('out', out, 'directory', values.force === true)
+      if (E.isLeft(o)) return hasCheckpoint(out) ? fail('usage', `${o.left.message}; it holds a training run: --resume continues it`) : o
+    }
     const p = progress(log, req.right.logEvery)
-    const r = await runTraining(req.right, { log, onStep: p.onStep })
+    const r = await whileInterruptible(() => kept(out), () => runTraining(req.right, { log, onStep: p.onStep }))
     p.stop()
     return E.map((s: { steps: number; stepsRun: number; stepsPerSecond: number; final: Readonly<Record<string, number>> }) => {
       log(`trained to step ${s.steps} (${s.stepsRun} steps run, ${s.stepsPerSecond.toFixed(2)} steps/s); final loss ${fmt(s.final.loss)}`)
-      log(`wrote ${req.right.out}/weights.safetensors, log.json, loss.svg`)
+      log(`wrote ${out}/weights.safetensors, log.json, loss.svg`)
+      const vocab = existsSync(join(out, 'vocab.txt')) ? join(out, 'vocab.txt') : req.right.vocab
+      log(`compile it: cmga compile --config ${req.right.configPath} --weights ${join(out, 'weights.safetensors')}${vocab === undefined ? '' : ` --vocab ${vocab}`} --out MODEL`)
     })(r)
   }
 }

@@ -12,8 +12,8 @@ import { fail } from '../../compiler/errors.js'
 import type { Runtime } from '../../apps/cmga/runtime.js'
 import { loadImages } from '../../runtime/images/index.js'
 import type { Command, Values } from '../command.js'
-import { integer, repeated } from '../command.js'
-import { runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { integer, outputFlag, repeated } from '../command.js'
+import { jsonOutHelp, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga vqa --model DIR --image FILE --question "..." [--image FILE --question "..." ...]
                 [--answers FILE] [--top N]
@@ -30,8 +30,8 @@ cross-entropy read it).
                        answer_list.json) or a text file with one answer per line, as
                        many as vqa.numAnswers; without it answers are reported by index
   --top N              answers per question (default 5)
-  --out FILE           write the JSON there (atomically) instead of stdout
-${runtimeHelp(0)}
+${jsonOutHelp}
+${runtimeHelp()}
   -h, --help           this text`
 
 /** Answer names from a JSON array or a one-per-line text file; exactly `count` of them. */
@@ -89,10 +89,11 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('images', () => repeated('vqa', values, 'image')),
     E.bind('questions', () => repeated('vqa', values, 'question')),
     E.chainFirst(({ images, questions }) => (images.length === questions.length ? E.right(undefined) : fail('usage', `cmga vqa: ${images.length} --image but ${questions.length} --question; give one question per image`))),
-    E.bind('top', () => integer('vqa', values, 'top', 5, 1, 1 << 20))
+    E.bind('top', () => integer('vqa', values, 'top', 5, 1, 1 << 20)),
+    E.chainFirst(() => outputFlag('vqa', values, 'out', 'file'))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom('vqa', values, 0)
+  const rt = runtimeFrom('vqa', values, log)
   if (E.isLeft(rt)) return rt
   return withRuntime(rt.right, (runtime) => {
     const count = runtime.config.vqa?.numAnswers
@@ -111,6 +112,6 @@ export const vqaCommand: Command = {
   name: 'vqa',
   summary: 'answer questions about images with the VQA head',
   help,
-  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, question: { type: 'string', multiple: true }, answers: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' } },
+  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, question: { type: 'string', multiple: true }, answers: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
   run
 }

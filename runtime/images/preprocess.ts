@@ -17,7 +17,7 @@ import { stat } from 'node:fs/promises'
 import sharp from 'sharp'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { fail } from '../../compiler/errors.js'
+import { fail, readProblem } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 
 // -------------------------------------------------------------------------------------
@@ -73,10 +73,9 @@ export const decodeRgb = async (src: ImageSource, size: number, opts: LoadImageO
   if (typeof src === 'string') {
     try {
       const s = await stat(src)
-      if (!s.isFile()) return fail('io', `${name}: not a file`)
+      if (!s.isFile()) return fail('io', `${name}: ${s.isDirectory() ? 'is a directory, not a file' : 'not a file'}`)
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      return fail('io', `${name}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? message(e)})`}`)
+      return fail('io', `${name}: ${readProblem(e)}`)
     }
   }
   try {

@@ -8,7 +8,7 @@
 import { hostIsLittleEndian } from '../../compiler/ir/dtype.js'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
-import { cmgaError, fail, type CmgaError } from '../../compiler/errors.js'
+import { cmgaError, fail, readProblem, type CmgaError } from '../../compiler/errors.js'
 import { sizeOf, type HostTensor } from '../../compiler/ir/tensor.js'
 import { bfloat16ToFloat32, halfToNumber } from '../float16.js'
 
@@ -228,7 +228,7 @@ export const readSafetensors = (path: string): E.Either<CmgaError, SafetensorsFi
   try {
     bytes = readFileSync(path)
   } catch (e) {
-    return fail('io', `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`)
+    return fail('io', `cannot read ${path}: ${readProblem(e)}`)
   }
   return parseSafetensors(bytes, path)
 }

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { fail } from '../../compiler/errors.js'
+import { fail, readProblem } from '../../compiler/errors.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -101,7 +101,7 @@ const readText = (path: string): E.Either<CmgaError, string> => {
     return E.right(readFileSync(path, 'utf8'))
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    return fail('io', `vocabulary ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`)
+    return fail('io', `vocabulary ${path}: ${readProblem(e)}`)
   }
 }
 

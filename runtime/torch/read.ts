@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { unzipSync } from 'fflate'
 import type { CmgaError } from '../../compiler/errors.js'
-import { fail } from '../../compiler/errors.js'
+import { fail, readProblem } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { sizeOf, zeros } from '../../compiler/ir/tensor.js'
 import { forEachStrided, isRowMajor } from '../../compiler/ir/strided.js'
@@ -59,7 +59,7 @@ export const readTorchCheckpoint = (path: string, keep: (name: string) => boolea
     const b = readFileSync(path)
     bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
   } catch (e) {
-    return fail('io', `cannot read ${path}: ${(e as Error).message}`)
+    return fail('io', `cannot read ${path}: ${readProblem(e)}`)
   }
   if (bytes[0] === 0x80) return fail('format', `${path}: the legacy (before PyTorch 1.6) checkpoint format is not supported; re-save it with torch.save in PyTorch 1.6 or later`)
   let pkl: [string, Uint8Array] | undefined
