@@ -10,7 +10,7 @@
  * after an interruption continues where it stopped (the plan must be the same).
  * @since 0.1.0
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { writeFileAtomic, writeFilesAtomic } from '../../compiler/atomic.js'
