@@ -4,6 +4,9 @@
  * close to float32 in onnxruntime.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { evaluate } from '../compiler/eval/evaluate.js'
@@ -11,6 +14,7 @@ import { topo } from '../compiler/ir/graph.js'
 import { quantizeInt8, quantizeWeight, WEIGHT_RANGE } from '../compiler/quantize/dynamic-int8.js'
 import { defaultPasses, runPipeline } from '../compiler/passes/pipeline.js'
 import { fusionPasses } from '../compiler/passes/fusions/index.js'
+import { compileModel } from '../apps/compile/compile.js'
 import { readConfigFile } from '../apps/cmga/config-file.js'
 import { randomWeights } from '../apps/compile/random-init.js'
 import { stageGraph } from '../models/cmga/graphs.js'
@@ -51,6 +55,14 @@ test('quantizeInt8: large products become DynamicQuantizeMatMul, outputs stay cl
   for (const cos of rowCosines(b.itc_image, a.itc_image)) assert.ok(cos > 0.97, `itc_image cosine ${cos}`)
   const kept = quantizeInt8(g, weights, { minElements: 1024, keep: ['visual_encoder.blocks.0.'] })
   assert.ok(kept.stats.fired.matmul < q.stats.fired.matmul && kept.stats.missed.matmul['kept in float32'] > 0)
+})
+
+test('compile --quantize int8 on a model where nothing qualifies says so, and writes nothing', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'cmga-q-')), 'model')
+  const r = compileModel({ config: c, weights, weightsSource: 'random-init:4', weightsSummary: 'test', out, quantize: 'int8' })
+  assert.ok(E.isLeft(r) && r.left.kind === 'usage', 'refused')
+  assert.match(E.isLeft(r) ? r.left.message : '', /no matrix product of this model qualifies .* compile it without --quantize/)
+  assert.not.ok(existsSync(out), 'nothing written')
 })
 
 test.run()

@@ -134,6 +134,10 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     const passes = { ...stats, ...(q === undefined ? {} : { quantizeInt8: q.stats }), foldParamTransposes: t.stats }
     return { stage, graph: t.graph, stats: passes, derived: t.derived }
   })
+  if (req.quantize === 'int8' && stages.every((s) => (s.stats.quantizeInt8?.fired.matmul ?? 0) === 0)) {
+    rmSync(tmp, { recursive: true, force: true })
+    return fail('usage', '--quantize int8: no matrix product of this model qualifies (int8 takes weights of at least 65536 elements; this config has none), so nothing would be quantized: compile it without --quantize')
+  }
   const base = new Map([...req.weights, ...int8])
   const derived = new Map(stages.flatMap((s) => [...s.derived]))
   const byteLength = (name: string): number | undefined => {
