@@ -129,4 +129,41 @@ test('cmga compile with a broken .pth: one message, non-zero exit, nothing writt
   assert.not.ok(existsSync(out))
 })
 
+test('corrupted bytes: a flipped byte in a tensor is refused (CRC-32); 300 random flips, none accepted with other values', () => {
+  const original = new Uint8Array(readFileSync(pth('albef-tiny')))
+  const ref = get(readTorchCheckpoint(pth('albef-tiny'), (n) => !n.includes('_m.') && !n.endsWith('queue')))
+  const same = (t: ReadonlyMap<string, HostTensor>): boolean =>
+    t.size === ref.tensors.size && [...ref.tensors].every(([k, a]) => {
+      const b = t.get(k)
+      return b !== undefined && b.data.length === a.data.length && (b.data as Float32Array).every((v, i) => Object.is(v, (a.data as Float32Array)[i]))
+    })
+  // one byte in the middle of the file's largest stored entry (a weight) flipped
+  const stored = unzipSync(original)
+  const [name, data] = Object.entries(stored).filter(([k]) => k.includes('/data/')).sort((a, b) => b[1].length - a[1].length)[0]
+  const at = Buffer.from(original).indexOf(Buffer.from(data.subarray(0, 64))) + Math.floor(data.length / 2)
+  const flipped = original.slice()
+  flipped[at] ^= 0x10
+  const file = join(dir, 'flipped.pth')
+  writeFileSync(file, flipped)
+  const r = readTorchCheckpoint(file)
+  assert.ok(E.isLeft(r), `a flipped byte in ${name} was accepted`)
+  assert.match(E.isLeft(r) ? r.left.message : '', /fails its CRC-32 check: the file is corrupted/)
+  // the fuzz: every mutated file is refused, or reads as the original's values
+  let seed = 12345
+  const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  let refused = 0
+  let wrong = 0
+  for (let k = 0; k < 300; k++) {
+    const m = original.slice()
+    const pos = Math.floor(rand() * m.length)
+    m[pos] ^= 1 + Math.floor(rand() * 255)
+    writeFileSync(file, m)
+    const x = readTorchCheckpoint(file, (n) => !n.includes('_m.') && !n.endsWith('queue'))
+    if (E.isLeft(x)) refused++
+    else if (!same(x.right.tensors)) wrong++
+  }
+  assert.is(wrong, 0, `${wrong} of 300 mutated files were accepted with other tensor values`)
+  assert.ok(refused > 0)
+})
+
 test.run()

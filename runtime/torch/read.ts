@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import { unzipSync } from 'fflate'
+import { crcMatches, zipCrcs } from './zip-crc.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail, readProblem } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
@@ -69,6 +70,10 @@ export const readTorchCheckpoint = (path: string, keep: (name: string) => boolea
     return fail('format', `${path}: not a readable PyTorch checkpoint (zip archive): ${(e as Error).message}`)
   }
   if (pkl === undefined) return fail('format', `${path}: a zip archive without data.pkl, so not a PyTorch checkpoint`)
+  const crcs = zipCrcs(bytes)
+  if (typeof crcs === 'string') return fail('format', `${path}: not a readable zip archive: ${crcs}`)
+  const corrupted = (name: string): E.Either<CmgaError, never> => fail('format', `${path}: ${name} fails its CRC-32 check: the file is corrupted`)
+  if (!crcMatches(crcs, pkl[0], pkl[1])) return corrupted(pkl[0])
   const prefix = pkl[0].slice(0, -'data.pkl'.length)
   let root: unknown
   try {
@@ -93,6 +98,7 @@ export const readTorchCheckpoint = (path: string, keep: (name: string) => boolea
   for (const [name, t] of refs) {
     const raw = storages[`${prefix}data/${t.storage.key}`]
     if (raw === undefined) return fail('format', `${path}: tensor ${name}: its storage data/${t.storage.key} is missing from the archive`)
+    if (!crcMatches(crcs, `${prefix}data/${t.storage.key}`, raw)) return corrupted(`storage data/${t.storage.key} (tensor ${name})`)
     if (t.shape.length !== t.strides.length || t.shape.some((d) => !Number.isInteger(d) || d < 0)) return fail('format', `${path}: tensor ${name}: bad shape [${t.shape.join(', ')}] or strides [${t.strides.join(', ')}]`)
     const decoded = decodeElements(t.storage.type, raw, t.storage.numel)
     if (typeof decoded === 'string') return fail('format', `${path}: tensor ${name}: storage data/${t.storage.key}: ${decoded}`)
