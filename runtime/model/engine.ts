@@ -36,5 +36,5 @@ export const localEngine = (dir: string, opts: SessionOptions = {}): E.Either<Cm
     manifest: m.manifest,
     has: m.has,
     run: m.run,
-    close: async () => undefined
+    close: m.close
   }))(loadModel(dir, opts))

@@ -25,6 +25,11 @@ export interface CompiledModel {
   readonly run: (stage: string, feeds: Readonly<Record<string, HostTensor>>) => TE.TaskEither<CmgaError, Record<string, HostTensor>>
   /** Whether the directory has a stage. */
   readonly has: (stage: string) => boolean
+  /**
+   * Waits for the runs in flight, then releases every session (native memory is freed
+   * now, not at garbage collection); a run after it is a Left of kind 'runtime'.
+   */
+  readonly close: () => Promise<void>
 }
 
 /** Reads and checks `DIR/manifest.json`. */
@@ -62,17 +67,33 @@ export const loadModel = (dir: string, opts: SessionOptions = {}): E.Either<Cmga
       }
       return s
     }
+    const inFlight = new Set<Promise<unknown>>()
+    let closed = false
     return {
       dir,
       manifest,
       has: (stage: string) => manifest.stages[stage] !== undefined,
       // Passes may drop inputs a stage turned out not to need (e.g. `text_cls` when
       // imageWeight is 1), so each session gets only the feeds its graph declares.
-      run: (stage, feeds) =>
-        pipe(
+      run: (stage, feeds) => () => {
+        if (closed) return Promise.resolve(fail('runtime', `model ${dir} was closed`))
+        const p = pipe(
           session(stage),
           TE.chain((s) => s.run(Object.fromEntries(Object.entries(feeds).filter(([name]) => s.inputNames.includes(name)))))
-        )
+        )()
+        inFlight.add(p)
+        void p.finally(() => inFlight.delete(p))
+        return p
+      },
+      close: async () => {
+        closed = true
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+        for (const s of sessions.values()) {
+          const r = await s
+          if (E.isRight(r)) await r.right.release()()
+        }
+        sessions.clear()
+      }
     }
   })(readManifest(dir))
 }
