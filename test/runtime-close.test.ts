@@ -2,7 +2,9 @@
  * Closing a loaded model (workers 0): close waits for the runs in flight, then releases
  * every session; a run after close is one clear error.
  */
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -34,6 +36,16 @@ test('open, run, close 30 times: every cycle works (sessions are released, not l
     const r = await m.right.run('vision_image', { pixels: randomTensor('float32', [1, 3, S.vision.imageSize, S.vision.imageSize], k) })()
     assert.ok(E.isRight(r))
     await m.right.close()
+  }
+})
+
+test('close on 2 workers with 64 runs in flight, 10 times: no crash; each run finished or refused', () => {
+  const child = fileURLToPath(new URL('./support/close-in-flight.ts', import.meta.url))
+  for (let k = 0; k < 10; k++) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', child, model], { encoding: 'utf8' })
+    assert.is(r.status, 0, `run ${k}: exit ${r.status} ${r.signal ?? ''} ${r.stderr.slice(-300)}`)
+    const out = JSON.parse(r.stdout) as { ok: number; closed: number; other: number }
+    assert.is(out.ok + out.closed, 64, JSON.stringify(out))
   }
 })
 

@@ -196,8 +196,15 @@ export const workerEngine = (dir: string, opts: PoolOptions): E.Either<CmgaError
     has: (stage) => manifest.right.stages[stage] !== undefined,
     run,
     stats: () => ({ requests, runs }),
+    // Close refuses new runs and fails the queued ones, then waits for the runs the
+    // workers are in (terminating a worker inside onnxruntime's run aborts the process:
+    // "terminate called after throwing an instance of 'Napi::Error'"), then ends them.
     close: async () => {
       const closing = cmgaError('runtime', 'the engine pool was closed')
+      broken ??= closing
+      for (const j of queue.splice(0)) j.done(E.left(closing))
+      const deadline = Date.now() + 120_000
+      while (slots.some((s) => s.busy !== null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
       failAll(closing)
       await Promise.all(slots.map((s) => s.worker.terminate()))
     }
