@@ -25,7 +25,7 @@ import type { CmgaConfig } from '../../models/cmga/config.js'
 import type { Stage } from '../../models/cmga/graphs.js'
 import { stageGraph } from '../../models/cmga/graphs.js'
 import type { FusionOptions } from '../../compiler/passes/fusions/index.js'
-import { quantizeInt8 } from '../../compiler/quantize/dynamic-int8.js'
+import { MIN_ELEMENTS, quantizeInt8 } from '../../compiler/quantize/dynamic-int8.js'
 import type { Derived } from '../../compiler/weights/fold-transposes.js'
 import { foldParamTransposes, transposeTensor } from '../../compiler/weights/fold-transposes.js'
 import { deployGraphs } from './deploy.js'
@@ -136,7 +136,7 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
   })
   if (req.quantize === 'int8' && stages.every((s) => (s.stats.quantizeInt8?.fired.matmul ?? 0) === 0)) {
     rmSync(tmp, { recursive: true, force: true })
-    return fail('usage', '--quantize int8: no matrix product of this model qualifies (int8 takes weights of at least 65536 elements; this config has none), so nothing would be quantized: compile it without --quantize')
+    return fail('usage', `--quantize int8: no matrix product of this model qualifies (int8 takes weights of at least ${MIN_ELEMENTS} elements; this config has none), so nothing would be quantized: compile it without --quantize`)
   }
   const base = new Map([...req.weights, ...int8])
   const derived = new Map(stages.flatMap((s) => [...s.derived]))

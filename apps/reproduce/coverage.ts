@@ -15,6 +15,7 @@ import { cmgaError } from '../../compiler/errors.js'
 import type { CmgaModel } from '../cmga/model.js'
 import type { LayerPatches } from '../explain/patches.js'
 import { explainImage } from '../explain/run.js'
+import { readAnnotations } from '../retrieval/annotations.js'
 
 /** The measurement over a set of images. */
 export interface Coverage {
@@ -53,17 +54,18 @@ export const measureCoverage = async (model: CmgaModel, setDir: string, count: n
   const c = model.manifest.config
   const layers = c.compression.layers
   if (layers.length === 0) return E.left(cmgaError('input', 'the model has no compression layers'))
-  const { readFileSync } = await import('node:fs')
-  const ann = JSON.parse(readFileSync(join(setDir, 'annotations.json'), 'utf8')) as Array<{ image: string; caption: string[] }>
+  const set = readAnnotations(join(setDir, 'annotations.json'), 'test')
+  if (E.isLeft(set)) return set
+  const { images, texts, imageTexts } = set.right
   const S = c.vision.imageSize
   const perImage: number[] = []
   let both90 = 0
   let keptShare = 0
-  const n = Math.min(count, ann.length)
+  const n = Math.min(count, images.length)
   for (let i = 0; i < n; i++) {
-    const image = join(setDir, ann[i].image)
-    const maskFile = join(setDir, ann[i].image.replace(/^images\//, 'masks/'))
-    const r = await explainImage({ model, image, text: ann[i].caption[0] })()
+    const image = join(setDir, images[i])
+    const maskFile = join(setDir, images[i].replace(/^images\//, 'masks/'))
+    const r = await explainImage({ model, image, text: texts[imageTexts[i][0]] })()
     if (E.isLeft(r)) return r
     const raw = await sharp(maskFile).extractChannel(0).raw().toBuffer({ resolveWithObject: true })
     if (raw.info.width !== S || raw.info.height !== S) return E.left(cmgaError('input', `${maskFile}: ${raw.info.width}x${raw.info.height}, the model takes ${S}x${S}`))

@@ -11,14 +11,16 @@
  * @since 0.1.0
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { writeFileAtomic, writeFilesAtomic } from '../../compiler/atomic.js'
 import type { CmgaError } from '../../compiler/errors.js'
-import { cmgaError, fail } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { loadImages } from '../../runtime/images/index.js'
 import { loadCmgaModel } from '../cmga/model.js'
+import { readAnnotations } from '../retrieval/annotations.js'
 import { chartPng } from './chart.js'
 import { runCmga } from './cli-steps.js'
 import type { Coverage } from './coverage.js'
@@ -97,11 +99,15 @@ const compile = async (req: ReproduceRequest, config: string, weights: string, d
   return E.map(() => undefined)(r)
 }
 
+/** `cmga eval retrieval` of a model directory on the held-out set, re-ranking the top k (0: stage 1 only). */
 const evalArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, k: number, out: string): string[] => [
   'eval', 'retrieval', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'),
-  '--max-length', '10', '--candidates', String(req.plan.testCount), '--k', String(m.rerank ? k : 0), '--stage1', m.stage1,
+  '--max-length', '10', '--candidates', String(req.plan.testCount), '--k', String(k), '--stage1', m.stage1,
   '--workers', '0', '--threads', String(req.threads), '--out', out
 ]
+
+/** The model whose compression the run measures and ships: the first below keep rate 1. */
+const compressedModel = <A>(xs: readonly A[], plan: (x: A) => ModelPlan): A | undefined => xs.find((x) => plan(x).compress && plan(x).keepRate < 1)
 
 /** Checkpoints of a run, by step. */
 const checkpoints = (run: string): Array<[number, string]> => {
@@ -141,7 +147,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
       const dir = join(req.out, 'models', `${m.name}-step-${s}`)
       const c = await compile(req, config, weights, dir, vocab, prefix)
       if (E.isLeft(c)) return c
-      const r = await runCmga(evalArgs(req, { ...m, rerank: false }, dir, 0, file), req.log, prefix)
+      const r = await runCmga(evalArgs(req, m, dir, 0, file), req.log, prefix)
       if (E.isLeft(r)) return r
       rmSync(dir, { recursive: true, force: true })
     }
@@ -153,7 +159,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   const c = await compile(req, config, join(run, 'weights.safetensors'), dir, vocab, prefix)
   if (E.isLeft(c)) return c
   const file = join(req.out, 'eval', `${m.name}.json`)
-  const ev = await step(file, evalArgs(req, m, dir, p.k, file), req, prefix)
+  const ev = await step(file, evalArgs(req, m, dir, m.rerank ? p.k : 0, file), req, prefix)
   if (E.isLeft(ev)) return ev
   const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall }>(file)
   const log = readJson<{ summary: { stepsPerSecond: number; seconds: number; final: Record<string, number> } }>(join(run, 'log.json'))
@@ -202,7 +208,6 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
   const p = req.plan
   const prepared = prepareOut(req)
   if (E.isLeft(prepared)) return prepared
-  const { cpus } = await import('node:os')
   const S = String(p.size)
   for (const [name, count, seed, masks] of [['train', p.trainCount, p.trainSeed, false], ['test', p.testCount, p.testSeed, true]] as const) {
     const dir = join(req.out, 'data', name)
@@ -218,16 +223,17 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
   }
 
   // Vision encoders side by side (every model with compression layers).
-  const testAnn = readJson<Array<{ image: string }>>(join(req.out, 'data/test/annotations.json'))
-  const batch = Math.min(64, testAnn.length)
-  const px = await loadImages(testAnn.slice(0, batch).map((a) => join(req.out, 'data/test', a.image)), p.size, { onError: 'fail' })
+  const testSet = readAnnotations(join(req.out, 'data/test/annotations.json'), 'test')
+  if (E.isLeft(testSet)) return testSet
+  const batch = Math.min(64, testSet.right.images.length)
+  const px = await loadImages(testSet.right.images.slice(0, batch).map((image) => join(req.out, 'data/test', image)), p.size, { onError: 'fail' })
   if (E.isLeft(px)) return px
   req.log(`reproduce: timing the vision encoders (${p.timingRounds} alternating rounds, batch ${batch})`)
   const timed = await timeEncoders(p.models.filter((m) => m.compress).map((m) => ({ name: m.name, dir: join(req.out, 'models', m.name) })), 'vision_image', px.right.pixels, p.timingRounds, req.threads)
   if (E.isLeft(timed)) return timed
 
   // What the first model's compression keeps of the objects.
-  const first = p.models.find((m) => m.compress && m.keepRate < 1)
+  const first = compressedModel(p.models, (m) => m)
   let coverage: Coverage | undefined
   if (first !== undefined) {
     req.log(`reproduce: kept object pixels of ${first.name} on ${p.coverageCount} held-out images`)
@@ -274,7 +280,7 @@ const r1 = (x: number): string => x.toFixed(1)
  * model.json (what it is, how it was trained, its held-out recall).
  */
 const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaError, void> => {
-  const m = r.models.find((x) => x.model.compress && x.model.keepRate < 1)
+  const m = compressedModel(r.models, (x) => x.model)
   if (m === undefined) return E.right(undefined)
   const p = r.plan
   const c = configFor(req.config, m.model)
@@ -299,14 +305,4 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
     [join(dir, 'config.json'), JSON.stringify(c, null, 2) + '\n'],
     [join(dir, 'model.json'), JSON.stringify(about, null, 2) + '\n']
   ])
-}
-
-/** A results file read back (for the README's recorded table). */
-export const readResults = (file: string): E.Either<CmgaError, ReproduceResults> => {
-  try {
-    const r = readJson<ReproduceResults>(file)
-    return r.format === 'cmga-reproduce' ? E.right(r) : fail('format', `${file}: not a cmga reproduce results file`)
-  } catch (e) {
-    return E.left(cmgaError('io', `cannot read ${file}: ${(e as Error).message}`))
-  }
 }

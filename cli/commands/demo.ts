@@ -16,6 +16,7 @@ import { describeCheckpoint, importCheckpoint } from '../../apps/compile/checkpo
 import { compileModel } from '../../apps/compile/compile.js'
 import { readConfigFile } from '../../apps/cmga/config-file.js'
 import { openRuntime } from '../../apps/cmga/runtime.js'
+import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import { demoLines, flipRelation, runShapesDemo, swapColours } from '../../apps/demo/shapes-demo.js'
 import type { Command } from '../command.js'
 import { outputFlag } from '../command.js'
@@ -100,8 +101,12 @@ export const demoCommand: Command = {
       if (E.isLeft(prepared)) return prepared
       const rt = prepared.right
       const root = shipped('demo')
-      const ann = JSON.parse(readFileSync(join(root, 'annotations.json'), 'utf8')) as Array<{ image: string; caption: string[] }>
-      const set = { root, images: ann.map((a) => a.image), captions: ann.map((a) => a.caption[0]) }
+      const ann = readAnnotations(join(root, 'annotations.json'), 'test')
+      if (E.isLeft(ann)) {
+        await rt.close()
+        return ann
+      }
+      const set = { root, images: ann.right.images, captions: ann.right.imageTexts.map((ts) => ann.right.texts[ts[0]]) }
       const queries = [set.captions[2], swapColours(set.captions[2]), flipRelation(set.captions[1])]
       const r = await runShapesDemo(rt, set, queries, 5)
       await rt.close()

@@ -26,7 +26,7 @@ import { checked, miss, rule, runRules } from '../passes/rewrite.js'
 
 /** Options of `quantizeInt8`. */
 export interface QuantizeOptions {
-  /** Weights with fewer elements stay float32 (default 65536). */
+  /** Weights with fewer elements stay float32 (default MIN_ELEMENTS). */
   readonly minElements?: number
   /** Parameter names (or prefixes ending in '.') to keep in float32. */
   readonly keep?: readonly string[]
@@ -43,6 +43,9 @@ export interface Quantized {
   readonly weights: ReadonlyMap<string, HostTensor>
   readonly stats: PassStats
 }
+
+/** Weights with fewer elements stay float32 unless `minElements` says otherwise. */
+export const MIN_ELEMENTS = 65536
 
 /** The largest weight magnitude: 7 bits, so no int16 pair sum saturates (see above). */
 export const WEIGHT_RANGE = 63
@@ -66,7 +69,7 @@ export const quantizeWeight = (w: HostTensor): { q: HostTensor<'int8'>; scale: H
 /** Runs the rules; the weight map is filled as matches are rewritten. */
 export const quantizeInt8 = (g: Graph, weights: ReadonlyMap<string, HostTensor>, o: QuantizeOptions = {}): Quantized => {
   const added = o.cache ?? new Map<string, HostTensor>()
-  const minElements = o.minElements ?? 65536
+  const minElements = o.minElements ?? MIN_ELEMENTS
   const kept = (name: string): boolean => (o.keep ?? []).some((k) => name === k || (k.endsWith('.') && name.startsWith(k)))
 
   const quantized = (w: Node<'Param'>): [Node, Node] => {

@@ -95,10 +95,15 @@ export const readTorchCheckpoint = (path: string, keep: (name: string) => boolea
   }
   const tensors = new Map<string, HostTensor>()
   const sourceTypes = new Map<string, StorageType>()
+  const checked = new Set<string>()
   for (const [name, t] of refs) {
     const raw = storages[`${prefix}data/${t.storage.key}`]
     if (raw === undefined) return fail('format', `${path}: tensor ${name}: its storage data/${t.storage.key} is missing from the archive`)
-    if (!crcMatches(crcs, `${prefix}data/${t.storage.key}`, raw)) return corrupted(`storage data/${t.storage.key} (tensor ${name})`)
+    const entry = `${prefix}data/${t.storage.key}`
+    if (!checked.has(entry)) {
+      if (!crcMatches(crcs, entry, raw)) return corrupted(`storage data/${t.storage.key} (tensor ${name})`)
+      checked.add(entry) // views of one storage share it: each storage is checked once
+    }
     if (t.shape.length !== t.strides.length || t.shape.some((d) => !Number.isInteger(d) || d < 0)) return fail('format', `${path}: tensor ${name}: bad shape [${t.shape.join(', ')}] or strides [${t.strides.join(', ')}]`)
     const decoded = decodeElements(t.storage.type, raw, t.storage.numel)
     if (typeof decoded === 'string') return fail('format', `${path}: tensor ${name}: storage data/${t.storage.key}: ${decoded}`)
