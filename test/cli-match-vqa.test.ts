@@ -46,7 +46,7 @@ test('cmga match: every image against every text, the numbers the API gives', as
 test('cmga match: no --text, an unreadable image: one message each', async () => {
   const none = await cli('match', '--model', model, '--image', images[0])
   assert.is(none.code, 2)
-  assert.match(errorLine(none), /--text is required, once or more/)
+  assert.match(errorLine(none), /give --text \(once or more\) or --texts-from/)
   const bad = join(root, 'bad.png')
   writeFileSync(bad, 'not an image')
   const unreadable = await cli('match', '--model', model, '--image', bad, '--text', 'x')

@@ -23,6 +23,7 @@ import type { BertTokenizer } from '../../runtime/text/index.js'
 import { preCaption } from '../../runtime/text/index.js'
 import type { MaskingVocab } from './mlm.js'
 import { maskTokens } from './mlm.js'
+import { nearMissIndex, partnersIn, withPartners } from './near-misses.js'
 
 // -------------------------------------------------------------------------------------
 // annotations
@@ -133,6 +134,8 @@ export interface PipelineOptions {
   /** Words kept per caption by ALBEF's clean-up (default 30). */
   readonly maxWords?: number
   readonly flip: FlipMode
+  /** Share of each batch made of near-miss partners (`near-misses.ts`; 0: none, at most 0.5). */
+  readonly nearMisses?: number
 }
 
 /** A batch: the feeds of a mode's train-step graph, by input name. */
@@ -175,11 +178,17 @@ export const gumbelNoise = (shape: readonly number[], rand: () => number): HostT
 /** The pipeline over `examples`; `vocab` is needed with MLM. */
 export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vocab: MaskingVocab | undefined, opts: PipelineOptions): Pipeline => {
   const cache = new Map<number, Int32Array>()
+  const partners = partnersIn(opts.batch, opts.nearMisses ?? 0)
+  const near = partners > 0 ? nearMissIndex(examples.map((x) => x.caption)) : undefined
   const batchAt = async (step: number): Promise<E.Either<CmgaError, Batch>> => {
-    const picked = batchIndices(examples.length, opts.batch, opts.seed, step, cache).map((i) => examples[i])
+    const anchors = batchIndices(examples.length, opts.batch - partners, opts.seed, step, cache)
+    const indices = near === undefined ? anchors : withPartners(anchors, partners, near, examples.length, streamFor(opts.seed, step, 4))
+    const picked = indices.map((i) => examples[i])
     const rand = streamFor(opts.seed, step, 2)
-    // drawn in every mode, so the MLM masks after them do not depend on --flip
-    const flips = picked.map(() => rand() < 0.5 && opts.flip !== 'none')
+    // drawn in every mode, so the MLM masks after them do not depend on --flip; a partner
+    // is flipped with its anchor, so that a swapped "left"/"right" keeps it a near miss
+    const drawn = anchors.map(() => rand() < 0.5 && opts.flip !== 'none')
+    const flips = picked.map((_, i) => drawn[i < anchors.length ? i : i - anchors.length])
     const captions = picked.map((x, i) => (flips[i] && opts.flip === 'swap' ? swapLeftRight(x.caption) : x.caption))
     const enc = tk.encode(captions.map((x) => preCaption(x, opts.maxWords ?? 30)))
     const ids = toLength(enc.ids, opts.length, BigInt(tk.special.pad))

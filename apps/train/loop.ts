@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly negTemp: number
   /** The horizontal-flip augmentation. */
   readonly flip: FlipMode
+  /** Share of each batch made of near-miss partners (0: batches drawn plainly). */
+  readonly nearMisses: number
   readonly steps: number
   readonly batch: number
   /** Tokens per text. */

@@ -82,6 +82,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--itm-negatives', (o) => o.itmNegatives],
   ['--neg-temp', (o) => o.negTemp],
   ['--flip', (o) => o.flip],
+  ['--near-misses', (o) => o.nearMisses],
   ['--batch', (o) => o.batch],
   ['--max-length', (o) => o.length],
   ['--lr', (o) => o.lr],
@@ -101,6 +102,7 @@ const savedOptions = (saved: Record<string, unknown>): Partial<RunOptions> => ({
   itmNegatives: 'hard',
   negTemp: 0.05,
   flip: 'plain',
+  nearMisses: 0,
   lrFloor: 0.01,
   ...saved
 })
@@ -217,7 +219,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     tokenizer: vocab.right.definition,
     tokenizerOptions: vocab.right.options,
     ...(m === undefined ? {} : { vocab: { special: [...m.special], maskId: m.maskId, size: m.size } }),
-    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip }
+    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, nearMisses: o.nearMisses }
   })
   const r = await trainLoop(run, {
     config: c,

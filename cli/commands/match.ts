@@ -12,10 +12,11 @@ import type { Runtime, Scores } from '../../apps/cmga/runtime.js'
 import { stage1 } from '../../apps/cmga/runtime.js'
 import { loadImages } from '../../runtime/images/index.js'
 import type { Command, Values } from '../command.js'
-import { outputFlag, repeated } from '../command.js'
+import { outputFlag } from '../command.js'
+import { imageList, textList } from '../lists.js'
 import { jsonOutHelp, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
-const help = `Usage: cmga match --model DIR --image FILE [--image FILE ...] --text "..." [--text "..." ...]
+const help = `Usage: cmga match --model DIR (--image FILE ... | --images-from F) (--text "..." ... | --texts-from FILE)
 
 Scores every image against every text and prints JSON (or writes it to --out): per
 pair the global score (image [CLS] vs text [CLS]), the local (token-level) score,
@@ -23,7 +24,11 @@ their sum (the stage-1 score of retrieval), and the ITM verdict of the relation
 module under joint guidance: probability and log-odds that the pair matches.
 
   --image FILE         an image (JPEG, PNG, WebP, ...); repeat for more
+  --images-from F      a file with one image path a line, or a folder (every image in it
+                       and its subfolders, sorted); with or instead of --image
   --text TEXT          a text; repeat for more
+  --texts-from FILE    texts, one a line (- reads standard input): for many or long
+                       texts (one argument is at most 128 KB); with or instead of --text
 ${jsonOutHelp}
 ${runtimeHelp()}
   -h, --help           this text`
@@ -56,18 +61,17 @@ export const matchAll = (rt: Runtime, images: readonly string[], texts: readonly
 const at = (s: Scores, which: 'global' | 'local', i: number, j: number): number => s[which][i * s.texts + j]
 
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
-  const args = pipe(
-    E.Do,
-    E.bind('images', () => repeated('match', values, 'image')),
-    E.bind('texts', () => repeated('match', values, 'text')),
-    E.chainFirst(() => outputFlag('match', values, 'out', 'file'))
-  )
-  if (E.isLeft(args)) return args
+  const out = outputFlag('match', values, 'out', 'file')
+  if (E.isLeft(out)) return out
+  const images = await imageList('match', values, { flag: 'image', from: 'images-from' })
+  if (E.isLeft(images)) return images
+  const texts = await textList('match', values, { flag: 'text', from: 'texts-from' })
+  if (E.isLeft(texts)) return texts
   const rt = runtimeFrom('match', values, log)
   if (E.isLeft(rt)) return rt
   return withRuntime(rt.right, (runtime) =>
     pipe(
-      matchAll(runtime, args.right.images, args.right.texts),
+      matchAll(runtime, images.right, texts.right),
       TE.chainEitherK((pairs) => writeResult(values, { model: runtime.identity, pairs }, log))
     )()
   )
@@ -78,6 +82,6 @@ export const matchCommand: Command = {
   name: 'match',
   summary: 'score images against texts: global, local and ITM match probability',
   help,
-  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, text: { type: 'string', multiple: true }, out: { type: 'string' }, force: { type: 'boolean' } },
+  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, text: { type: 'string', multiple: true }, 'images-from': { type: 'string' }, 'texts-from': { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
   run
 }

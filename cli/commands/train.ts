@@ -61,6 +61,10 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          the image and swaps the words left and right in its caption; plain mirrors
                          the image only, which makes "left of" / "right of" unlearnable (the
                          caption becomes false); none never flips
+  --near-misses F        share of each batch (0 to 0.5, default 0) made of near-miss partners: for
+                         a pair of the batch, another whose caption differs in one word or in two
+                         words swapped, so contrast and ITM's hard negatives meet the
+                         near-identical pairs a re-rank must tell apart
   --warmup-keep STEPS    keep-rate warm-up: keep rate 1 at first, cosine to the config's rate over
                          STEPS steps, quantized to --keep-levels levels (one graph each); default 0
   --seed S               seed of the initial weights, data order, flips, MLM masks and ITM
@@ -144,6 +148,7 @@ const parseCore = (values: Values) =>
     E.bind('objectives', () => objectivesOf(values)),
     E.bindW('negatives', ({ objectives }) => negativesOf(values, objectives)),
     E.bind('flip', () => oneOf<FlipMode>('train', values, 'flip', ['swap', 'plain', 'none'], 'swap')),
+    E.bind('nearMisses', () => number('train', values, 'near-misses', 0, (x) => x >= 0 && x <= 0.5, 'a number in [0, 0.5]')),
     E.bind('warmupKeep', () => integer('train', values, 'warmup-keep', 0, 0)),
     E.bind('seed', () => integer('train', values, 'seed', 0, 0, 2 ** 32 - 1)),
     E.bind('length', () => integer('train', values, 'max-length', 0, 2))
@@ -175,6 +180,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         itmNegatives: f.negatives.itmNegatives,
         negTemp: f.negatives.negTemp as number,
         flip: f.flip,
+        nearMisses: f.nearMisses as number,
         steps: f.steps,
         batch: f.batch,
         length: f.length, // 0: the default (see TrainRequest)
@@ -269,7 +275,7 @@ export const trainCommand: Command = {
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
-    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }
   },
   run: async (values, log) => {
     const req = parse(aliased(values, 'max-length', 'max-len'))

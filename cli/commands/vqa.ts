@@ -12,10 +12,11 @@ import { fail } from '../../compiler/errors.js'
 import type { Runtime } from '../../apps/cmga/runtime.js'
 import { loadImages } from '../../runtime/images/index.js'
 import type { Command, Values } from '../command.js'
-import { integer, outputFlag, repeated } from '../command.js'
+import { imageList, textList } from '../lists.js'
+import { integer, outputFlag } from '../command.js'
 import { jsonOutHelp, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
-const help = `Usage: cmga vqa --model DIR --image FILE --question "..." [--image FILE --question "..." ...]
+const help = `Usage: cmga vqa --model DIR (--image FILE ... | --images-from F) (--question "..." ... | --questions-from FILE)
                 [--answers FILE] [--top N]
 
 Answers each question about its image (the first --question about the first --image,
@@ -26,6 +27,10 @@ cross-entropy read it).
 
   --image FILE         an image; repeat once per question
   --question TEXT      a question; repeat once per image
+  --images-from F      a file with one image path a line, or a folder (every image in it
+                       and its subfolders, sorted); with or instead of --image
+  --questions-from FILE  questions, one a line (- reads standard input); with or instead
+                       of --question
   --answers FILE       the answer names: a JSON array of strings (e.g. ALBEF's
                        answer_list.json) or a text file with one answer per line, as
                        many as vqa.numAnswers; without it answers are reported by index
@@ -84,10 +89,12 @@ export const answerAll = (rt: Runtime, images: readonly string[], questions: rea
   )
 
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
+  const images = await imageList('vqa', values, { flag: 'image', from: 'images-from' })
+  const questions = await textList('vqa', values, { flag: 'question', from: 'questions-from' })
   const args = pipe(
     E.Do,
-    E.bind('images', () => repeated('vqa', values, 'image')),
-    E.bind('questions', () => repeated('vqa', values, 'question')),
+    E.bind('images', () => images),
+    E.bind('questions', () => questions),
     E.chainFirst(({ images, questions }) => (images.length === questions.length ? E.right(undefined) : fail('usage', `cmga vqa: ${images.length} --image but ${questions.length} --question; give one question per image`))),
     E.bind('top', () => integer('vqa', values, 'top', 5, 1, 1 << 20)),
     E.chainFirst(() => outputFlag('vqa', values, 'out', 'file'))
@@ -112,6 +119,6 @@ export const vqaCommand: Command = {
   name: 'vqa',
   summary: 'answer questions about images with the VQA head',
   help,
-  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, question: { type: 'string', multiple: true }, answers: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
+  flags: { ...runtimeFlags, image: { type: 'string', multiple: true }, question: { type: 'string', multiple: true }, 'images-from': { type: 'string' }, 'questions-from': { type: 'string' }, answers: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
   run
 }
