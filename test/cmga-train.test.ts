@@ -176,7 +176,8 @@ test('bad use: one clear message each', async () => {
     [trainArgs(join(root, 'x7'), 10, '--flip', 'sideways'), /--flip must be one of swap, plain, none/],
     [trainArgs(join(root, 'x8'), 10, '--objectives', 'itc,ftc', '--itm-negatives', 'random'), /--itm-negatives needs the itm objective/],
     [trainArgs(join(root, 'x9'), 10, '--neg-temp', '0.1'), /--neg-temp is the temperature of --itm-negatives sample/],
-    [trainArgs(join(root, 'x10'), 10, '--lr-floor', '2'), /--lr-floor must be a number in \[0, 1\]/]
+    [trainArgs(join(root, 'x10'), 10, '--lr-floor', '2'), /--lr-floor must be a number in \[0, 1\]/],
+    [trainArgs(join(root, 'x11'), 10, '--near-misses', '0.7'), /--near-misses must be a number in \[0, 0.5\]/]
   ]
   for (const [args, message] of cases) {
     const r = await cli(...args)

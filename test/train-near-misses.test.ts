@@ -1,0 +1,104 @@
+/**
+ * Near-miss batches (`--near-misses`): which captions are near misses, how partners are
+ * drawn, and the pipeline's batches (partners after anchors, flipped with their anchor,
+ * a pure function of seed and step).
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import sharp from 'sharp'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Batch } from '../apps/train/data.js'
+import { makePipeline } from '../apps/train/data.js'
+import { nearMissIndex, partnersIn, withPartners } from '../apps/train/near-misses.js'
+import { mulberry32 } from '../runtime/prng.js'
+import { loadTokenizer } from '../runtime/text/index.js'
+import { tempDir } from './support/cli.js'
+
+const captions = [
+  'a red circle left of a blue square', // 0
+  'a red circle right of a blue square', // 1: relation changed
+  'a blue circle left of a red square', // 2: colours swapped
+  'a green circle left of a blue square', // 3: one colour changed
+  'a red circle left of a blue square', // 4: equal to 0, not a near miss
+  'a blue square right of a red circle', // 5: a paraphrase of 0 (every position differs)
+  'a red circle above a blue square', // 6: another length
+  'A Red circle left of a  blue square' // 7: equal to 0 up to case and spaces
+]
+
+const captionsOf = (group: readonly number[]): string[] => [...new Set(group.map((i) => captions[i].toLowerCase().replace(/\s+/g, ' ')))].sort()
+
+test('near misses: one word changed or two swapped, same length; equal captions and paraphrases are not', () => {
+  const ix = nearMissIndex(captions)
+  const of0 = ix.of(0).map(captionsOf)
+  assert.equal(of0.flat().sort(), [captions[2], captions[3], captions[1]].sort(), 'the near misses of 0')
+  assert.equal(
+    of0.map((g) => g.length).sort(),
+    [1, 1, 1],
+    'one group per edit: the relation word, the first colour, the colour swap'
+  )
+  assert.equal(ix.of(4).map(captionsOf), ix.of(0).map(captionsOf), 'an equal caption has the same near misses')
+  assert.equal(ix.of(7).map(captionsOf), ix.of(0).map(captionsOf), 'case and spacing do not matter')
+  for (const g of ix.of(0)) assert.ok(!g.includes(4) && !g.includes(5) && !g.includes(6) && !g.includes(7))
+  assert.equal(ix.of(5).length, 0)
+  assert.equal(ix.of(6).length, 0)
+  assert.is(ix.covered, 6, 'all but the paraphrase and the other length')
+  assert.ok(ix.of(2).some((g) => g.includes(0) && g.includes(4) && g.includes(7)), 'a group holds every example of a caption')
+})
+
+test('partners: after the anchors, a near miss each (an edit drawn uniformly), else any example; at most half a batch', () => {
+  const ix = nearMissIndex(captions)
+  assert.is(partnersIn(64, 0.25), 16)
+  assert.is(partnersIn(64, 0.5), 32)
+  assert.is(partnersIn(5, 0.5), 2)
+  assert.is(partnersIn(64, 0), 0)
+  const counts = new Map<string, number>()
+  const rand = mulberry32(7)
+  for (let k = 0; k < 3000; k++) {
+    const b = withPartners([0, 5], 2, ix, captions.length, rand)
+    assert.equal(b.slice(0, 2), [0, 5])
+    assert.ok([1, 2, 3].includes(b[2]), 'the partner of 0 is a near miss')
+    counts.set(captions[b[2]], (counts.get(captions[b[2]]) ?? 0) + 1)
+  }
+  for (const c of [1, 2, 3]) assert.ok(Math.abs((counts.get(captions[c]) ?? 0) / 3000 - 1 / 3) < 0.04, `edit of ${captions[c]}: ${counts.get(captions[c])}`)
+})
+
+test('pipeline: --near-misses puts partners after anchors, flipped with their anchor, the same batch for the same step', async () => {
+  const dir = tempDir('cmga-near-')
+  const S = 8
+  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'blue', 'circle', 'green', 'left', 'of', 'red', 'right', 'square']
+  writeFileSync(join(dir, 'vocab.txt'), words.join('\n') + '\n')
+  const tk = (loadTokenizer(join(dir, 'vocab.txt'), { maxLength: 12 }) as E.Right<Parameters<typeof makePipeline>[1]>).right
+  const set = ['a red circle left of a blue square', 'a red circle right of a blue square', 'a green circle left of a blue square', 'a blue circle left of a red square']
+  const examples = await Promise.all(
+    Array.from({ length: 12 }, async (_, k) => {
+      const rgb = Buffer.alloc(S * S * 3, 10 + k)
+      rgb[(k % S) * 3] = 250 // asymmetric, so a flip shows
+      const image = join(dir, `${k}.png`)
+      await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(image)
+      return { image, caption: set[k % set.length] }
+    })
+  )
+  const opts = { objectives: ['itc' as const], itmNoise: false, batch: 6, length: 12, imageSize: S, seed: 3, flip: 'swap' as const }
+  const near = makePipeline(examples, tk, undefined, { ...opts, nearMisses: 0.5 })
+  const text = (b: Batch, i: number): string => [...(b.input_ids.data as BigInt64Array).subarray(i * 12, (i + 1) * 12)].map((t) => words[Number(t)]).filter((w) => !w.startsWith('[')).join(' ')
+  for (let step = 0; step < 6; step++) {
+    const b = (await near.batchAt(step) as E.Right<Batch>).right
+    assert.equal(b.input_ids.shape, [6, 12])
+    for (let i = 0; i < 3; i++) {
+      const [anchor, partner] = [text(b, i), text(b, i + 3)]
+      const differ = anchor.split(' ').filter((w, k) => w !== partner.split(' ')[k]).length
+      assert.ok(differ === 1 || differ === 2, `step ${step}: "${partner}" is a near miss of "${anchor}" (flipped alike)`)
+    }
+    const again = (await makePipeline(examples, tk, undefined, { ...opts, nearMisses: 0.5 }).batchAt(step) as E.Right<Batch>).right
+    assert.equal(again.input_ids.data, b.input_ids.data)
+    assert.equal(again.pixels.data, b.pixels.data)
+  }
+  const plain = (await makePipeline(examples, tk, undefined, opts).batchAt(0) as E.Right<Batch>).right
+  const zero = (await makePipeline(examples, tk, undefined, { ...opts, nearMisses: 0 }).batchAt(0) as E.Right<Batch>).right
+  assert.equal(zero.input_ids.data, plain.input_ids.data, '--near-misses 0 is the plain pipeline')
+  assert.equal(zero.pixels.data, plain.pixels.data)
+})
+
+test.run()
