@@ -45,7 +45,10 @@ const compileModel = (): string => {
   const dir = mkdtempSync(join(tmpdir(), 'cmga-stress-'))
   const config = join(dir, 'config.json')
   writeFileSync(config, JSON.stringify(midConfig))
-  execFileSync(process.execPath, ['bin/cmga.mjs', 'compile', '--config', config, '--random-init', '0', '--out', join(dir, 'model')], { stdio: 'inherit' })
+  const vocab = join(dir, 'vocab.txt')
+  const special = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
+  writeFileSync(vocab, [...special, ...Array.from({ length: midConfig.text.vocabSize - special.length }, (_, i) => `w${i}`)].join('\n') + '\n')
+  execFileSync(process.execPath, ['bin/cmga.mjs', 'compile', '--config', config, '--random-init', '0', '--vocab', vocab, '--out', join(dir, 'model')], { stdio: 'inherit' })
   return join(dir, 'model')
 }
 
