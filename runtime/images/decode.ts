@@ -25,7 +25,9 @@ const SPACES: readonly SampleSpace[] = ['b-w', 'srgb', 'cmyk', 'grey16', 'rgb16'
 
 const isSpace = (s: string | undefined): s is SampleSpace => (SPACES as readonly string[]).includes(s ?? '')
 
-const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
+/** An error message on one line, each distinct line of it once (libvips repeats them). */
+const oneLine = (e: unknown): string =>
+  [...new Set((e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter((l) => l !== ''))].join(' ')
 
 // -------------------------------------------------------------------------------------
 // decoding
