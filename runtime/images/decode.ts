@@ -50,6 +50,21 @@ const rawSamples = async (bytes: Uint8Array): Promise<RawImage> => {
   return { width: info.width, height: info.height, channels: info.channels, space, data: samples }
 }
 
+/** A PNG's colour type (IHDR byte 25: 0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA), if it is a PNG. */
+const pngColourType = (b: Uint8Array): number | undefined =>
+  b.length > 25 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 ? b[25] : undefined
+
+/**
+ * A 16-bit grey PNG with a tRNS chunk: libvips adds an alpha band, but PIL opens it as
+ * mode I (clipped to 8 bits), not as grey with alpha (high byte): the band is dropped.
+ */
+const greyWithoutAlpha = (bytes: Uint8Array, raw: RawImage): RawImage => {
+  if (raw.space !== 'grey16' || raw.channels !== 2 || pngColourType(bytes) !== 0) return raw
+  const data = new Uint16Array(raw.width * raw.height)
+  for (let p = 0; p < data.length; p++) data[p] = raw.data[2 * p]
+  return { ...raw, channels: 1, data }
+}
+
 /** A GIF's transparent pixels (alpha 0 from libvips) get their palette colour, as PIL gives them. */
 const restoreGifTransparency = (bytes: Uint8Array, raw: RawImage, rgb: RgbImage): RgbImage => {
   const frame = gifFirstFrame(bytes)
@@ -67,7 +82,7 @@ const restoreGifTransparency = (bytes: Uint8Array, raw: RawImage, rgb: RgbImage)
 export const decodeImage = async (bytes: Uint8Array): Promise<E.Either<string, RgbImage>> => {
   if (isBmp(bytes)) return decodeBmp(bytes)
   try {
-    const raw = await rawSamples(bytes)
+    const raw = greyWithoutAlpha(bytes, await rawSamples(bytes))
     const rgb = toRgb(raw)
     return E.right(raw.space === 'srgb' && raw.channels === 4 ? restoreGifTransparency(bytes, raw, rgb) : rgb)
   } catch (e) {
