@@ -23,9 +23,10 @@ import { matchCommand } from './commands/match.js'
 import { vqaCommand } from './commands/vqa.js'
 import { inspectCommand } from './commands/inspect.js'
 import { sampleInputsCommand } from './commands/sample-inputs.js'
+import { preprocessCommand } from './commands/preprocess.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, preprocessCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
 
 /** What the first word of a two-word command asks for, when the second is missing. */
 const FAMILY: Readonly<Record<string, string>> = { eval: 'evaluation', data: 'data set' }

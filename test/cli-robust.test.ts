@@ -38,6 +38,7 @@ const writers = (path: string): ReadonlyArray<readonly [string, readonly string[
   ['out', ['data', 'shapes', '--out', path], 'directory'],
   ['out', ['infer', '--model', 'm', '--inputs', 'x.safetensors', '--out', path], 'file'],
   ['out', ['sample-inputs', '--config', `${fixture}/config.json`, '--out', path], 'file'],
+  ['out', ['preprocess', '--images', 'i.png', '--size', '8', '--out', path], 'file'],
   ['out', ['grad', '--config', 'c.json', '--weights', 'w', '--inputs', 'x', '--out', path], 'file'],
   ['out', ['match', '--model', 'm', '--image', 'i.png', '--text', 'a', '--out', path], 'file'],
   ['out', ['vqa', '--model', 'm', '--image', 'i.png', '--question', 'q', '--out', path], 'file'],
@@ -70,7 +71,7 @@ test('every writing command refuses an existing output, in one wording, and name
 })
 
 test('--force is in the help of every writing command, and replaces (atomically: the new output is whole)', async () => {
-  for (const name of ['compile', 'index', 'train', 'demo', 'data shapes', 'infer', 'sample-inputs', 'grad', 'match', 'vqa', 'retrieve', 'eval retrieval', 'inspect', 'explain', 'reproduce']) {
+  for (const name of ['compile', 'index', 'train', 'demo', 'data shapes', 'infer', 'sample-inputs', 'preprocess', 'grad', 'match', 'vqa', 'retrieve', 'eval retrieval', 'inspect', 'explain', 'reproduce']) {
     const c = commands.find((x) => x.name === name)
     assert.ok(c !== undefined && /--force/.test(c.help) && c.flags.force !== undefined, `${name} --help names --force`)
   }

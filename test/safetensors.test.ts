@@ -214,8 +214,12 @@ test('int8 tensors (I8, as the writer names them) read back', () => {
   assert.equal([t.dtype, t.shape, Array.from(t.data as Int8Array)], ['int8', [2, 2], [-127, 0, 5, 127]])
 })
 
-test('rejects U8 as unsupported', () =>
-  rejects(raw('{"w":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}', four), "tensor 'w'", "unsupported dtype 'U8'"))
+test('uint8 tensors (U8, cmga preprocess --raw) read back', () => {
+  const t = parse(encodeSafetensors(new Map([['p', { dtype: 'uint8' as const, shape: [4], data: Uint8Array.from([0, 1, 128, 255]) }]]))).tensors.get('p')!
+  assert.equal([t.dtype, t.shape, Array.from(t.data as Uint8Array)], ['uint8', [4], [0, 1, 128, 255]])
+})
+test('rejects U16 as unsupported', () =>
+  rejects(raw('{"w":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}}', four), "tensor 'w'", "unsupported dtype 'U16'"))
 test('rejects a missing dtype', () => rejects(raw('{"w":{"shape":[1],"data_offsets":[0,4]}}', four), "tensor 'w'", 'dtype'))
 test('rejects a negative or non-integer shape', () => {
   rejects(raw(`{${f32('w', [-1], [0, 4])}}`, four), "tensor 'w'", 'shape', 'non-negative integers')

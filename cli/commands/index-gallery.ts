@@ -19,9 +19,10 @@ import { onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime } from
 
 const help = `Usage: cmga index --model DIR --images FOLDER --out INDEX [--texts FILE] [flags]
 
-Embeds every image under FOLDER (jpg, jpeg, png, webp; sub-folders too) with the
-model's text-agnostic image features (spec section 7, image guidance), and optionally
-the texts of FILE for image-to-text retrieval, into the index folder INDEX.
+Embeds every image under FOLDER (jpg, jpeg, png, webp, gif, bmp, tif, tiff;
+sub-folders too; pixels bit-identical to PIL's, see cmga preprocess) with the model's
+text-agnostic image features (spec section 7, image guidance), and optionally the
+texts of FILE for image-to-text retrieval, into the index folder INDEX.
 
 INDEX is built in INDEX.partial (each shard written atomically) and renamed when
 complete: an interrupted run (Ctrl-C, SIGTERM, a crash) resumes where it stopped when

@@ -68,7 +68,7 @@ export const toHost = (v: Value): HostTensor => fromNumbers(v.dtype, v.shape, v.
 
 /** Rounds one number to what the dtype can hold: float32 rounding, int64 truncation toward zero, bool 0/1. */
 export const fitTo = (dtype: DType, x: number): number =>
-  dtype === 'float32' ? Math.fround(x) : dtype === 'int64' || dtype === 'int8' ? Math.trunc(x) : dtype === 'bool' ? (x !== 0 ? 1 : 0) : x
+  dtype === 'float32' ? Math.fround(x) : dtype === 'int64' || dtype === 'int8' || dtype === 'uint8' ? Math.trunc(x) : dtype === 'bool' ? (x !== 0 ? 1 : 0) : x
 
 /** The value with every element rounded to its dtype (see `fitTo`). */
 export const fit = (v: Value): Value => (v.dtype === 'float64' ? v : { ...v, data: v.data.map((x) => fitTo(v.dtype, x)) })

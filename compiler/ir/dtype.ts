@@ -8,7 +8,7 @@
 // -------------------------------------------------------------------------------------
 
 /** @since 0.1.0 */
-export type DType = 'float32' | 'float64' | 'int64' | 'bool' | 'int8'
+export type DType = 'float32' | 'float64' | 'int64' | 'bool' | 'int8' | 'uint8'
 
 /** Floating dtypes: the only ones that carry gradients. */
 export type FloatDType = 'float32' | 'float64'
@@ -22,7 +22,8 @@ export const onnxDataType: { readonly [K in DType]: number } = {
   int64: 7,
   bool: 9,
   float64: 11,
-  int8: 3
+  int8: 3,
+  uint8: 2
 }
 
 /** Bytes per element. */
@@ -31,7 +32,8 @@ export const byteSize: { readonly [K in DType]: number } = {
   int64: 8,
   bool: 1,
   float64: 8,
-  int8: 1
+  int8: 1,
+  uint8: 1
 }
 
 /** Whether this host stores numbers little-endian, as ONNX, safetensors and PyTorch files do. */

@@ -17,6 +17,8 @@ export interface DataOf {
   readonly bool: Uint8Array
   /** Quantized weights (int8 quantization). */
   readonly int8: Int8Array
+  /** 8-bit pixels (`cmga preprocess --raw`). */
+  readonly uint8: Uint8Array
 }
 
 /** @since 0.1.0 */

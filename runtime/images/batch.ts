@@ -10,6 +10,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { DECODED_EXTENSIONS } from './decode.js'
 import type { ImageSource } from './preprocess.js'
 import { loadImage } from './preprocess.js'
 
@@ -46,8 +47,8 @@ export interface LoadedImages {
   readonly skipped: readonly SkippedImage[]
 }
 
-/** File name endings `listImages` picks up (case-insensitive). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp']
+/** File name endings `listImages` picks up (case-insensitive): every format decoded (as PIL reads them). */
+export const IMAGE_EXTENSIONS: readonly string[] = DECODED_EXTENSIONS
 
 // -------------------------------------------------------------------------------------
 // listing

@@ -1,24 +1,22 @@
 /**
- * Spec section 8, one image: decode with sharp (JPEG, PNG, WebP, and whatever else
- * libvips reads), RGB, bicubic resize to S x S, scale to [0, 1], normalize per channel,
- * laid out [3, S, S] float32.
- *
- * Against PIL / torchvision (what ALBEF uses): sharp's `cubic` kernel is Catmull-Rom,
- * the same a = -0.5 cubic as PIL's BICUBIC, widened when downscaling as PIL does; JPEG
- * shrink-on-load is turned off so the decoder does not pre-shrink. libvips and PIL still
- * round their fixed-point passes differently, so single 8-bit values can differ by a
- * level or so (see README, "Runtime"). The float part (`/255`, `- mean`, `/ std`) is
- * done in float32 step by step exactly as torchvision's `ToTensor` + `Normalize`.
- * Like PIL's `Image.open(...).convert('RGB')`, EXIF orientation is not applied and an
- * alpha channel is dropped (not composited).
+ * Spec section 8, one image, bit for bit as ALBEF's
+ * `Image.open(f).convert('RGB').resize((S, S), Image.BICUBIC)`: decoded to the file's
+ * own samples and converted as PIL converts them (decode.ts), resampled by Pillow's
+ * algorithm (resample.ts), then scaled to [0, 1] and normalized per channel, laid
+ * out [3, S, S] float32. The float part (`/255`, `- mean`, `/ std`) is done in float32
+ * step by step exactly as torchvision's `ToTensor` + `Normalize`. Options: BILINEAR
+ * instead of BICUBIC, torchvision's Resize(S) + CenterCrop(S) instead of a plain
+ * resize, and a left-right mirror (training augmentation).
  * @since 0.1.0
  */
-import { stat } from 'node:fs/promises'
-import sharp from 'sharp'
+import { readFile, stat } from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail, readProblem } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
+import { decodeImage } from './decode.js'
+import type { SquareOptions } from './square.js'
+import { squareRgb } from './square.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -30,18 +28,16 @@ export const IMAGE_MEAN: readonly [number, number, number] = [0.48145466, 0.4578
 /** Per-channel standard deviation of spec section 8 (CLIP's). */
 export const IMAGE_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711]
 
-/** Options of `loadImage`. */
-export interface LoadImageOptions {
-  /** Mirror left-right after resizing (training augmentation). Default false. */
-  readonly flip?: boolean
-}
+/**
+ * Options of `loadImage`: the filter (default bicubic), torchvision's centre crop
+ * (default off), a left-right mirror after resizing (training augmentation).
+ */
+export type LoadImageOptions = SquareOptions
 
 /** Where an image comes from: a file path, or encoded bytes with a name for messages. */
 export type ImageSource = string | { readonly name: string; readonly bytes: Uint8Array }
 
 const nameOf = (src: ImageSource): string => (typeof src === 'string' ? src : src.name)
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 // -------------------------------------------------------------------------------------
 // pixels
@@ -67,31 +63,28 @@ export const normalizeRgb = (rgb: Uint8Array, size: number): Float32Array => {
   return out
 }
 
-/** Decodes and resizes to interleaved RGB [S, S, 3] bytes, or says why it cannot. */
+/**
+ * Decodes and resizes to interleaved RGB [S, S, 3] bytes (PIL's pixels, see the module
+ * comment), or says why it cannot.
+ */
 export const decodeRgb = async (src: ImageSource, size: number, opts: LoadImageOptions = {}): Promise<E.Either<CmgaError, Uint8Array>> => {
   const name = nameOf(src)
+  if (!Number.isInteger(size) || size < 1) return fail('input', `${name}: size must be a positive integer, got ${size}`)
+  let bytes: Uint8Array
   if (typeof src === 'string') {
     try {
       const s = await stat(src)
       if (!s.isFile()) return fail('io', `${name}: ${s.isDirectory() ? 'is a directory, not a file' : 'not a file'}`)
+      bytes = await readFile(src)
     } catch (e) {
       return fail('io', `${name}: ${readProblem(e)}`)
     }
+  } else {
+    bytes = src.bytes
   }
-  try {
-    let img = sharp(typeof src === 'string' ? src : src.bytes, { failOn: 'truncated' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .resize(size, size, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false })
-    if (opts.flip === true) img = img.flop()
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true })
-    if (info.channels !== 3 || info.width !== size || info.height !== size) {
-      return fail('format', `${name}: decoded to ${info.width} x ${info.height} with ${info.channels} channels, expected ${size} x ${size} RGB`)
-    }
-    return E.right(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-  } catch (e) {
-    return fail('format', `${name}: cannot decode image (${message(e).replace(/\s+/g, ' ').trim()})`)
-  }
+  const img = await decodeImage(bytes)
+  if (E.isLeft(img)) return fail('format', `${name}: cannot decode image (${img.left})`)
+  return E.right(squareRgb(img.right, size, opts))
 }
 
 /** One image, preprocessed per spec section 8: float32 [3, size, size]. */

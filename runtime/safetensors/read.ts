@@ -58,6 +58,7 @@ const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<H
   I64: { size: 8, decode: (b) => ({ dtype: 'int64', data: over(BigInt64Array, hostOrder(b, 8), 8) }) },
   BOOL: { size: 1, decode: (b) => ({ dtype: 'bool', data: b }) },
   I8: { size: 1, decode: (b) => ({ dtype: 'int8', data: over(Int8Array, b, 1) }) },
+  U8: { size: 1, decode: (b) => ({ dtype: 'uint8', data: over(Uint8Array, b, 1) }) },
   I32: {
     size: 4,
     decode: (b) => {
@@ -85,7 +86,7 @@ const decoders: Record<string, { size: number; decode: (b: Uint8Array) => Pick<H
 }
 
 /** Dtypes of the safetensors format that we do not read. */
-const unsupported = new Set(['U8', 'U16', 'I16', 'U32', 'U64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64'])
+const unsupported = new Set(['U16', 'I16', 'U32', 'U64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64'])
 
 // -------------------------------------------------------------------------------------
 // header

@@ -16,7 +16,7 @@ import { sizeOf, type HostTensor } from '../../compiler/ir/tensor.js'
 // -------------------------------------------------------------------------------------
 
 /** The safetensors dtype each host dtype is written as. */
-const fileDtype: { readonly [K in DType]: string } = { float32: 'F32', float64: 'F64', int64: 'I64', bool: 'BOOL', int8: 'I8' }
+const fileDtype: { readonly [K in DType]: string } = { float32: 'F32', float64: 'F64', int64: 'I64', bool: 'BOOL', int8: 'I8', uint8: 'U8' }
 
 
 const isMap = (t: unknown): t is ReadonlyMap<string, HostTensor> => t instanceof Map
