@@ -26,6 +26,9 @@ export const open = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, p
   return ort.InferenceSession.create(m.right.model, sessionOptions(profile))
 }
 
+/** Opens an ONNX model given as bytes (the PyTorch peer) with the benchmark's options. */
+export const openModel = (bytes: Uint8Array): Promise<ort.InferenceSession> => ort.InferenceSession.create(bytes, sessionOptions())
+
 /** The benchmark's session options, profiling into files named from `profile` when given. */
 export const sessionOptions = (profile?: string): ort.InferenceSession.SessionOptions => ({
   intraOpNumThreads: THREADS,
@@ -110,9 +113,16 @@ export const interleaved = async (fs: ReadonlyArray<() => Promise<unknown>>, run
  * Kernel ms per run by op type: `runs` profiled runs after one warm-up run, each run's
  * kernels summed by op, then the median over runs per op (one slow run does not move it).
  */
-export const profileOps = async (g: Graph, weights: ReadonlyMap<string, HostTensor>, feeds: Record<string, ort.Tensor>, runs = 7): Promise<Array<[string, number]>> => {
+export const profileOps = (g: Graph, weights: ReadonlyMap<string, HostTensor>, feeds: Record<string, ort.Tensor>, runs = 7): Promise<Array<[string, number]>> =>
+  profileWith((prefix) => open(g, weights, prefix), feeds, runs)
+
+/** `profileOps` of an ONNX model given as bytes (the PyTorch peer). */
+export const profileModel = (bytes: Uint8Array, feeds: Record<string, ort.Tensor>, runs = 7): Promise<Array<[string, number]>> =>
+  profileWith((prefix) => ort.InferenceSession.create(bytes, sessionOptions(prefix)), feeds, runs)
+
+const profileWith = async (create: (prefix: string) => Promise<ort.InferenceSession>, feeds: Record<string, ort.Tensor>, runs: number): Promise<Array<[string, number]>> => {
   const prefix = join(tmpdir(), `cmga-profile-${process.pid}-${Date.now()}`)
-  const s = await open(g, weights, prefix)
+  const s = await create(prefix)
   for (let i = 0; i < runs + 1; i++) await s.run(feeds)
   s.endProfiling()
   await s.release()

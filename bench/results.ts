@@ -19,6 +19,11 @@ export interface Row {
   readonly gflops: number
 }
 
+/** The PyTorch peer: how close its tokens are to ours and why ours is slower, or why it was skipped. */
+export type PeerResult =
+  | { readonly torch: string; readonly torchDiff: number; readonly onnxDiff: number; readonly slowerBecause: string }
+  | { readonly skipped: string }
+
 /** Everything the results file reports. */
 export interface Results {
   readonly machine: Readonly<Record<string, string>>
@@ -29,7 +34,8 @@ export interface Results {
   readonly compile: { readonly seconds: number; readonly wall: number; readonly peakMiB: number }
   readonly training: string | null
   readonly quality: { readonly itcImageCosine: number; readonly keptOverlap: number; readonly unfusedItcCosine: number }
-  readonly pytorch: { readonly none: number; readonly image: number; readonly text: number }
+  /** The PyTorch peer built on this machine (bench/peer.ts), or why there is none. */
+  readonly peer: PeerResult
   /** GEMM FLOPs (linear layers and the patch Conv) of the `image` vision encoder at batch 1. */
   readonly imageGemmFlops: number
   /** The int8 product's forms, profiled (bench/int8-kernels.ts). */
@@ -67,6 +73,28 @@ const ceiling = (r: Results, unfused: number, fused: number): string[] => {
   ]
 }
 
+/** The peer's rows are timed in the same rounds as ours: `vision none` (the same computation) and `vision image` (ours drops tokens, the peer does not). */
+const PEER = 'pytorch'
+
+/** Targets against the peer (none when it was skipped). */
+const peerTargets = (r: Results, ms: (what: string, variant: string, batch?: number) => number): string[] =>
+  'skipped' in r.peer
+    ? []
+    : [
+        `| fused vision (image, keep 0.7, B=1) vs the PyTorch peer in the same rounds | 1.10x | ${f(ms('vision image', PEER) / ms('vision image', 'fused'), 2)}x | ${ms('vision image', PEER) / ms('vision image', 'fused') >= 1.1 ? 'met' : '**missed**'} |`,
+        ...[1, 4].map((B) => `| fused vision (none, B=${B}) vs the PyTorch peer, the same computation | 1.00x | ${f(ms('vision none', PEER, B) / ms('vision none', 'fused', B), 2)}x | ${ms('vision none', PEER, B) >= ms('vision none', 'fused', B) ? 'met' : '**missed**'} |`)
+      ]
+
+/** What the results say about the peer: how it was built and checked, and why ours is slower where it is. */
+const peerLines = (r: Results, ms: (what: string, variant: string, batch?: number) => number): string[] => {
+  if ('skipped' in r.peer) return [`PyTorch peer: skipped (no row is timed against it): ${r.peer.skipped}. Build it with \`apt-get install python3-torch python3-torchvision\` (bench/peer.ts).`]
+  const slower = [1, 4].filter((B) => ms('vision none', PEER, B) < ms('vision none', 'fused', B))
+  return [
+    `PyTorch peer (bench/peer.ts, bench/torch-peer.py): torchvision's ViT with our \`vision_none\` weights, torch ${r.peer.torch}, \`torch.onnx.export\` opset 17, run by the same onnxruntime with the same options; its tokens differ from ours by at most ${r.peer.torchDiff.toExponential(1)} in PyTorch and ${r.peer.onnxDiff.toExponential(1)} as exported.`,
+    slower.length === 0 ? 'Ours (fused, `none`) is not slower than the peer at batch 1 or 4.' : `Ours (fused, \`none\`) is slower than the peer at batch ${slower.join(' and ')}: ${r.peer.slowerBecause}.`
+  ]
+}
+
 /** The results file. */
 export const writeResults = (r: Results): string => {
   const get = (what: string, variant: string, batch: number): Row | undefined => r.rows.find((x) => x.what === what && x.variant === variant && x.batch === batch)
@@ -92,6 +120,8 @@ export const writeResults = (r: Results): string => {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
     ...r.rows.map((x) => `| ${x.what} | ${x.variant} | ${x.batch} | ${f(x.ms)} | ${f(x.min)} | ${f(x.perItem)} | ${f(x.gflops)} |`),
     '',
+    `Variant \`${PEER}\`: the PyTorch peer (torchvision's ViT with our weights, exported on this machine), timed in the same rounds as the row's other variants; it computes what \`none\` does in every row (no token dropping), so its GFLOP/s count \`none\`'s FLOPs.`,
+    '',
     `Single large MatMul [1024x3072]x[3072x768], timed in the same rounds as the \`none\` encoder at batch 4: **${f(r.matmul.f32)} GFLOP/s** float32, ${f(r.matmul.int8)} GOP/s int8 (DynamicQuantizeMatMul).`,
     '',
     '## Kernels at [1, 197, 768] (attention: 12 heads, median of 21; residual + layer norm: median of 41)',
@@ -115,7 +145,7 @@ export const writeResults = (r: Results): string => {
     '| target | wanted | measured | |',
     '| --- | ---: | ---: | --- |',
     target('fused vision (image, keep 0.7, B=1) vs our unfused', ms('vision image', 'unfused') / image, 1.15),
-    target('fused vision (image, B=1) vs the PyTorch export (142 ms)', r.pytorch.image / image, 1.1),
+    ...peerTargets(r, ms),
     target('int8 vision (image, B=1) vs float32 fused', image / ms('vision image', 'int8'), 2),
     target('int8 itc_image cosine vs float32 (worst of 4 images)', r.quality.itcImageCosine, 0.99, ''),
     target('re-rank 16 with prefix cache vs without', ms('re-rank 16, no cache', 'fused', 16) / ms('re-rank 16, prefix cache', 'fused', 16), 1.25),
@@ -124,7 +154,7 @@ export const writeResults = (r: Results): string => {
     ...ceiling(r, ms('vision image', 'unfused'), image),
     '',
     `Also: int8 kept-token overlap with float32 (worst layer and image): ${f(r.quality.keptOverlap, 3)}; unfused vs fused itc_image cosine: ${f(r.quality.unfusedItcCosine, 6)}.`,
-    `PyTorch export figures for reference: none ${r.pytorch.none} ms, image ${r.pytorch.image} ms, text ${r.pytorch.text} ms; ours fused: none ${f(ms('vision none', 'fused'))} ms, image ${f(image)} ms, text ${f(ms('text (32 tokens)', 'fused'))} ms.`,
+    ...peerLines(r, ms),
     '',
     '## Profiles (onnxruntime profiler, kernel ms per run by op type: median of 7 runs after a warm-up, top 8)',
     '',

@@ -34,15 +34,16 @@ import { mulberry32 } from '../runtime/prng.js'
 import { gemmFlops, graphFlops } from './flops.js'
 import { int8Kernels } from './int8-kernels.js'
 import type { Timing } from './measure.js'
-import { feedsOf, interleaved, machine, open, profileOps } from './measure.js'
-import type { Row } from './results.js'
+import { feedsOf, interleaved, machine, open, profileModel, profileOps } from './measure.js'
+import type { Peer } from './peer.js'
+import { exportPeer, slowerBecause } from './peer.js'
+import type { PeerResult, Row } from './results.js'
 import { writeResults } from './results.js'
 
 // -------------------------------------------------------------------------------------
 // set-up
 // -------------------------------------------------------------------------------------
 
-const PYTORCH = { none: 212, image: 142, text: 25 } // ms, the issue's torch.onnx.export figures
 /** The config measured: base unless CMGA_BENCH_CONFIG names another (a quick smoke run). */
 const configPath = process.env.CMGA_BENCH_CONFIG ?? 'models/cmga/configs/base.json'
 const config = readConfigFile(configPath)
@@ -56,6 +57,8 @@ const S = c.vision.imageSize
 const D = c.vision.width
 
 type Variant = 'unfused' | 'fused' | 'int8'
+/** The variant name of the PyTorch peer's rows. */
+const PEER = 'pytorch'
 const variants: readonly Variant[] = ['unfused', 'fused', 'int8']
 
 /** A stage graph in one variant, with the weights it needs. */
@@ -142,23 +145,39 @@ const main = async (): Promise<void> => {
   for (const k of int8) console.log(`int8 form ${k.name}: ${k.kernels.join(' + ')} ${k.kernelMs.toFixed(3)} ms`)
   for (const [k, v] of attention) console.log(`${k}: ${v.toFixed(3)} ms`)
 
-  // vision encoder: every guidance x variant x batch
+  // vision encoder: every guidance x variant x batch, the PyTorch peer in the rounds of
+  // `none` (the same computation) and `image` (which drops tokens; the peer does not)
   const itc = new Map<Variant, ort.InferenceSession.ReturnType>()
   let imageGemmFlops = NaN
   const profiles: Array<[string, Array<[string, number]>]> = []
+  let peer: Peer = { skipped: 'not built' }
+  const peerFlops = new Map<number, number>()
   for (const guidance of ['none', 'image', 'joint'] as const) {
     const base = stageGraph(c, `vision_${guidance}` as Stage)
     const built = variants.map((v) => build(base, v))
     const sessions = await Promise.all(built.map((b) => open(b.graph, b.weights)))
+    if (guidance === 'none') {
+      peer = await exportPeer(c, weights, sessions[1], f32([2, 3, S, S]))
+      console.log('skipped' in peer ? peer.skipped : `PyTorch peer (torch ${peer.torch}): max |tokens - ours| ${peer.torchDiff.toExponential(2)} in PyTorch, ${peer.onnxDiff.toExponential(2)} as exported`)
+    }
+    const peerRuns = (feeds: Record<string, ort.Tensor>): Array<() => Promise<unknown>> => ('skipped' in peer || guidance === 'joint' ? [] : [run(peer.session, { pixels: feeds.pixels })])
     for (const B of [1, 4]) {
       const feeds = feedsOf(guidance === 'joint' ? { pixels: f32([B, 3, S, S]), text_cls: f32([B, D]) } : { pixels: f32([B, 3, S, S]) })
       const withPeak = guidance === 'none' && B === 4 // the large MatMul is timed in the same rounds as this group
-      const times = await interleaved([...sessions.map((s) => run(s, feeds)), ...(withPeak ? peak.runs : [])], 15)
+      const extra = peerRuns(feeds)
+      const times = await interleaved([...sessions.map((s) => run(s, feeds)), ...extra, ...(withPeak ? peak.runs : [])], 15)
       variants.forEach((v, i) => record(`vision ${guidance}`, v, B, times[i], graphFlops(built[i].graph, { B })))
+      if (guidance === 'none') peerFlops.set(B, graphFlops(built[0].graph, { B })) // the peer computes what `none` does, in every group
+      if (extra.length > 0) record(`vision ${guidance}`, PEER, B, times[variants.length], peerFlops.get(B) ?? NaN)
       if (withPeak) {
-        ;[matmul.f32, matmul.int8] = [times[3], times[4]].map((t) => peak.flops / t.median / 1e6)
+        const at = variants.length + extra.length
+        ;[matmul.f32, matmul.int8] = [times[at], times[at + 1]].map((t) => peak.flops / t.median / 1e6)
         await peak.release()
         console.log(`large MatMul [1024x3072]x[3072x768], same rounds: ${matmul.f32.toFixed(1)} GFLOP/s float32, ${matmul.int8.toFixed(1)} GOP/s int8`)
+      }
+      if (guidance === 'none' && B === 1 && !('skipped' in peer)) {
+        profiles.push(['vision none, fused, B=1', await profileOps(built[1].graph, built[1].weights, feeds)])
+        profiles.push([`vision none, ${PEER}, B=1`, await profileModel(peer.model, { pixels: feeds.pixels })])
       }
       if (guidance === 'image' && B === 4) for (const [i, v] of variants.entries()) itc.set(v, await sessions[i].run(feeds))
       if (guidance === 'image' && B === 1) imageGemmFlops = gemmFlops(built[1].graph, { B })
@@ -166,6 +185,12 @@ const main = async (): Promise<void> => {
     }
     for (const s of sessions) await s.release()
   }
+  if (!('skipped' in peer)) await peer.session.release()
+  const profileOf = (name: string): Array<[string, number]> => profiles.find(([k]) => k === name)?.[1] ?? []
+  const peerResult: PeerResult =
+    'skipped' in peer
+      ? peer
+      : { torch: peer.torch, torchDiff: peer.torchDiff, onnxDiff: peer.onnxDiff, slowerBecause: slowerBecause(profileOf('vision none, fused, B=1'), profileOf(`vision none, ${PEER}, B=1`)) }
   // text encoder, 32 tokens
   const texts = variants.map((v) => build(stageGraph(c, 'text'), v))
   const textSessions = await Promise.all(texts.map((b) => open(b.graph, b.weights)))
@@ -220,7 +245,7 @@ const main = async (): Promise<void> => {
     keptOverlap: Math.min(...c.compression.layers.flatMap((l) => cos('int8', `keep.${l}`))),
     unfusedItcCosine: Math.min(...cos('unfused', 'itc_image'))
   }
-  const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, pytorch: PYTORCH, imageGemmFlops, int8Kernels: int8 })
+  const text = writeResults({ machine: { ...m, loadAfter: machine().load }, rows, matmul, attention, profiles, compile, training, quality, peer: peerResult, imageGemmFlops, int8Kernels: int8 })
   // another config (a smoke run) leaves the recorded base results alone
   const file = process.env.CMGA_BENCH_CONFIG === undefined ? 'results.md' : `results.${basename(configPath, '.json')}.md`
   writeFileSync(new URL(`./${file}`, import.meta.url), text)

@@ -27,11 +27,12 @@ test('gemmFlops counts the linear layers only; graphFlops adds attention, fused 
   assert.is(graphFlops(fused, { B: 3 }), linear + attention)
 })
 
-const results = (unfused: number, fused: number): Results => ({
+const results = (unfused: number, fused: number, peer: Results['peer'] = { skipped: 'no torchvision' }, peerRows: Results['rows'] = []): Results => ({
   machine: { cpu: 'test', load: '0 0 0', loadAfter: '0 0 0' },
   rows: [
     { what: 'vision image', variant: 'unfused', batch: 1, ms: unfused, min: unfused, perItem: unfused, gflops: 1 },
-    { what: 'vision image', variant: 'fused', batch: 1, ms: fused, min: fused, perItem: fused, gflops: 1 }
+    { what: 'vision image', variant: 'fused', batch: 1, ms: fused, min: fused, perItem: fused, gflops: 1 },
+    ...peerRows
   ],
   matmul: { f32: 200, int8: 600 },
   attention: [],
@@ -42,7 +43,7 @@ const results = (unfused: number, fused: number): Results => ({
   compile: { seconds: 1, wall: 2, peakMiB: 3 },
   training: null,
   quality: { itcImageCosine: 1, keptOverlap: 1, unfusedItcCosine: 1 },
-  pytorch: { none: 212, image: 142, text: 25 },
+  peer,
   imageGemmFlops: 14e9,
   int8Kernels: [
     { name: 'float32 MatMul', kernels: ['MatMul'], kernelMs: 2.2, error: 0 },
@@ -58,6 +59,20 @@ test('the results file bounds fused vs unfused by the GEMM time, from the profil
   assert.match(text, /The linear layers \(14\.00 GFLOP\) ran at 200\.0 GFLOP\/s in the profile; the large MatMul measured 200\.0 GFLOP\/s/)
   assert.match(text, /\| standard \| DynamicQuantizeMatMul \| 0\.650 \| 0\.50% of max abs \|/)
   assert.match(text, /\| fused vision \(image, keep 0\.7, B=1\) vs our unfused \| 1\.15x \| 1\.05x \| \*\*missed\*\* by 8% \|/)
+})
+
+test('the PyTorch peer: skipped with its reason and no target; else ratios from the same rounds and why ours is slower', () => {
+  const skipped = writeResults(results(80, 76))
+  assert.match(skipped, /PyTorch peer: skipped \(no row is timed against it\): no torchvision/)
+  assert.not.match(skipped, /vs the PyTorch peer/)
+  const row = (what: string, variant: string, batch: number, ms: number): Results['rows'][number] => ({ what, variant, batch, ms, min: ms, perItem: ms / batch, gflops: 1 })
+  const rows = [row('vision image', 'pytorch', 1, 95), row('vision none', 'fused', 1, 120), row('vision none', 'pytorch', 1, 100), row('vision none', 'fused', 4, 400), row('vision none', 'pytorch', 4, 440)]
+  const text = writeResults(results(80, 76, { torch: '1.13', torchDiff: 5e-6, onnxDiff: 2e-6, slowerBecause: 'most more in MatMul' }, rows))
+  assert.match(text, /\| fused vision \(image, keep 0\.7, B=1\) vs the PyTorch peer in the same rounds \| 1\.10x \| 1\.25x \| met \|/)
+  assert.match(text, /\| fused vision \(none, B=1\) vs the PyTorch peer, the same computation \| 1\.00x \| 0\.83x \| \*\*missed\*\* \|/)
+  assert.match(text, /\| fused vision \(none, B=4\) vs the PyTorch peer, the same computation \| 1\.00x \| 1\.10x \| met \|/)
+  assert.match(text, /slower than the peer at batch 1: most more in MatMul\./)
+  assert.match(text, /differ from ours by at most 5\.0e-6 in PyTorch and 2\.0e-6 as exported/)
 })
 
 test.run()

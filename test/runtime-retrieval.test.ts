@@ -5,6 +5,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Runtime, Scores } from '../apps/cmga/runtime.js'
 import { openRuntime, stage1 } from '../apps/cmga/runtime.js'
+import type { Candidate } from '../apps/cmga/rank.js'
+import { byScore } from '../apps/cmga/rank.js'
+import { recallOf } from '../apps/retrieval/evaluate.js'
+import { preCaption } from '../runtime/text/caption.js'
 import { loadImages } from '../runtime/images/index.js'
 import { readAnnotations } from '../apps/retrieval/annotations.js'
 import { openIndex } from '../apps/retrieval/gallery.js'
@@ -135,6 +139,44 @@ test('texts for scoring are encoded in shards, padded to the longest, equal to o
     worst = Math.max(worst, diff(sharded.tokens.data.subarray(at, at + Et), whole.tokens.data.subarray(at, at + Et)))
   }
   assert.ok(worst < 1e-5, `text_tokens at unmasked positions: ${worst}`)
+})
+
+test('eval retrieval: each pair of both directions computed once gives the re-ranked recall of re-ranking each direction through the API', async () => {
+  const r = json(join(root, 'eval.json'))
+  const a = get(readAnnotations(ds.albef, 'test'))
+  const rt = runtime()
+  const px = get(await loadImages(a.images.map((p) => join(ds.images, p)), 32, { onError: 'fail' }))
+  const tf = get(await rt.encodeTexts(a.texts.map((t) => preCaption(t, 30)))())
+  const s = get(await rt.score(get(await rt.encodeImages(px.pixels)()), tf)())
+  const order = (n: number, score: (x: number) => number): Candidate[] => byScore(Array.from({ length: n }, (_, x) => ({ index: x, score: score(x) })))
+  const i2t = Array.from({ length: s.images }, (_, i) => order(s.texts, (j) => stage1(s, i, j)))
+  const t2i = Array.from({ length: s.texts }, (_, j) => order(s.images, (i) => stage1(s, i, j)))
+  const queries = [...i2t.map((candidates, image) => ({ image, candidates })), ...t2i.map((candidates, text) => ({ text, candidates }))]
+  for (const [name, rule] of [['rerank_itm', { kind: 'itm' }], ['rerank_combined', { kind: 'combined', weight: 0.1 }]] as const) {
+    const ranked = get(await rt.rerank({ pixels: px.pixels, texts: tf, queries, k: 4, rule })())
+    const ids = ranked.map((l) => l.map((x) => x.index))
+    assert.equal(r[name], recallOf(ids.slice(0, s.images), ids.slice(s.images), a.imageTexts, a.textImage), name)
+  }
+  await rt.close()
+})
+
+test('int8 (--quantize int8 --int8-min-elements): every stage a re-rank runs is quantized; index, retrieve and eval retrieval run on it', async () => {
+  const q = join(root, 'model-int8')
+  await ok('compile', '--config', 'test/fixtures/cmga-tiny/config.json', '--weights', 'test/fixtures/cmga-tiny/weights.safetensors', '--quantize', 'int8', '--int8-min-elements', '4096', '--vocab', join(model, 'vocab.txt'), '--out', q)
+  assert.is(json(join(q, 'manifest.json')).quantize, 'int8')
+  for (const stage of ['text', 'vision_image', 'vision_prefix', 'vision_joint_suffix', 'relation']) assert.ok(readFileSync(join(q, `${stage}.onnx`)).includes('DynamicQuantizeMatMul'), stage)
+  const out = join(root, 'eval-int8.json')
+  await ok('eval', 'retrieval', '--model', q, '--annotations', ds.albef, '--images', ds.images, '--k', '4', '--workers', '0', '--out', out)
+  const [r8, r32] = [json(out), json(join(root, 'eval.json'))]
+  assert.equal([r8.images, r8.texts, r8.k], [12, 24, 4])
+  for (const part of ['stage1', 'rerank_itm', 'rerank_combined']) assert.ok(Math.abs(r8[part].r_mean - r32[part].r_mean) <= 10, `${part}: int8 ${r8[part].r_mean} vs float32 ${r32[part].r_mean}`)
+  const qIndex = join(root, 'index-int8')
+  await ok('index', '--model', q, '--images', ds.images, '--texts', textsFile, '--out', qIndex, '--workers', '0')
+  const hits = join(root, 'hits-int8.json')
+  await ok('retrieve', '--model', q, '--index', qIndex, '--query', 'a red square on black', '--top', '5', '--k', '4', '--out', hits)
+  assert.ok(json(hits).hits.slice(0, 4).every((h: { itm?: unknown }) => h.itm !== undefined))
+  const small = await cli('compile', '--config', 'test/fixtures/cmga-tiny/config.json', '--weights', 'test/fixtures/cmga-tiny/weights.safetensors', '--int8-min-elements', '4096', '--out', join(root, 'no'))
+  assert.match(errorLine(small), /--int8-min-elements goes with --quantize int8/)
 })
 
 test('cmga eval retrieval (Karpathy format, --split test; candidates below the set size)', async () => {

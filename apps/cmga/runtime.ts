@@ -231,12 +231,19 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
     )
   }
 
-  /** Joint-guided vision tokens and the relation module on pairs; chunks never span `groups`. */
+  /**
+   * Pairs per suffix and relation run: twice the batch, as larger products run faster
+   * (base on a shared 2-core AMD EPYC, ms per pair for suffix + relation: float32 547 at
+   * 8 pairs, 463 at 16; int8 335 at 8, 275 at 16).
+   */
+  const pairBatch = 2 * B
+
+  /** Joint-guided vision tokens and the relation module on pairs, `pairBatch` at a time; chunks never span `groups`. */
   const relation = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], groups: readonly number[]): TE.TaskEither<CmgaError, RelationResults[]> => {
     const ranges: (readonly [number, number])[] = []
     let from = 0
     for (const n of groups) {
-      for (let a = 0; a < n; a += B) ranges.push([from + a, from + Math.min(n, a + B)])
+      for (let a = 0; a < n; a += pairBatch) ranges.push([from + a, from + Math.min(n, a + pairBatch)])
       from += n
     }
     const distinct = [...new Set(pairs.map((p) => p[0]))]

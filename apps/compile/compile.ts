@@ -50,6 +50,8 @@ export interface CompileRequest {
   readonly fusion?: FusionOptions
   /** `int8`: dynamic int8 quantization of the large matrix products (default `none`). */
   readonly quantize?: 'none' | 'int8'
+  /** With `int8`: weights with fewer elements stay float32 (default MIN_ELEMENTS). */
+  readonly int8MinElements?: number
   /** Called as each stage starts, for progress. */
   readonly onStage?: (stage: string, index: number, count: number) => void
   /** Replace an existing `out` (only once the new one is complete). */
@@ -127,16 +129,17 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
   // quantize each stage, fold its weight transposes, then write every weight the stages
   // use once (transposed ones made one at a time, straight into the file), then the graphs
   const int8 = new Map<string, HostTensor>() // shared by the stages: each weight quantized once
+  const minElements = req.int8MinElements ?? MIN_ELEMENTS
   const stages = built.right.map(({ stage, graph, stats }, i) => {
     req.onStage?.(stage, i, built.right.length)
-    const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights, { cache: int8 }) : undefined
+    const q = req.quantize === 'int8' ? quantizeInt8(graph, req.weights, { cache: int8, minElements }) : undefined
     const t = foldParamTransposes(q?.graph ?? graph, q === undefined ? req.weights : new Map([...req.weights, ...q.weights]))
     const passes = { ...stats, ...(q === undefined ? {} : { quantizeInt8: q.stats }), foldParamTransposes: t.stats }
     return { stage, graph: t.graph, stats: passes, derived: t.derived }
   })
   if (req.quantize === 'int8' && stages.every((s) => (s.stats.quantizeInt8?.fired.matmul ?? 0) === 0)) {
     rmSync(tmp, { recursive: true, force: true })
-    return fail('usage', `--quantize int8: no matrix product of this model qualifies (int8 takes weights of at least ${MIN_ELEMENTS} elements; this config has none), so nothing would be quantized: compile it without --quantize`)
+    return fail('usage', `--quantize int8: no matrix product of this model qualifies (int8 takes weights of at least ${minElements} elements${minElements === MIN_ELEMENTS ? '' : ' (--int8-min-elements)'}; this config has none), so nothing would be quantized: compile it without --quantize, or lower --int8-min-elements`)
   }
   const base = new Map([...req.weights, ...int8])
   const derived = new Map(stages.flatMap((s) => [...s.derived]))

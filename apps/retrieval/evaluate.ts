@@ -162,40 +162,50 @@ const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number, 
   )
 }
 
-/** ITM verdicts on each query's top k, queries taken `group` at a time (their images loaded per group). */
+/**
+ * ITM verdicts on each query's top k. The pairs of both directions are computed once
+ * each (a pair in an image's top k and in its text's top k is one pair), in image order:
+ * a chunk of at most `4 x batch` images and `64 x batch` pairs loads its images, encodes
+ * the texts its pairs use and runs each image's prefix once; the suffix and relation
+ * stages then take the pairs `batch` at a time.
+ */
 const matches = (rt: Runtime, texts: readonly string[], images: readonly string[], orders: Orders, k: number, o: EvalOptions): TE.TaskEither<CmgaError, { i2t: Match[][]; t2i: Match[][] }> => async () => {
-  const group = 2 * rt.batchSize
+  const Nt = texts.length
   const S = rt.config.vision.imageSize
-  const run = async (dir: 'i2t' | 't2i'): Promise<E.Either<CmgaError, Match[][]>> => {
-    const lists = orders[dir]
-    const out: Match[][] = []
-    const phase = `re-rank ${dir === 'i2t' ? 'image->text' : 'text->image'}`
-    for (let q0 = 0; q0 < lists.length; q0 += group) {
-      o.onProgress?.(phase, q0, lists.length)
-      const qs = Array.from({ length: Math.min(group, lists.length - q0) }, (_, n) => q0 + n)
-      const tops = qs.map((q) => lists[q].slice(0, k))
-      // Local numbering: the group's images and texts, in order of first use.
-      const imgs = [...new Set(dir === 'i2t' ? qs : tops.flatMap((t) => t.map((c) => c.index)))]
-      const txts = [...new Set(dir === 't2i' ? qs : tops.flatMap((t) => t.map((c) => c.index)))]
-      const px = await loadImages(imgs.map((i) => join(o.root, images[i])), S, { onError: 'fail' })
-      if (E.isLeft(px)) return px
-      const tf = await rt.encodeTexts(txts.map((j) => texts[j]))()
-      if (E.isLeft(tf)) return tf
-      const local = (xs: number[], c: Candidate): Candidate => ({ index: xs.indexOf(c.index), score: c.score })
-      const queries = qs.map((q, n) =>
-        dir === 'i2t' ? { image: imgs.indexOf(q), candidates: tops[n].map((c) => local(txts, c)) } : { text: txts.indexOf(q), candidates: tops[n].map((c) => local(imgs, c)) }
-      )
-      const ms = await rt.matchQueries({ pixels: px.right.pixels, texts: tf.right, queries, k })()
-      if (E.isLeft(ms)) return ms
-      out.push(...ms.right)
+  const key = (i: number, j: number): number => i * Nt + j
+  const wanted = new Set<number>()
+  orders.i2t.forEach((l, i) => l.slice(0, k).forEach((c) => wanted.add(key(i, c.index))))
+  orders.t2i.forEach((l, j) => l.slice(0, k).forEach((c) => wanted.add(key(c.index, j))))
+  const pairs = [...wanted].sort((a, b) => a - b) // by image, then text
+  const verdicts = new Map<number, Match>()
+  const [maxImages, maxPairs] = [4 * rt.batchSize, 64 * rt.batchSize]
+  for (let from = 0; from < pairs.length; ) {
+    o.onProgress?.('re-rank pairs', from, pairs.length)
+    const imgs: number[] = []
+    let to = from
+    for (; to < pairs.length && to - from < maxPairs; to++) {
+      const i = Math.floor(pairs[to] / Nt)
+      if (imgs.at(-1) !== i && imgs.length === maxImages) break
+      if (imgs.at(-1) !== i) imgs.push(i)
     }
-    o.onProgress?.(phase, lists.length, lists.length)
-    return E.right(out)
+    const chunk = pairs.slice(from, to)
+    const txts = [...new Set(chunk.map((p) => p % Nt))].sort((a, b) => a - b)
+    const [imageRow, textRow] = [new Map(imgs.map((i, r) => [i, r])), new Map(txts.map((j, r) => [j, r]))]
+    const px = await loadImages(imgs.map((i) => join(o.root, images[i])), S, { onError: 'fail' })
+    if (E.isLeft(px)) return px
+    const tf = await rt.encodeTexts(txts.map((j) => texts[j]))()
+    if (E.isLeft(tf)) return tf
+    const ms = await rt.match(px.right.pixels, tf.right, chunk.map((p) => [imageRow.get(Math.floor(p / Nt)) as number, textRow.get(p % Nt) as number] as const))()
+    if (E.isLeft(ms)) return ms
+    chunk.forEach((p, n) => verdicts.set(p, ms.right[n]))
+    from = to
   }
-  const i2t = await run('i2t')
-  if (E.isLeft(i2t)) return i2t
-  const t2i = await run('t2i')
-  return E.map((t: Match[][]) => ({ i2t: i2t.right, t2i: t }))(t2i)
+  o.onProgress?.('re-rank pairs', pairs.length, pairs.length)
+  const verdict = (i: number, j: number): Match => verdicts.get(key(i, j)) as Match
+  return E.right({
+    i2t: orders.i2t.map((l, i) => l.slice(0, k).map((c) => verdict(i, c.index))),
+    t2i: orders.t2i.map((l, j) => l.slice(0, k).map((c) => verdict(c.index, j)))
+  })
 }
 
 // -------------------------------------------------------------------------------------

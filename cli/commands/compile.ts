@@ -12,6 +12,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CompileRequest } from '../../apps/compile/compile.js'
 import { compileModel } from '../../apps/compile/compile.js'
+import { MIN_ELEMENTS } from '../../compiler/quantize/dynamic-int8.js'
 import { formatReport, quantizeReport } from '../../apps/compile/quantize-report.js'
 import { sampleInputs } from './sample-inputs.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
@@ -25,7 +26,8 @@ import type { Command, Values } from '../command.js'
 import { integer, required, requiredOutput } from '../command.js'
 
 const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS | --random-init SEED) --out DIR
-                    [--vocab VOCAB.txt] [--quantize int8] [--no-fuse] [--force]
+                    [--vocab VOCAB.txt] [--quantize int8 [--int8-min-elements N]]
+                    [--no-fuse] [--force]
 
 Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
 
@@ -42,6 +44,9 @@ Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
   --quantize int8      dynamic int8 of the large matrix products (per-output-channel
                        weight scales); also compiles float32 aside, runs both on sample
                        pairs and prints (and writes DIR/quantize-report.json) the error
+  --int8-min-elements N  with --quantize int8: weights of fewer than N elements stay
+                       float32 (default ${MIN_ELEMENTS}, a [256, 256] matrix; the small
+                       trained shapes model's [64, 64] ones need N <= 4096)
   --no-fuse            skip the fusion passes (attention, skip layer norm, bias GELU,
                        token dropping)
   --force              replace an existing DIR (only once the new one is complete)
@@ -95,6 +100,7 @@ export const compileCommand: Command = {
     'random-init': { type: 'string' },
     out: { type: 'string' },
     quantize: { type: 'string' },
+    'int8-min-elements': { type: 'string' },
     'no-fuse': { type: 'boolean' },
     vocab: { type: 'string' },
     force: { type: 'boolean' }
@@ -102,6 +108,9 @@ export const compileCommand: Command = {
   run: async (values, log) => {
     const quantize = values.quantize ?? 'none'
     if (quantize !== 'none' && quantize !== 'int8') return fail('usage', `cmga compile: --quantize must be int8 or none, got "${String(quantize)}"`)
+    if (values['int8-min-elements'] !== undefined && quantize !== 'int8') return fail('usage', 'cmga compile: --int8-min-elements goes with --quantize int8')
+    const minElements = integer('compile', values, 'int8-min-elements', MIN_ELEMENTS, 1, 2 ** 31 - 1)
+    if (E.isLeft(minElements)) return minElements
     const req = pipe(
       E.Do,
       E.bind('configPath', () => required('compile', values, 'config')),
@@ -123,7 +132,7 @@ export const compileCommand: Command = {
       }))
     )
     if (E.isLeft(req)) return req
-    const r = compileModel({ ...req.right, quantize })
+    const r = compileModel({ ...req.right, quantize, int8MinElements: minElements.right })
     if (E.isLeft(r)) return r
     log(`wrote ${req.right.out} (${Object.keys(r.right.manifest.stages).length} graphs${quantize === 'int8' ? ', int8' : ''})`)
     return quantize === 'int8' ? reportInt8(req.right, log) : E.right(undefined)
