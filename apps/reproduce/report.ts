@@ -74,7 +74,15 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
       recallRow(m.model.label, m.model.stage1 === 'global' ? 'stage 1 (global score)' : 'stage 1 (global + local)', m.stage1),
       ...(m.model.rerank ? [recallRow(m.model.label, 're-rank: ITM', m.rerank_itm), recallRow(m.model.label, 're-rank: combined', m.rerank_combined)] : [])
     ]),
+    ...(r.ceiling === undefined ? [] : [recallRow('best possible', 'a perfect model (synonymous captions tie)', r.ceiling)]),
     '',
+    ...(r.ceiling === undefined
+      ? []
+      : [
+          'The held-out set holds exact synonyms ("a red circle left of a blue square" = "a blue square right of a red circle") and repeated captions; ' +
+            'a perfect model scores them alike, so the right item wins such a tie by chance: the last row is the expected recall of such a model.',
+          ''
+        ]),
     '## Stage-1 mean recall during training',
     '',
     `| step | ${r.models.map((m) => m.model.label).join(' | ')} |`,

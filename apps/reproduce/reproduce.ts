@@ -30,6 +30,7 @@ import { configFor } from './plan.js'
 import { resultsMarkdown } from './report.js'
 import type { EncoderTiming } from './timing.js'
 import { timeEncoders } from './timing.js'
+import { recallCeiling } from './ceiling.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -73,6 +74,8 @@ export interface ReproduceResults {
   /** Vision encoders (`vision_image`) side by side on one batch of held-out images. */
   readonly timing: { readonly batch: number; readonly rounds: number; readonly encoders: readonly EncoderTiming[] }
   readonly coverage?: Coverage
+  /** The best recall any model can reach on the held-out set (synonymous captions tie). */
+  readonly ceiling?: Recall
   readonly seconds: number
 }
 
@@ -244,6 +247,7 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
     coverage = cov.right
   }
 
+  const ceiling = recallCeiling(testSet.right)
   const results: ReproduceResults = {
     format: 'cmga-reproduce',
     plan: p,
@@ -251,6 +255,7 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
     models,
     timing: { batch, rounds: p.timingRounds, encoders: timed.right },
     ...(coverage === undefined ? {} : { coverage }),
+    ...(ceiling === undefined ? {} : { ceiling }),
     seconds: (performance.now() - t0) / 1000
   }
   const png = await chartPng(
