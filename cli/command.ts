@@ -35,7 +35,10 @@ export const parseFlags = (cmd: Command, argv: readonly string[]): E.Either<Cmga
     if (positionals.length > 0) return fail('usage', `cmga ${cmd.name}: unexpected argument "${positionals[0]}" (see cmga ${cmd.name} --help)`)
     return E.right(values as Values)
   } catch (e) {
-    return fail('usage', `cmga ${cmd.name}: ${(e as Error).message.replace(/\. To specify.*$/s, '')} (see cmga ${cmd.name} --help)`)
+    const message = (e as Error).message
+    const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message)
+    const what = ambiguous !== null ? `${ambiguous[1]} takes a value; one that starts with a dash is written ${ambiguous[1]}=VALUE` : message.split('\n')[0].replace(/\. To specify.*$/s, '')
+    return fail('usage', `cmga ${cmd.name}: ${what} (see cmga ${cmd.name} --help)`)
   }
 }
 

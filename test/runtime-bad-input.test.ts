@@ -105,7 +105,8 @@ test('cmga retrieve: missing index, index of another model, missing vocabulary, 
   fails(await cli('retrieve', '--model', noVocab, '--index', index, '--query', 'a red square', '--out', out), `no vocabulary in ${noVocab}`)
   fails(await cli('retrieve', '--model', model, '--index', index, '--image', join(data.images, 'red-square.png'), '--out', out), 'holds no texts')
   fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--image', 'y.png'), 'exactly one of --query TEXT or --image FILE')
-  fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--rerank', '20', '--candidates', '10'), '--k (20) cannot exceed --candidates (10)')
+  fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--rerank', '-1'), 'cmga retrieve: --rerank takes a value; one that starts with a dash is written --rerank=VALUE')
+  fails(await cli('retrieve', '--model', model, '--index', index, '--query', 'x', '--rerank=-1'), '--k must be an integer in [0, ')
   absent(out)
 })
 

@@ -90,6 +90,12 @@ test('cmga retrieve: text to image and image to text agree with the API, bit for
   assert.equal(texts.hits, JSON.parse(JSON.stringify(apiTexts.hits)))
   assert.ok(texts.hits.every((h: { score: number; itm: { probability: number } }) => h.score === h.itm.probability))
   assert.ok(galleryTexts.includes(texts.hits[0].item))
+  // --k above --candidates re-ranks every candidate, as eval retrieval does
+  const capped = join(root, 'hits-capped.json')
+  await ok('retrieve', '--model', model, '--index', index, '--query', 'a red square on black', '--top', '3', '--candidates', '3', '--k', '50', '--out', capped)
+  const cappedHits = json(capped).hits as { itm?: unknown }[]
+  assert.is(cappedHits.length, 3)
+  assert.ok(cappedHits.every((h) => h.itm !== undefined), 'all 3 candidates re-ranked')
   await rt.close()
 })
 

@@ -144,10 +144,6 @@ export const retrieveTexts = (rt: Runtime, g: Gallery, imagePath: string, o: Ret
   )
 }
 
-/** Checks retrieval options. */
+/** Checks retrieval options; --k above --candidates re-ranks every candidate (as `eval retrieval` does). */
 export const checkRetrieveOptions = (o: RetrieveOptions): E.Either<CmgaError, RetrieveOptions> =>
-  o.top < 1 || o.candidates < 1
-    ? E.left(cmgaError('usage', '--top and --candidates must be at least 1'))
-    : o.rerank > o.candidates
-      ? E.left(cmgaError('usage', `--k (${o.rerank}) cannot exceed --candidates (${o.candidates})`))
-      : E.right(o)
+  o.top < 1 || o.candidates < 1 ? E.left(cmgaError('usage', '--top and --candidates must be at least 1')) : E.right({ ...o, rerank: Math.min(o.rerank, o.candidates) })

@@ -31,8 +31,8 @@ ordered by).
   --image FILE         an image query (image to text)
   --top N              results to return (default 10)
   --candidates N       candidates given the stage-1 score (default 128)
-  --k N                candidates re-ranked with ITM (default 16; 0: stage 1 only,
-                       no re-ranking; --rerank is an old name of it)
+  --k N                candidates re-ranked with ITM (default 16, at most --candidates;
+                       0: stage 1 only, no re-ranking; --rerank is an old name of it)
   --rule RULE          re-ranking rule: combined (default): stage1 + weight x ITM
                        log-odds; itm: the ITM match probability alone (ALBEF's rule)
   --itm-weight W       the weight of the combined rule (default 0.1)
