@@ -15,7 +15,8 @@
  * @since 0.2.0
  */
 import * as lancedb from '@lancedb/lancedb'
-import * as arrow from 'apache-arrow'
+import { createRequire } from 'node:module'
+import type * as A from 'apache-arrow'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
@@ -45,12 +46,19 @@ export const MIN_ANN_ROWS = 256
 // arrow
 // -------------------------------------------------------------------------------------
 
+/**
+ * apache-arrow as LanceDB loads it (CommonJS). Under an ES-module import, Node loads a
+ * second copy, whose tables LanceDB rebuilds with its own and then finds "Table and
+ * inner RecordBatch schemas must be equivalent".
+ */
+const arrow = createRequire(import.meta.url)('apache-arrow') as typeof A
+
 const f32 = new arrow.Float32()
-const vectorType = (dim: number): arrow.FixedSizeList<arrow.Float32> => new arrow.FixedSizeList(dim, new arrow.Field('item', f32, true))
-const multiType = (dim: number): arrow.List<arrow.FixedSizeList<arrow.Float32>> => new arrow.List(new arrow.Field('item', vectorType(dim), true))
+const vectorType = (dim: number): A.FixedSizeList<A.Float32> => new arrow.FixedSizeList(dim, new arrow.Field('item', f32, true))
+const multiType = (dim: number): A.List<A.FixedSizeList<A.Float32>> => new arrow.List(new arrow.Field('item', vectorType(dim), true))
 
 /** The `images` table's schema for embed dim `dim`. */
-export const imagesSchema = (dim: number, meta: LanceMeta): arrow.Schema =>
+export const imagesSchema = (dim: number, meta: LanceMeta): A.Schema =>
   new arrow.Schema(
     [
       new arrow.Field('id', new arrow.Int32(), false),
@@ -61,7 +69,7 @@ export const imagesSchema = (dim: number, meta: LanceMeta): arrow.Schema =>
     new Map([['cmga', JSON.stringify(meta)]])
   )
 
-const textsSchema = (dim: number, meta: LanceMeta): arrow.Schema =>
+const textsSchema = (dim: number, meta: LanceMeta): A.Schema =>
   new arrow.Schema(
     [
       new arrow.Field('text', new arrow.Utf8(), false),
@@ -72,18 +80,28 @@ const textsSchema = (dim: number, meta: LanceMeta): arrow.Schema =>
     new Map([['cmga', JSON.stringify(meta)]])
   )
 
-const vectors = (data: Float32Array, dim: number): arrow.Data<arrow.FixedSizeList<arrow.Float32>> =>
+const vectors = (data: Float32Array, dim: number): A.Data<A.FixedSizeList<A.Float32>> =>
   arrow.makeData({ type: vectorType(dim), length: data.length / dim, nullCount: 0, child: arrow.makeData({ type: f32, length: data.length, data }) })
 
 /** `n` lists of `per` items each over `child`. */
-const lists = <T extends arrow.DataType>(type: arrow.List<T>, n: number, per: number, child: arrow.Data<T>): arrow.Data<arrow.List<T>> =>
+const lists = <T extends A.DataType>(type: A.List<T>, n: number, per: number, child: A.Data<T>): A.Data<A.List<T>> =>
   arrow.makeData({ type, length: n, nullCount: 0, valueOffsets: Int32Array.from({ length: n + 1 }, (_, i) => i * per), child })
 
-const batchTable = (schema: arrow.Schema, n: number, children: arrow.Data[]): arrow.Table =>
+/** A Utf8 column of `xs` (one chunk, whatever its size). */
+const utf8 = (xs: readonly string[]): A.Data<A.Utf8> => {
+  const bytes = xs.map((x) => new TextEncoder().encode(x))
+  const valueOffsets = new Int32Array(xs.length + 1)
+  bytes.forEach((b, i) => (valueOffsets[i + 1] = valueOffsets[i] + b.length))
+  const data = new Uint8Array(valueOffsets[xs.length])
+  bytes.forEach((b, i) => data.set(b, valueOffsets[i]))
+  return arrow.makeData({ type: new arrow.Utf8(), length: xs.length, nullCount: 0, valueOffsets, data })
+}
+
+const batchTable = (schema: A.Schema, n: number, children: A.Data[]): A.Table =>
   new arrow.Table(schema, new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children })))
 
 /** The rows of a FixedSizeList<float32> column, stacked. */
-const vectorRows = (v: arrow.Vector | null, dim: number): Float32Array => {
+const vectorRows = (v: A.Vector | null, dim: number): Float32Array => {
   const chunks = (v?.data ?? []).map((d) => (d.children[0].values as Float32Array).subarray(0, d.length * dim))
   const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0))
   chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0)
@@ -91,7 +109,7 @@ const vectorRows = (v: arrow.Vector | null, dim: number): Float32Array => {
 }
 
 /** The rows of a List<FixedSizeList<float32>> column, each `T` vectors, stacked (a row with another count is an error). */
-const multiRows = (v: arrow.Vector | null, T: number, dim: number): E.Either<CmgaError, Float32Array> => {
+const multiRows = (v: A.Vector | null, T: number, dim: number): E.Either<CmgaError, Float32Array> => {
   const out = new Float32Array((v?.length ?? 0) * T * dim)
   let r = 0
   for (const d of v?.data ?? []) {
@@ -105,9 +123,9 @@ const multiRows = (v: arrow.Vector | null, T: number, dim: number): E.Either<Cmg
   return E.right(out)
 }
 
-const strings = (v: arrow.Vector | null): string[] => (v === null ? [] : (v.toArray() as string[]))
+const strings = (v: A.Vector | null): string[] => (v === null ? [] : (v.toArray() as string[]))
 
-const embedDimOf = (schema: arrow.Schema): number => (schema.fields.find((f) => f.name === 'global')?.type as arrow.FixedSizeList).listSize
+const embedDimOf = (schema: A.Schema): number => (schema.fields.find((f) => f.name === 'global')?.type as A.FixedSizeList).listSize
 
 const tryTask = <A>(what: string, f: () => Promise<A>): TE.TaskEither<CmgaError, A> =>
   TE.tryCatch(f, (e) => cmgaError('io', `${what}: ${(e as Error).message.split('\n')[0]}`))
@@ -237,21 +255,21 @@ export const readLanceTexts = (db: lancedb.Connection, location: string): TE.Tas
 // -------------------------------------------------------------------------------------
 
 /** Rows of the images table: ids from `firstId`. */
-const imageRows = (schema: arrow.Schema, firstId: number, names: readonly string[], f: ImageFeatures): arrow.Table => {
+const imageRows = (schema: A.Schema, firstId: number, names: readonly string[], f: ImageFeatures): A.Table => {
   const [n, T, dim] = f.tokens.shape
   return batchTable(schema, n, [
     arrow.makeData({ type: new arrow.Int32(), length: n, nullCount: 0, data: Int32Array.from({ length: n }, (_, i) => firstId + i) }),
-    arrow.vectorFromArray([...names], new arrow.Utf8()).data[0],
+    utf8(names),
     vectors(f.global.data, dim),
     lists(multiType(dim), n, T, vectors(f.tokens.data, dim))
   ])
 }
 
-const textRows = (schema: arrow.Schema, texts: readonly string[], f: ScoredTexts): arrow.Table => {
+const textRows = (schema: A.Schema, texts: readonly string[], f: ScoredTexts): A.Table => {
   const [n, L1, dim] = f.tokens.shape
   const i64 = new arrow.Int64()
   return batchTable(schema, n, [
-    arrow.vectorFromArray([...texts], new arrow.Utf8()).data[0],
+    utf8(texts),
     vectors(f.global.data, dim),
     lists(multiType(dim), n, L1, vectors(f.tokens.data, dim)),
     lists(new arrow.List(new arrow.Field('item', i64, true)), n, L1 + 1, arrow.makeData({ type: i64, length: f.mask.data.length, nullCount: 0, data: f.mask.data }))
