@@ -5,11 +5,12 @@
  * global search (brute force in memory as the safetensors store does, LanceDB flat
  * exact, LanceDB IVF-PQ at several nprobes x refine factor) and recall@10 of ANN vs
  * exact; with token features, the latency of taking 128 candidates' tokens. Writes
- * bench/store-results.md (or --out FILE).
+ * bench/store-results.md (or --out FILE) after each size. `--partitions` sets the IVF
+ * partitions per size (default round(sqrt(images))).
  * @since 0.2.0
  */
 import { execFileSync } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -27,6 +28,7 @@ const { values: flags } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,100000,1000000' },
     tokens: { type: 'string', default: '196,16,0' },
+    partitions: { type: 'string', default: '' },
     dim: { type: 'string', default: '256' },
     queries: { type: 'string', default: '100' },
     dir: { type: 'string', default: '/tmp/cmga-store-bench' },
@@ -35,6 +37,8 @@ const { values: flags } = parseArgs({
 })
 const sizes = String(flags.sizes).split(',').map(Number)
 const tokensPer = String(flags.tokens).split(',').map(Number)
+/** IVF partitions per size (default round(sqrt(images)), the CLI's default). */
+const partitionsPer = String(flags.partitions).split(',').filter((x) => x !== '').map(Number)
 const dim = Number(flags.dim)
 const Q = Number(flags.queries)
 const K = 10
@@ -90,7 +94,7 @@ interface SizeResult {
   readonly take128: readonly number[] | null
 }
 
-const measure = async (n: number, T: number): Promise<SizeResult> => {
+const measure = async (n: number, T: number, partitions: number): Promise<SizeResult> => {
   const dir = join(String(flags.dir), `gallery-${n}`)
   rmSync(dir, { recursive: true, force: true })
   const gen = mixture({ dim, clusters: CLUSTERS, spread: SPREAD, seed: 11 })
@@ -109,7 +113,6 @@ const measure = async (n: number, T: number): Promise<SizeResult> => {
     process.stderr.write(`  ${n}: wrote ${first + m}\r`)
   }
   const diskData = du(dir)
-  const partitions = Math.round(Math.sqrt(n))
   const subVectors = dim / 8
   const t0 = now()
   get(await w.finish({ partitions, subVectors })())
@@ -155,13 +158,13 @@ const report = (rs: readonly SizeResult[], load: { before: string; after: string
     '',
     `Synthetic features: embed dim ${dim}, global features from a Gaussian mixture of ${CLUSTERS} clusters (points = unit centre + N(0, ${SPREAD}^2/${dim}) per dim, L2-normalised), tokens drawn around their image's global feature. Queries: ${Q} fresh draws of the mixture, one at a time after 5 warm-up queries. Token multivectors are scaled down with the gallery so it fits the disk (196 tokens x 1M images x 256 x 4 B would be 200 GB): the tokens column is stated per row.`,
     '',
-    `IVF-PQ: partitions = round(sqrt(images)), ${dim / 8} sub-vectors (dim / 8), dot distance. Recall@10: the ANN's top 10 against the exact top 10 (exact Lance search is checked equal to brute force).`,
+    `IVF-PQ: ${dim / 8} sub-vectors (dim / 8), dot distance, partitions as in the table (round(sqrt(images)) is the CLI's default). Recall@10: the ANN's top 10 against the exact top 10 (exact Lance search is checked equal to brute force). Write time excludes generating the features.`,
     '',
-    '| images | tokens / image | write | IVF-PQ build | disk (data + index) | brute force in memory p50 / p95 | Lance exact p50 / p95 | Lance ANN p50 / p95 (nprobes, refine) | recall@10 | take 128 candidates\' tokens p50 |',
+    '| images | tokens / image | write | IVF-PQ build (partitions) | disk (data + index) | brute force in memory p50 / p95 | Lance exact p50 / p95 | Lance ANN p50 / p95 (nprobes, refine) | recall@10 | take 128 candidates\' tokens p50 |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rs.map((r) => {
       const a = best(r)
-      return `| ${r.n.toLocaleString('en')} | ${r.T} | ${r.writeS.toFixed(1)} s | ${r.annS.toFixed(1)} s | ${gib(r.diskData)} + ${gib(r.diskAnn)} | ${ms(pct(r.brute, 50))} / ${ms(pct(r.brute, 95))} ms | ${ms(pct(r.exact, 50))} / ${ms(pct(r.exact, 95))} ms | ${ms(pct(a.times, 50))} / ${ms(pct(a.times, 95))} ms (${a.nprobes}, ${a.refine}) | ${a.recall.toFixed(3)} | ${r.take128 === null ? '-' : `${ms(pct(r.take128, 50))} ms`} |`
+      return `| ${r.n.toLocaleString('en')} | ${r.T} | ${r.writeS.toFixed(1)} s | ${r.annS.toFixed(1)} s (${r.partitions}) | ${gib(r.diskData)} + ${gib(r.diskAnn)} | ${ms(pct(r.brute, 50))} / ${ms(pct(r.brute, 95))} ms | ${ms(pct(r.exact, 50))} / ${ms(pct(r.exact, 95))} ms | ${ms(pct(a.times, 50))} / ${ms(pct(a.times, 95))} ms (${a.nprobes}, ${a.refine}) | ${a.recall.toFixed(3)} | ${r.take128 === null ? '-' : `${ms(pct(r.take128, 50))} ms`} |`
     }),
     '',
     'Every ANN setting measured (p50 / p95 ms, recall@10):',
@@ -180,11 +183,11 @@ const main = async (): Promise<void> => {
   for (const [k, n] of sizes.entries()) {
     const T = tokensPer[k] ?? tokensPer[tokensPer.length - 1]
     process.stderr.write(`gallery of ${n} images, ${T} tokens each\n`)
-    rs.push(await measure(n, T))
+    rs.push(await measure(n, T, partitionsPer[k] ?? Math.round(Math.sqrt(n))))
+    // Written after each size, so that a long run keeps what it measured.
+    writeFileSync(String(flags.out), report(rs, { before, after: loadavg().map((x) => x.toFixed(2)).join(' ') }))
   }
-  const text = report(rs, { before, after: loadavg().map((x) => x.toFixed(2)).join(' ') })
-  writeFileSync(String(flags.out), text)
-  process.stdout.write(text)
+  process.stdout.write(readFileSync(String(flags.out), 'utf8'))
 }
 
 void main()

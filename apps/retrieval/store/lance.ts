@@ -192,7 +192,9 @@ const lanceStore = (table: lancedb.Table, location: string, meta: LanceMeta, siz
       })
     },
     take: (rows) =>
-      pipe(
+      rows.length === 0
+        ? TE.right({ names: [], features: { global: { dtype: 'float32', shape: [0, dim], data: new Float32Array(0) }, tokens: { dtype: 'float32', shape: [0, T ?? 0, dim], data: new Float32Array(0) } } })
+        : pipe(
         tryTask(where, () => table.takeOffsets([...rows]).select(['id', 'name', 'global', 'tokens']).toArrow()),
         TE.chainEitherK((r) => {
           // takeOffsets returns rows in storage order: put them in the order asked.
