@@ -6,11 +6,13 @@
  * exact, LanceDB IVF-PQ at several nprobes x refine factor) and recall@10 of ANN vs
  * exact; with token features, the latency of taking 128 candidates' tokens. Writes
  * bench/store-results.md (or --out FILE) after each size. `--partitions` sets the IVF
- * partitions per size (default round(sqrt(images))).
+ * partitions per size (default round(sqrt(images))), `--settings "nprobes,refine;..."`
+ * the ANN settings tried, and `--reuse` measures the galleries an earlier run left in
+ * --dir (same sizes, tokens and seed) without building them again.
  * @since 0.2.0
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -29,6 +31,8 @@ const { values: flags } = parseArgs({
     sizes: { type: 'string', default: '10000,100000,1000000' },
     tokens: { type: 'string', default: '196,16,0' },
     partitions: { type: 'string', default: '' },
+    settings: { type: 'string', default: '10,5;20,5;20,10;40,10;80,20' },
+    reuse: { type: 'boolean', default: false },
     dim: { type: 'string', default: '256' },
     queries: { type: 'string', default: '100' },
     dir: { type: 'string', default: '/tmp/cmga-store-bench' },
@@ -44,8 +48,10 @@ const Q = Number(flags.queries)
 const K = 10
 const CLUSTERS = 1000
 const SPREAD = 0.8
-/** Query-time ANN settings tried, cheapest first. */
-const SETTINGS: readonly [number, number][] = [[10, 5], [20, 5], [20, 10], [40, 10], [80, 20]]
+/** Query-time ANN settings tried (nprobes,refine;...), cheapest first. */
+const SETTINGS = String(flags.settings).split(';').map((x) => x.split(',').map(Number) as [number, number])
+/** Measure galleries left by an earlier run (same sizes, tokens and seed) instead of building them again. */
+const REUSE = flags.reuse === true
 
 const get = <A>(e: E.Either<{ message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
@@ -56,6 +62,7 @@ const now = (): number => performance.now()
 const pct = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 const du = (path: string): number => Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0])
 const gib = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`)
+const secs = (x: number): string => (Number.isNaN(x) ? 'built earlier' : `${x.toFixed(1)} s`)
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1))
 
 /** Latencies of `f` over the queries, after a warm-up of 5. */
@@ -96,28 +103,31 @@ interface SizeResult {
 
 const measure = async (n: number, T: number, partitions: number): Promise<SizeResult> => {
   const dir = join(String(flags.dir), `gallery-${n}`)
-  rmSync(dir, { recursive: true, force: true })
+  const reuse = REUSE && existsSync(dir)
+  if (!reuse) rmSync(dir, { recursive: true, force: true })
   const gen = mixture({ dim, clusters: CLUSTERS, spread: SPREAD, seed: 11 })
   const meta = { format: 'cmga-index', formatVersion: 2, store: 'lance', model: { fingerprint: 'synthetic', dir: 'none', weights: 'none', quantize: 'none' }, root: '/synthetic', shard: null } as const
-  const w = get(await lanceWriter(dir, meta, dim, null)())
+  const w = reuse ? null : get(await lanceWriter(dir, meta, dim, null)())
   const per = Math.max(1, Math.floor(32e6 / ((T + 1) * dim))) // about 128 MB of floats per batch
   const global = new Float32Array(n * dim) // kept for the brute-force baseline
   let writeMs = 0
   for (let first = 0, k = 0; first < n; first += per, k++) {
     const m = Math.min(per, n - first)
-    const f = gen.batch(m, T)
+    const f = gen.batch(m, T) // drawn again when reused: the same features, and the same queries after them
     global.set(f.global.data, first * dim)
     const t0 = now()
-    get(await w.append(k, first, Array.from({ length: m }, (_, i) => `img-${String(first + i).padStart(7, '0')}.jpg`), f)())
+    if (w !== null) get(await w.append(k, first, Array.from({ length: m }, (_, i) => `img-${String(first + i).padStart(7, '0')}.jpg`), f)())
     writeMs += now() - t0
     process.stderr.write(`  ${n}: wrote ${first + m}\r`)
   }
-  const diskData = du(dir)
   const subVectors = dim / 8
   const t0 = now()
-  get(await w.finish({ partitions, subVectors })())
-  const annS = (now() - t0) / 1000
-  await w.close()
+  const diskData = du(join(dir, 'images.lance', 'data'))
+  if (w !== null) {
+    get(await w.finish({ partitions, subVectors })())
+    await w.close()
+  }
+  const annS = reuse ? NaN : (now() - t0) / 1000
   const diskAnn = du(dir) - diskData
   const store: ImageStore = get(await openLanceStore(get(await connect(dir)()), dir)())
   const queries = gen.queries(Q + 5)
@@ -133,7 +143,7 @@ const measure = async (n: number, T: number, partitions: number): Promise<SizeRe
   }
   const take128 = T === 0 ? null : (await timeQueries(queries, async (q) => get(await store.take(get(await store.candidates(q, 128, { kind: 'exact' })()))()))).times
   await store.close()
-  return { n, T, writeS: writeMs / 1000, annS, partitions, subVectors, diskData, diskAnn, brute: brute.times, exact: exact.times, ann, take128 }
+  return { n, T, writeS: reuse ? NaN : writeMs / 1000, annS, partitions, subVectors, diskData, diskAnn, brute: brute.times, exact: exact.times, ann, take128 }
 }
 
 // -------------------------------------------------------------------------------------
@@ -164,7 +174,7 @@ const report = (rs: readonly SizeResult[], load: { before: string; after: string
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rs.map((r) => {
       const a = best(r)
-      return `| ${r.n.toLocaleString('en')} | ${r.T} | ${r.writeS.toFixed(1)} s | ${r.annS.toFixed(1)} s (${r.partitions}) | ${gib(r.diskData)} + ${gib(r.diskAnn)} | ${ms(pct(r.brute, 50))} / ${ms(pct(r.brute, 95))} ms | ${ms(pct(r.exact, 50))} / ${ms(pct(r.exact, 95))} ms | ${ms(pct(a.times, 50))} / ${ms(pct(a.times, 95))} ms (${a.nprobes}, ${a.refine}) | ${a.recall.toFixed(3)} | ${r.take128 === null ? '-' : `${ms(pct(r.take128, 50))} ms`} |`
+      return `| ${r.n.toLocaleString('en')} | ${r.T} | ${secs(r.writeS)} | ${secs(r.annS)} (${r.partitions}) | ${gib(r.diskData)} + ${gib(r.diskAnn)} | ${ms(pct(r.brute, 50))} / ${ms(pct(r.brute, 95))} ms | ${ms(pct(r.exact, 50))} / ${ms(pct(r.exact, 95))} ms | ${ms(pct(a.times, 50))} / ${ms(pct(a.times, 95))} ms (${a.nprobes}, ${a.refine}) | ${a.recall.toFixed(3)} | ${r.take128 === null ? '-' : `${ms(pct(r.take128, 50))} ms`} |`
     }),
     '',
     'Every ANN setting measured (p50 / p95 ms, recall@10):',

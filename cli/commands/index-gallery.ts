@@ -13,7 +13,7 @@ import { fail, readProblem } from '../../compiler/errors.js'
 import { buildIndex } from '../../apps/retrieval/gallery.js'
 import type { AnnParams, ShardOf } from '../../apps/retrieval/store/store.js'
 import { storeKinds } from '../../apps/retrieval/store/store.js'
-import type { Command, Values } from '../command.js'
+import type { Command, Flags, Values } from '../command.js'
 import { integer, oneOf, requiredOutput } from '../command.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
@@ -88,6 +88,9 @@ export const shardFlag = (cmd: string, values: Values): E.Either<CmgaError, Shar
     ? E.right({ index: i - 1, count: n })
     : fail('usage', `cmga ${cmd}: --shard must be I/N with 1 <= I <= N (part I of N, e.g. 2/4), got "${String(v)}"`)
 }
+
+/** The definitions of `--ann` and its parameters. */
+export const annFlagDefs: Flags = { ann: { type: 'boolean' }, 'ann-partitions': { type: 'string' }, 'ann-sub-vectors': { type: 'string' } }
 
 /** `--ann` and its parameters; undefined without `--ann`. */
 export const annFlags = (cmd: string, values: Values): E.Either<CmgaError, AnnParams | undefined> => {
@@ -165,9 +168,7 @@ export const indexCommand: Command = {
     'shard-size': { type: 'string' },
     store: { type: 'string' },
     shard: { type: 'string' },
-    ann: { type: 'boolean' },
-    'ann-partitions': { type: 'string' },
-    'ann-sub-vectors': { type: 'string' },
+    ...annFlagDefs,
     force: { type: 'boolean' }
   },
   run

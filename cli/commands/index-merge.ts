@@ -14,7 +14,7 @@ import { isUri } from '../../apps/retrieval/store/lance.js'
 import type { Command, Values } from '../command.js'
 import { checkOutput, repeated, required } from '../command.js'
 import { progressReporter } from '../progress.js'
-import { annFlags } from './index-gallery.js'
+import { annFlagDefs, annFlags } from './index-gallery.js'
 
 const help = `Usage: cmga index merge --part PART [--part PART ...] --out DATASET [flags]
 
@@ -76,14 +76,6 @@ export const indexMergeCommand: Command = {
   name: 'index merge',
   summary: 'join the parts of a gallery indexed with --shard into one Lance dataset',
   help,
-  flags: {
-    part: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    force: { type: 'boolean' },
-    root: { type: 'string' },
-    ann: { type: 'boolean' },
-    'ann-partitions': { type: 'string' },
-    'ann-sub-vectors': { type: 'string' }
-  },
+  flags: { part: { type: 'string', multiple: true }, out: { type: 'string' }, force: { type: 'boolean' }, root: { type: 'string' }, ...annFlagDefs },
   run
 }

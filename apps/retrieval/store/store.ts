@@ -41,7 +41,7 @@ export type Search =
   | { readonly kind: 'ann'; readonly nprobes: number; readonly refineFactor: number }
 
 /** Query-time ANN defaults (measured in bench/store-results.md). */
-export const defaultAnnSearch: Search = { kind: 'ann', nprobes: 20, refineFactor: 10 }
+export const defaultAnnSearch: Search = { kind: 'ann', nprobes: 40, refineFactor: 50 }
 
 /** A shard of a gallery built on several machines: image k of the sorted list goes to shard k mod n. */
 export interface ShardOf {
