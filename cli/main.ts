@@ -12,6 +12,7 @@ import { compileCommand } from './commands/compile.js'
 import { dataShapesCommand } from './commands/data.js'
 import { demoCommand } from './commands/demo.js'
 import { evalRetrievalCommand } from './commands/eval-retrieval.js'
+import { indexMergeCommand } from './commands/index-merge.js'
 import { explainCommand } from './commands/explain.js'
 import { gradCommand } from './commands/grad.js'
 import { trainCommand } from './commands/train.js'
@@ -26,7 +27,7 @@ import { sampleInputsCommand } from './commands/sample-inputs.js'
 import { preprocessCommand } from './commands/preprocess.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, preprocessCommand, inspectCommand, explainCommand, indexCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, preprocessCommand, inspectCommand, explainCommand, indexCommand, indexMergeCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
 
 /** What the first word of a two-word command asks for, when the second is missing. */
 const FAMILY: Readonly<Record<string, string>> = { eval: 'evaluation', data: 'data set' }

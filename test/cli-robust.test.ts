@@ -71,7 +71,7 @@ test('every writing command refuses an existing output, in one wording, and name
 })
 
 test('--force is in the help of every writing command, and replaces (atomically: the new output is whole)', async () => {
-  for (const name of ['compile', 'index', 'train', 'demo', 'data shapes', 'infer', 'sample-inputs', 'preprocess', 'grad', 'match', 'vqa', 'retrieve', 'eval retrieval', 'inspect', 'explain', 'reproduce']) {
+  for (const name of ['compile', 'index', 'index merge', 'train', 'demo', 'data shapes', 'infer', 'sample-inputs', 'preprocess', 'grad', 'match', 'vqa', 'retrieve', 'eval retrieval', 'inspect', 'explain', 'reproduce']) {
     const c = commands.find((x) => x.name === name)
     assert.ok(c !== undefined && /--force/.test(c.help) && c.flags.force !== undefined, `${name} --help names --force`)
   }

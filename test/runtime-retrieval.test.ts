@@ -79,7 +79,7 @@ test('cmga retrieve: text to image and image to text agree with the API, bit for
     assert.ok(Math.abs(h.score - (h.stage1 + 0.1 * h.itm?.logOdds)) < 1e-9 || h.itm === undefined)
   }
   const rt = runtime()
-  const g = get(openIndex(index, rt))
+  const g = get(await openIndex(index, rt)())
   const viaApi = get(await retrieveImages(rt, g, 'a red square on black', { ...defaultRetrieveOptions, top: 5, candidates: 8, rerank: 4 })())
   assert.equal(viaCli.hits, JSON.parse(JSON.stringify(viaApi.hits)))
 

@@ -96,7 +96,7 @@ test('concurrent callers on worker threads get exactly the serial results (score
   const out = join(root, 'hits.json')
   const r = await cli('retrieve', '--model', model, '--index', index, '--query', texts[2], '--candidates', '10', '--rerank', '6', '--workers', '1', '--out', out)
   assert.is(r.code, 0, errorLine(r))
-  const api = get(await retrieveImages(serial, get(openIndex(index, serial)), texts[2], { ...defaultRetrieveOptions, candidates: 10, rerank: 6 })())
+  const api = get(await retrieveImages(serial, get(await openIndex(index, serial)()), texts[2], { ...defaultRetrieveOptions, candidates: 10, rerank: 6 })())
   assert.equal(JSON.parse(readFileSync(out, 'utf8')).hits, JSON.parse(JSON.stringify(api.hits)))
   await serial.close()
   await pooled.close()

@@ -6,6 +6,9 @@
  * Stage 1 scores every image against every text when `candidates` covers the whole set
  * (exactly the matrix `Runtime.score` returns); otherwise each query's `candidates`
  * best by global score get the stage-1 score and the rest follow by global score.
+ *
+ * The image features are encoded, or read from a gallery index of the same images
+ * (`index`, either store) by name.
  * @since 0.1.0
  */
 import { existsSync } from 'node:fs'
@@ -26,6 +29,7 @@ import { loadImages } from '../../runtime/images/batch.js'
 import { preCaption } from '../../runtime/text/caption.js'
 import { encodeScoredTexts } from './scored-texts.js'
 import type { Annotations } from './annotations.js'
+import type { ImageStore } from './store/store.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -48,6 +52,8 @@ export interface EvalOptions {
   readonly cleanCaptions?: boolean
   /** Progress: a phase name, items done, items in all. */
   readonly onProgress?: (phase: string, done: number, total: number) => void
+  /** Read the image features from this index (by image name) instead of encoding them. */
+  readonly index?: ImageStore
 }
 
 /** What stage 1 ranks by. */
@@ -128,6 +134,26 @@ const encodeAll = (rt: Runtime, a: Annotations, o: EvalOptions): TE.TaskEither<C
   if (kept.length === 0) return E.left(cmgaError('input', `none of the ${a.images.length} images could be read`))
   return E.right({ features: concatImages(parts), kept, skipped })
 }
+
+/** Image features of the annotations' images read from an index by name; ones it lacks are an error (or skipped under `onError: 'skip'`). */
+const readAll = (store: ImageStore, a: Annotations, o: EvalOptions): TE.TaskEither<CmgaError, { features: ImageFeatures; kept: number[]; skipped: EvalReport['skipped'] }> =>
+  pipe(
+    store.names(),
+    TE.chain((names) => {
+      const row = new Map(names.map((n, r) => [n, r]))
+      const kept = a.images.map((_, i) => i).filter((i) => row.has(a.images[i]))
+      const lacking = a.images.filter((p) => !row.has(p))
+      if (lacking.length > 0 && o.onError === 'fail') {
+        return TE.left(cmgaError('input', `${lacking.length} of ${a.images.length} images are not in index ${store.location}: ${lacking.slice(0, 3).join(', ')}${lacking.length > 3 ? ', ...' : ''}`))
+      }
+      if (kept.length === 0) return TE.left(cmgaError('input', `none of the ${a.images.length} images is in index ${store.location}`))
+      o.onProgress?.('images', 0, a.images.length)
+      return TE.map((t: { features: ImageFeatures }) => {
+        o.onProgress?.('images', a.images.length, a.images.length)
+        return { features: t.features, kept, skipped: lacking.map((path) => ({ path, reason: 'not in the index' })) }
+      })(store.take(kept.map((i) => row.get(a.images[i]) as number)))
+    })
+  )
 
 /** Stage-1 ranked lists for every query. */
 const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number, by: Stage1Score): TE.TaskEither<CmgaError, Orders> => {
@@ -221,7 +247,7 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
   }
   const clean = o.cleanCaptions ?? true
   return pipe(
-    encodeAll(rt, a, o),
+    o.index === undefined ? encodeAll(rt, a, o) : readAll(o.index, a, o),
     TE.bindTo('imgs'),
     TE.let('sub', ({ imgs }) => {
       // Keep the images that loaded and their texts, renumbered.

@@ -1,13 +1,17 @@
 /**
  * A gallery index: a folder of images (and optionally a list of texts) embedded once
- * with a model, for retrieval by `cmga retrieve`.
+ * with a model, for retrieval by `cmga retrieve`, in one of two stores (store/):
  *
- * Layout of INDEX/: `index.json` (what was indexed, with which model), shards
- * `images-NNNNN.safetensors` (`global` [n, E], `tokens` [n, Tv - 1, E]) and
- * `texts.safetensors` (`global`, `tokens`, `mask`). It is built in `INDEX.partial/`,
- * every file written atomically and `progress.json` updated after each shard, and
- * renamed to INDEX only when complete: an interrupted build resumes from its last
- * shard, and INDEX never exists half-written.
+ * - safetensors (the default): INDEX/ holds `index.json` (what was indexed, with which
+ *   model), shards `images-NNNNN.safetensors` and `texts.safetensors`;
+ * - lance (`--store lance`): INDEX/ is a LanceDB database (store/lance.ts).
+ *
+ * Either is built in `INDEX.partial/`, `progress.json` updated after each batch of
+ * images (a shard file written atomically, or a Lance commit whose version is recorded),
+ * and renamed to INDEX only when complete: an interrupted build resumes from its last
+ * batch, and INDEX never exists half-written. `shard` builds one part of a gallery on
+ * several machines (image k of the sorted list goes to part k mod n); merge.ts joins
+ * the parts.
  * @since 0.1.0
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
@@ -15,47 +19,24 @@ import { join, resolve } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import * as t from 'io-ts'
 import type { CmgaError } from '../../compiler/errors.js'
-import { failedPaths } from '../../runtime/model/manifest.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
-import type { HostTensor } from '../../compiler/ir/tensor.js'
-import type { ImageFeatures } from '../cmga/features.js'
-import { concatImages } from '../cmga/features.js'
 import type { ModelIdentity } from '../../runtime/model/fingerprint.js'
 import { describeModel } from '../../runtime/model/fingerprint.js'
-import type { Runtime, ScoredTexts } from '../cmga/runtime.js'
+import type { Runtime } from '../cmga/runtime.js'
 import type { OnImageError } from '../../runtime/images/batch.js'
 import { listImages, loadImages } from '../../runtime/images/batch.js'
-import { readSafetensors, writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import { readJson, writeTextAtomic } from './files.js'
 import { encodeScoredTexts } from './scored-texts.js'
+import type { IndexManifest, LanceMeta, Progress, SkippedImage } from './store/manifest.js'
+import { IndexCodec, ProgressCodec, decode, embeddedCount, identityOf } from './store/manifest.js'
+import type { AnnParams, ImageStore, ShardOf, StoredTexts, StoreKind, StoreWriter } from './store/store.js'
+import { connect, hasImagesTable, isUri, lanceWriter, openLanceStore, readLanceTexts } from './store/lance.js'
+import { openSafetensorsStore, readSafetensorsTexts, safetensorsWriter } from './store/safetensors.js'
 
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
-
-const Identity = t.type({ fingerprint: t.string, dir: t.string, weights: t.string, quantize: t.string })
-const Shard = t.type({ file: t.string, first: t.number, count: t.number })
-const Skipped = t.type({ path: t.string, reason: t.string })
-const ImagesPart = t.type({ root: t.string, files: t.array(t.string), shards: t.array(Shard), skipped: t.array(Skipped) })
-const TextsPart = t.type({ file: t.string, texts: t.array(t.string) })
-
-/** `index.json`. */
-export const IndexCodec = t.type({
-  format: t.literal('cmga-index'),
-  formatVersion: t.literal(1),
-  model: Identity,
-  images: t.union([ImagesPart, t.null]),
-  texts: t.union([TextsPart, t.null])
-})
-
-/** `index.json`, decoded. */
-export type IndexManifest = t.TypeOf<typeof IndexCodec>
-
-/** `progress.json` of a build in progress. */
-const ProgressCodec = t.type({ model: Identity, root: t.string, files: t.array(t.string), shards: t.array(Shard), skipped: t.array(Skipped) })
-type Progress = t.TypeOf<typeof ProgressCodec>
 
 /** What to index. */
 export interface BuildRequest {
@@ -66,6 +47,12 @@ export interface BuildRequest {
   readonly texts?: readonly string[]
   readonly out: string
   readonly onError: OnImageError
+  /** Where the features go (default safetensors). */
+  readonly store?: StoreKind
+  /** Build only this part of the gallery (texts go with part 0). */
+  readonly shard?: ShardOf
+  /** Build an ANN index over the global features (Lance only). */
+  readonly ann?: AnnParams
   /** Images per shard (default 64). */
   readonly shardSize?: number
   /** Called after each shard with images done and total. */
@@ -76,31 +63,35 @@ export interface BuildRequest {
   readonly log?: (line: string) => void
 }
 
-/** An opened index: features in memory, in gallery order. */
+/** What a build wrote. */
+export interface BuildSummary {
+  readonly store: StoreKind
+  readonly images: { readonly count: number; readonly skipped: readonly SkippedImage[] } | null
+  readonly texts: number | null
+}
+
+/** An opened index. */
 export interface Gallery {
   readonly path: string
-  readonly manifest: IndexManifest
-  /** The images' paths relative to `root` and their features, or null. */
-  readonly images: { readonly root: string; readonly paths: readonly string[]; readonly features: ImageFeatures } | null
-  readonly texts: { readonly texts: readonly string[]; readonly features: ScoredTexts } | null
+  readonly model: ModelIdentity
+  /** Its images, or null when it was built without. */
+  readonly images: ImageStore | null
+  readonly texts: StoredTexts | null
+  /** Releases the store. */
+  readonly close: () => Promise<void>
 }
 
 // -------------------------------------------------------------------------------------
 // helpers
 // -------------------------------------------------------------------------------------
 
-const decode = <A>(codec: t.Decoder<unknown, A>, json: unknown, path: string, what: string): E.Either<CmgaError, A> =>
-  E.mapLeft((errs: t.Errors): CmgaError => {
-    return cmgaError('format', `${path}: not ${what} (bad or missing: ${failedPaths(errs).slice(0, 5).join(', ')})`)
-  })(codec.decode(json))
-
 const json = (v: unknown): string => JSON.stringify(v, null, 1) + '\n'
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
-const shardName = (k: number): string => `images-${String(k).padStart(5, '0')}.safetensors`
-
-const identityOf = (m: ModelIdentity): ModelIdentity => ({ fingerprint: m.fingerprint, dir: m.dir, weights: m.weights, quantize: m.quantize })
+/** The images of part `shard` of a sorted list. */
+export const shardFiles = (files: readonly string[], shard: ShardOf | undefined): string[] =>
+  shard === undefined ? [...files] : files.filter((_, k) => k % shard.count === shard.index)
 
 // -------------------------------------------------------------------------------------
 // building
@@ -111,9 +102,9 @@ const identityOf = (m: ModelIdentity): ModelIdentity => ({ fingerprint: m.finger
  * readable `progress.json` (killed before its first write) holds nothing to resume
  * from: it is started over.
  */
-const startBuild = (partial: string, model: ModelIdentity, root: string, files: readonly string[], log: (line: string) => void): E.Either<CmgaError, Progress> => {
+const startBuild = (partial: string, store: StoreKind, model: ModelIdentity, root: string, files: readonly string[], log: (line: string) => void): E.Either<CmgaError, Progress> => {
   const progressPath = join(partial, 'progress.json')
-  const fresh: Progress = { model, root, files: [...files], shards: [], skipped: [] }
+  const fresh: Progress = { model, root, files: [...files], shards: [], skipped: [], store }
   if (existsSync(partial) && E.isLeft(E.chain((j: unknown) => decode(ProgressCodec, j, progressPath, 'an index progress file'))(readJson(progressPath, 'progress')))) {
     log(`${partial} has no readable progress.json (nothing to resume from): starting over`)
     rmSync(partial, { recursive: true, force: true })
@@ -130,20 +121,22 @@ const startBuild = (partial: string, model: ModelIdentity, root: string, files: 
     readJson(progressPath, 'unfinished index progress'),
     E.chain((j) => decode(ProgressCodec, j, progressPath, 'an index progress file')),
     E.chain((p) =>
-      p.model.fingerprint === model.fingerprint && p.root === root && sameList(p.files, files)
-        ? E.right((log(`resuming: ${p.shards.reduce((n, s) => n + s.count, 0) + p.skipped.length} of ${files.length} images already indexed`), p))
-        : fail<Progress>('input', `${partial} holds an unfinished index of other images or built by another model (${p.model.weights}); remove it to start over`)
+      (p.store ?? 'safetensors') !== store
+        ? fail<Progress>('input', `${partial} holds an unfinished ${p.store ?? 'safetensors'} index, not ${store}; finish it with --store ${p.store ?? 'safetensors'} or remove it to start over`)
+        : p.model.fingerprint === model.fingerprint && p.root === root && sameList(p.files, files)
+          ? E.right((log(`resuming: ${embeddedCount(p) + p.skipped.length} of ${files.length} images already indexed`), p))
+          : fail<Progress>('input', `${partial} holds an unfinished index of other images or built by another model (${p.model.weights}); remove it to start over`)
     )
   )
 }
 
-const embedShards = (req: BuildRequest, partial: string, root: string, start: Progress): TE.TaskEither<CmgaError, Progress> => async () => {
+const embedShards = (req: BuildRequest, w: StoreWriter, partial: string, root: string, start: Progress): TE.TaskEither<CmgaError, Progress> => async () => {
   const size = req.shardSize ?? 64
   const S = req.runtime.config.vision.imageSize
   let p = start
   const total = p.files.length
   const load = (from: number): ReturnType<typeof loadImages> => loadImages(start.files.slice(from, from + size).map((n) => join(root, n)), S, { onError: req.onError })
-  let first = p.shards.reduce((n, s) => n + s.count, 0) + p.skipped.length
+  let first = embeddedCount(p) + p.skipped.length
   // The next shard's images are decoded while this one's are encoded.
   let next = first < total ? load(first) : null
   while (first < total) {
@@ -157,10 +150,9 @@ const embedShards = (req: BuildRequest, partial: string, root: string, start: Pr
     if (loaded.right.indices.length > 0) {
       const f = await req.runtime.encodeImages(loaded.right.pixels)()
       if (E.isLeft(f)) return f
-      const file = shardName(shards.length)
-      const w = writeSafetensorsAtomic(join(partial, file), { global: f.right.global, tokens: f.right.tokens }, { paths: JSON.stringify(loaded.right.indices.map((i) => names[i])) })
-      if (E.isLeft(w)) return w
-      shards.push({ file, first, count: loaded.right.indices.length })
+      const written = await w.append(shards.length, first, loaded.right.indices.map((i) => names[i]), f.right)()
+      if (E.isLeft(written)) return written
+      shards.push(written.right)
     }
     p = { ...p, shards, skipped }
     const saved = writeTextAtomic(join(partial, 'progress.json'), json(p))
@@ -171,52 +163,74 @@ const embedShards = (req: BuildRequest, partial: string, root: string, start: Pr
   return E.right(p)
 }
 
+/** The writer of a build's store. */
+const writerFor = (req: BuildRequest, partial: string, store: StoreKind, model: ModelIdentity, root: string, p: Progress | null): TE.TaskEither<CmgaError, StoreWriter> => {
+  if (store === 'safetensors') return TE.right(safetensorsWriter(partial))
+  const meta: LanceMeta = { format: 'cmga-index', formatVersion: 2, store: 'lance', model, root, shard: req.shard ?? null }
+  return lanceWriter(partial, meta, req.runtime.config.align.embedDim, p?.shards.at(-1)?.version ?? null)
+}
+
 /**
  * Builds (or resumes building) an index at `req.out`. A folder that is missing or has
  * no image, an unreadable image under `onError: 'fail'`, or an existing `out` is an
  * error; `out` appears only once everything is written.
  */
-export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexManifest> => {
+export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, BuildSummary> => {
   const out = resolve(req.out)
   const partial = `${out}.partial`
+  const store = req.store ?? 'safetensors'
+  if (isUri(req.out)) return TE.left(cmgaError('usage', `--out ${req.out}: cmga index writes a local folder (cmga index merge writes to an object store)`))
   if (existsSync(out) && req.force !== true) return TE.left(cmgaError('usage', `--out ${req.out} already exists (use --force to replace it)`))
   if (req.images === undefined && (req.texts === undefined || req.texts.length === 0)) return TE.left(cmgaError('usage', 'nothing to index: give a folder of images, texts, or both'))
+  if (req.ann !== undefined && store !== 'lance') return TE.left(cmgaError('usage', '--ann needs --store lance (a safetensors index is searched by brute force)'))
   const model = identityOf(req.runtime.identity)
+  const root = req.images === undefined ? '' : resolve(req.images)
+  const withTexts = req.texts !== undefined && req.texts.length > 0 && (req.shard === undefined || req.shard.index === 0)
   let owned = false // whether this build made or resumed OUT.partial (and so may clean it up)
-  const images: TE.TaskEither<CmgaError, IndexManifest['images']> =
+  let writer: StoreWriter | null = null
+  const images: TE.TaskEither<CmgaError, { progress: Progress; files: string[] } | null> =
     req.images === undefined
       ? TE.right(null)
       : pipe(
           () => listImages(req.images as string),
-          TE.chainEitherK((files) => E.map((p: Progress) => ((owned = true), { files, p }))(startBuild(partial, model, resolve(req.images as string), files, req.log ?? (() => undefined)))),
+          TE.map((all) => shardFiles(all, req.shard)),
+          TE.chainEitherK((files) => (files.length === 0 ? fail<string[]>('input', `shard ${(req.shard?.index ?? 0) + 1}/${req.shard?.count} of ${req.images} holds no image`) : E.right(files))),
+          TE.chainEitherK((files) => E.map((p: Progress) => ((owned = true), { files, p }))(startBuild(partial, store, model, root, files, req.log ?? (() => undefined)))),
+          TE.chainFirst(({ p }) => TE.map((w: StoreWriter) => void (writer = w))(writerFor(req, partial, store, model, root, p))),
           TE.chain(({ files, p }) =>
             pipe(
-              embedShards(req, partial, resolve(req.images as string), p),
+              embedShards(req, writer as StoreWriter, partial, root, p),
               TE.chain((done) =>
                 done.shards.length === 0
                   ? TE.left(cmgaError('input', `no image in ${req.images} could be read (${done.skipped.map((s) => s.path).slice(0, 3).join(', ')}${done.skipped.length > 3 ? ', ...' : ''} skipped)`))
-                  : TE.right({ root: resolve(req.images as string), files: [...files], shards: done.shards, skipped: done.skipped })
+                  : TE.right({ progress: done, files })
               )
             )
           )
         )
   const texts = (): TE.TaskEither<CmgaError, IndexManifest['texts']> =>
-    req.texts === undefined || req.texts.length === 0
+    !withTexts
       ? TE.right(null)
       : pipe(
-          encodeScoredTexts(req.runtime, req.texts),
-          TE.chainEitherK((f) => writeSafetensorsAtomic(join(partial, 'texts.safetensors'), { global: f.global, tokens: f.tokens, mask: f.mask })),
-          TE.map(() => ({ file: 'texts.safetensors', texts: [...(req.texts as readonly string[])] }))
+          encodeScoredTexts(req.runtime, req.texts as readonly string[]),
+          TE.chain((f) => (writer as StoreWriter).writeTexts(req.texts as readonly string[], f)),
+          TE.map((file) => ({ file, texts: [...(req.texts as readonly string[])] }))
         )
   return pipe(
     images,
     TE.chainFirstEitherK(() =>
       existsSync(partial) ? E.right(undefined) : E.tryCatch(() => ((owned = true), mkdirSync(partial)), (e) => cmgaError('io', `cannot create ${partial}: ${(e as Error).message}`))
     ),
+    TE.chainFirst(() => (writer !== null ? TE.right(undefined) : TE.map((w: StoreWriter) => void (writer = w))(writerFor(req, partial, store, model, root, null)))),
     TE.bindTo('images'),
     TE.bind('texts', texts),
-    TE.map(({ images: im, texts: tx }): IndexManifest => ({ format: 'cmga-index', formatVersion: 1, model, images: im, texts: tx })),
-    TE.chainFirstEitherK((m) => writeTextAtomic(join(partial, 'index.json'), json(m))),
+    TE.chainFirst(({ images: im }) => (im === null || req.ann === undefined ? TE.right(undefined) : (writer as StoreWriter).finish(req.ann))),
+    TE.chainFirstEitherK(({ images: im, texts: tx }) => {
+      if (store !== 'safetensors') return E.right(undefined)
+      const m: IndexManifest = { format: 'cmga-index', formatVersion: 1, model, images: im === null ? null : { root, files: im.files, shards: im.progress.shards, skipped: im.progress.skipped }, texts: tx, ...(req.shard === undefined ? {} : { shard: req.shard }) }
+      return writeTextAtomic(join(partial, 'index.json'), json(m))
+    }),
+    TE.chainFirst(() => async () => E.right(await writer?.close())),
     TE.chainFirstEitherK(() =>
       E.tryCatch(() => {
         rmSync(join(partial, 'progress.json'), { force: true })
@@ -226,14 +240,20 @@ export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexMan
         if (old !== null) rmSync(old, { recursive: true, force: true })
       }, (e) => cmgaError('io', `cannot move ${partial} to ${out}: ${(e as Error).message}`))
     ),
-    TE.orElse((e) => {
+    TE.map(({ images: im, texts: tx }): BuildSummary => ({
+      store,
+      images: im === null ? null : { count: embeddedCount(im.progress), skipped: im.progress.skipped },
+      texts: tx === null ? null : tx.texts.length
+    })),
+    TE.orElse((e) => async () => {
+      await writer?.close()
       // Nothing embedded: leave nothing behind. Otherwise keep the shards to resume from.
-      if (!owned) return TE.left(e)
+      if (!owned) return E.left(e)
       if (embeddedSoFar(partial) === 0) {
         rmSync(partial, { recursive: true, force: true })
-        return TE.left(e)
+        return E.left(e)
       }
-      return TE.left(cmgaError(e.kind, `${e.message} (the images embedded so far are kept in ${partial}; the same command resumes)`))
+      return E.left(cmgaError(e.kind, `${e.message} (the images embedded so far are kept in ${partial}; the same command resumes)`))
     })
   )
 }
@@ -241,65 +261,70 @@ export const buildIndex = (req: BuildRequest): TE.TaskEither<CmgaError, IndexMan
 /** Images embedded in a partial build, by its progress file (0 when there is none). */
 const embeddedSoFar = (partial: string): number => {
   const p = E.chain((j: unknown) => decode(ProgressCodec, j, partial, 'progress'))(readJson(join(partial, 'progress.json'), 'progress'))
-  return E.isRight(p) ? p.right.shards.reduce((n, s) => n + s.count, 0) : 0
+  return E.isRight(p) ? embeddedCount(p.right) : 0
 }
 
 // -------------------------------------------------------------------------------------
 // opening
 // -------------------------------------------------------------------------------------
 
-const tensor = (file: { tensors: ReadonlyMap<string, HostTensor> }, name: string, path: string): E.Either<CmgaError, HostTensor<'float32'>> => {
-  const x = file.tensors.get(name)
-  return x === undefined ? fail('format', `${path}: no tensor "${name}"`) : E.right(x as HostTensor<'float32'>)
+/** A store opened without a model to check it against (merging, converting). */
+export interface OpenedStore {
+  readonly model: ModelIdentity
+  readonly images: ImageStore | null
+  readonly texts: StoredTexts | null
 }
 
-/** Opens an index built by the runtime's model; an index built by another model is an error naming both. */
-export const openIndex = (path: string, runtime: Runtime): E.Either<CmgaError, Gallery> => {
-  if (!existsSync(path) || !statSync(path).isDirectory()) {
-    const partial = existsSync(`${resolve(path)}.partial`) ? ` (${path}.partial is an unfinished build: rerun cmga index to finish it)` : ''
-    return fail('io', `index ${path}: no such index folder${partial}`)
-  }
-  const file = join(path, 'index.json')
-  return pipe(
-    readJson(file, 'index'),
-    E.chain((j) => decode(IndexCodec, j, file, 'a cmga index')),
-    E.chainFirst((m) =>
-      m.model.fingerprint === runtime.identity.fingerprint
-        ? E.right(undefined)
-        : fail('input', `index ${path} was built by another model: ${describeModel(m.model)}, not ${describeModel(runtime.identity)}; rebuild it with cmga index --model ${runtime.identity.dir}`)
-    ),
-    E.bindTo('manifest'),
-    E.bind('images', ({ manifest }) => {
-      const im = manifest.images
-      if (im === null) return E.right(null)
-      const parts = im.shards.map((s) =>
+/** Opens the index at `path` (a folder of either store, or a Lance URI), whatever model built it. */
+export const openStore = (path: string): TE.TaskEither<CmgaError, OpenedStore> => {
+  const lance = (): TE.TaskEither<CmgaError, OpenedStore> =>
+    pipe(
+      connect(path),
+      TE.chain((db) =>
         pipe(
-          readSafetensors(join(path, s.file)),
-          E.chain((f) => E.map((global: HostTensor<'float32'>) => ({ f, global }))(tensor(f, 'global', s.file))),
-          E.chain(({ f, global }) => E.map((tokens: HostTensor<'float32'>) => ({ global, tokens, paths: JSON.parse(f.metadata.paths ?? '[]') as string[] }))(tensor(f, 'tokens', s.file)))
+          hasImagesTable(db),
+          TE.chain((has) => (has ? openLanceStore(db, path) : TE.left(cmgaError('format', `${path} is not a cmga index (no index.json, no Lance table "images")`)))),
+          TE.bindTo('images'),
+          TE.bind('texts', () => readLanceTexts(db, path)),
+          TE.map(({ images, texts }) => ({ model: images.model, images: images.size === 0 ? null : images, texts }))
         )
       )
-      const bad = parts.find(E.isLeft)
-      if (bad !== undefined) return bad
-      const ok = parts.map((p) => (p as E.Right<{ global: HostTensor<'float32'>; tokens: HostTensor<'float32'>; paths: string[] }>).right)
-      return E.right({ root: im.root, paths: ok.flatMap((p) => p.paths), features: concatImages(ok.map((p) => ({ global: p.global, tokens: p.tokens }))) })
-    }),
-    E.bind('texts', ({ manifest }) => {
-      const tx = manifest.texts
-      if (tx === null) return E.right(null)
-      return pipe(
-        readSafetensors(join(path, tx.file)),
-        E.chain((f) =>
-          pipe(
-            E.Do,
-            E.bind('global', () => tensor(f, 'global', tx.file)),
-            E.bind('tokens', () => tensor(f, 'tokens', tx.file)),
-            E.bind('mask', () => E.map((m: HostTensor) => m as HostTensor<'int64'>)(tensor(f, 'mask', tx.file)))
-          )
-        ),
-        E.map((features) => ({ texts: tx.texts, features }))
+    )
+  if (isUri(path)) return lance()
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    const partial = existsSync(`${resolve(path)}.partial`) ? ` (${path}.partial is an unfinished build: rerun cmga index to finish it)` : ''
+    return TE.left(cmgaError('io', `index ${path}: no such index folder${partial}`))
+  }
+  const file = join(path, 'index.json')
+  if (!existsSync(file)) return lance()
+  return TE.fromEither(
+    pipe(
+      readJson(file, 'index'),
+      E.chain((j) => decode(IndexCodec, j, file, 'a cmga index')),
+      E.chain((m) =>
+        pipe(
+          E.Do,
+          E.bind('images', () => openSafetensorsStore(path, m)),
+          E.bind('texts', () => readSafetensorsTexts(path, m)),
+          E.map(({ images, texts }) => ({ model: m.model, images, texts }))
+        )
       )
-    }),
-    E.map(({ manifest, images, texts }) => ({ path, manifest, images, texts }))
+    )
   )
 }
+
+/** Opens an index built by the runtime's model; an index built by another model, or one part of a sharded build, is an error. */
+export const openIndex = (path: string, runtime: Runtime): TE.TaskEither<CmgaError, Gallery> =>
+  pipe(
+    openStore(path),
+    TE.chainFirst((s) => {
+      const problem =
+        s.model.fingerprint !== runtime.identity.fingerprint
+          ? cmgaError('input', `index ${path} was built by another model: ${describeModel(s.model)}, not ${describeModel(runtime.identity)}; rebuild it with cmga index --model ${runtime.identity.dir}`)
+          : s.images?.shard != null
+            ? cmgaError('input', `index ${path} is part ${s.images.shard.index + 1}/${s.images.shard.count} of a gallery built with --shard; join the parts with cmga index merge`)
+            : null
+      return problem === null ? TE.right(undefined) : TE.left((void s.images?.close(), problem))
+    }),
+    TE.map((s) => ({ path, model: s.model, images: s.images, texts: s.texts, close: async () => s.images?.close() }))
+  )

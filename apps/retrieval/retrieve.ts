@@ -1,8 +1,9 @@
 /**
  * Two-stage retrieval against a gallery index (spec section 7): the global score over
- * the whole gallery picks `candidates`; those get the stage-1 score `score_global +
- * score_local` from the compiled `scores` graph; the best `rerank` of them are re-ranked
- * with the ITM head under `joint` guidance. Text to image, and image to text.
+ * the whole gallery picks `candidates` (the store's search: exact, or through its ANN
+ * index); those get the stage-1 score `score_global + score_local` from the compiled
+ * `scores` graph; the best `rerank` of them are re-ranked with the ITM head under
+ * `joint` guidance. Text to image, and image to text.
  * @since 0.1.0
  */
 import { join } from 'node:path'
@@ -12,13 +13,15 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
-import { selectImages, selectScoredTexts } from '../cmga/features.js'
+import { selectScoredTexts } from '../cmga/features.js'
 import type { Candidate, Ranked, RerankRule } from '../cmga/rank.js'
 import { byScore, dotRows, topIndices } from '../cmga/rank.js'
 import type { Runtime, Scores } from '../cmga/runtime.js'
 import { stage1 } from '../cmga/runtime.js'
 import { loadImage, loadImages } from '../../runtime/images/index.js'
 import type { Gallery } from './gallery.js'
+import type { Search } from './store/store.js'
+import { defaultAnnSearch } from './store/store.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -33,6 +36,8 @@ export interface RetrieveOptions {
   /** Candidates re-ranked with ITM (default 16; 0 for none). */
   readonly rerank: number
   readonly rule: RerankRule
+  /** How the image store finds candidates (default: through its ANN index when it has one, else exact). */
+  readonly search?: Search
 }
 
 /** One result: a gallery entry and its scores. */
@@ -91,18 +96,19 @@ const hits = (ranked: readonly Ranked[], chosen: readonly number[], s: Scores, a
 export const retrieveImages = (rt: Runtime, g: Gallery, query: string, o: RetrieveOptions): TE.TaskEither<CmgaError, Retrieval> => {
   const images = g.images
   if (images === null) return TE.left(cmgaError('input', `index ${g.path} holds no images (it was built without --images)`))
-  const E_ = rt.config.align.embedDim
+  const search = o.search ?? (images.hasAnn ? defaultAnnSearch : { kind: 'exact' })
   return pipe(
     rt.encodeTexts([query]),
     TE.bindTo('text'),
-    TE.let('chosen', ({ text }) => stageOne(images.paths.length, o.candidates, (i) => dotRows(images.features.global.data, i, text.global.data, 0, E_))),
-    TE.bind('scores', ({ text, chosen }) => rt.score(selectImages(images.features, chosen), text)),
+    TE.bind('chosen', ({ text }) => images.candidates(text.global.data.subarray(0, rt.config.align.embedDim), o.candidates, search)),
+    TE.bind('taken', ({ chosen }) => images.take(chosen)),
+    TE.bind('scores', ({ text, taken }) => rt.score(taken.features, text)),
     TE.let('ranked', ({ chosen, scores }): Candidate[] => byScore(chosen.map((_, c) => ({ index: c, score: stage1(scores, c, 0) })))),
-    TE.bind('reranked', ({ text, ranked }) => {
+    TE.bind('reranked', ({ text, ranked, taken }) => {
       const k = Math.min(o.rerank, ranked.length)
       if (k === 0) return TE.right(ranked.map((c): Ranked => ({ index: c.index, stage1: c.score, score: c.score })))
       return pipe(
-        () => loadImages(ranked.slice(0, k).map((c) => join(images.root, images.paths[c.index])), rt.config.vision.imageSize, { onError: 'fail' }),
+        () => loadImages(ranked.slice(0, k).map((c) => join(images.root, taken.names[c.index])), rt.config.vision.imageSize, { onError: 'fail' }),
         TE.chain((px) => {
           // Re-ranked images are loaded in stage-1 order: local image p is candidate p.
           const local = ranked.map((c, p) => ({ index: p, score: c.score }))
@@ -111,7 +117,10 @@ export const retrieveImages = (rt: Runtime, g: Gallery, query: string, o: Retrie
         TE.map(([r]) => r.map((x) => ({ ...x, index: ranked[x.index].index })))
       )
     }),
-    TE.map(({ chosen, scores, reranked }) => ({ query: { text: query }, hits: hits(reranked, chosen, scores, (c) => [c, 0], (gi) => images.paths[gi], o.top) }))
+    TE.map(({ chosen, scores, reranked, taken }) => ({
+      query: { text: query },
+      hits: hits(reranked, chosen, scores, (c) => [c, 0], (gi) => taken.names[chosen.indexOf(gi)], o.top)
+    }))
   )
 }
 

@@ -6,8 +6,12 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
+import { cmgaError } from '../../compiler/errors.js'
+import type { EvalReport } from '../../apps/retrieval/evaluate.js'
 import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import { evaluateRetrieval } from '../../apps/retrieval/evaluate.js'
+import type { Gallery } from '../../apps/retrieval/gallery.js'
+import { openIndex } from '../../apps/retrieval/gallery.js'
 import type { Command, Values } from '../command.js'
 import { integer, oneOf, outputFlag, required } from '../command.js'
 import { whileInterruptible } from '../interrupt.js'
@@ -44,6 +48,10 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
   --raw-captions       tokenize captions as they are
+  --index INDEX        read the image features from this index (cmga index of the
+                       same images with the same model, either store, or a Lance
+                       URI) by image name instead of encoding them; stage 1 then
+                       scores them in memory, exactly
 ${jsonOutHelp}
 ${runtimeHelp()}
   -h, --help           this text`
@@ -68,9 +76,15 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const bar = progressReporter(cmd, log)
   const a = args.right
   const kept = (): string => 'an evaluation keeps nothing until it ends (--out is written only then); run the same command again'
+  const indexed = (runtime: Parameters<typeof openIndex>[1]): TE.TaskEither<CmgaError, Gallery | null> =>
+    typeof values.index !== 'string'
+      ? TE.right(null)
+      : TE.chain((g: Gallery) => (g.images === null ? TE.left(cmgaError('input', `index ${g.path} holds no images`)) : TE.right<CmgaError, Gallery | null>(g)))(openIndex(values.index, runtime))
   return whileInterruptible(kept, () => withRuntime(rt.right, (runtime) =>
     pipe(
-      evaluateRetrieval(runtime, a.annotations, {
+      indexed(runtime),
+      TE.chain((g) => TE.map((r: EvalReport) => (void g?.close(), r))(TE.mapLeft((e: CmgaError) => (void g?.close(), e))(evaluateRetrieval(runtime, a.annotations, {
+        ...(g?.images == null ? {} : { index: g.images }),
         root: a.root,
         candidates: a.candidates,
         k: Math.min(a.k, a.candidates),
@@ -79,7 +93,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         onError: a.onError,
         cleanCaptions: values['raw-captions'] !== true,
         onProgress: (phase, done, total) => bar.update(phase, done, total)
-      }),
+      })))),
       TE.map((r) => (bar.stop(), r)),
       TE.mapLeft((e) => (bar.stop(), e)),
       TE.chainEitherK((r) => {
@@ -106,6 +120,7 @@ export const evalRetrievalCommand: Command = {
     'itm-weight': { type: 'string' },
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },
+    index: { type: 'string' },
     out: { type: 'string' },
     force: { type: 'boolean' }
   },

@@ -11,13 +11,16 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail, readProblem } from '../../compiler/errors.js'
 import { buildIndex } from '../../apps/retrieval/gallery.js'
-import type { Command, Values } from '../command.js'
-import { integer, requiredOutput } from '../command.js'
+import type { AnnParams, ShardOf } from '../../apps/retrieval/store/store.js'
+import { storeKinds } from '../../apps/retrieval/store/store.js'
+import type { Command, Flags, Values } from '../command.js'
+import { integer, oneOf, requiredOutput } from '../command.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
 import { onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime } from '../runtime-flags.js'
 
 const help = `Usage: cmga index --model DIR --images FOLDER --out INDEX [--texts FILE] [flags]
+       cmga index merge --part PART --part PART ... --out DATASET (see cmga index merge --help)
 
 Embeds every image under FOLDER (jpg, jpeg, png, webp, gif, bmp, tif, tiff;
 sub-folders too; pixels bit-identical to PIL's, see cmga preprocess) with the model's
@@ -38,6 +41,19 @@ built it; cmga retrieve with another model is an error.
   --on-error MODE      an unreadable image: fail (default) stops with its name;
                        skip leaves it out and lists it in index.json
   --shard-size N       images per shard, the unit of resuming (default 64)
+  --store KIND         where the features go: safetensors (default: shard files and
+                       index.json, read into memory and searched by brute force) or
+                       lance (a LanceDB dataset: per image its global feature, its
+                       token features as a multivector and its file name, the model
+                       identity in the table metadata; searched by LanceDB, exactly or
+                       through an ANN index)
+  --ann                build an IVF-PQ index over the global features (lance; at
+                       least 256 images): cmga retrieve then searches approximately
+  --ann-partitions N   IVF partitions (default: about sqrt(images))
+  --ann-sub-vectors N  PQ sub-vectors, dividing the embed dim (default: dim / 8)
+  --shard I/N          index only part I of N of the sorted images (image k goes to
+                       part k mod N + 1; texts go with part 1), to build a gallery on
+                       N machines; join the parts with cmga index merge
 ${runtimeHelp()}
   -h, --help           this text`
 
@@ -63,12 +79,42 @@ export const readTexts = (path: string): E.Either<CmgaError, string[]> => {
   return lines.length === 0 ? fail('input', `texts ${path}: no text in it`) : E.right(lines)
 }
 
+/** `--shard I/N`: part I (1 to N) of N. */
+export const shardFlag = (cmd: string, values: Values): E.Either<CmgaError, ShardOf | undefined> => {
+  const v = values.shard
+  if (v === undefined) return E.right(undefined)
+  const m = typeof v === 'string' ? /^(\d+)\/(\d+)$/.exec(v) : null
+  const [i, n] = m === null ? [0, 0] : [Number(m[1]), Number(m[2])]
+  return m !== null && n >= 1 && i >= 1 && i <= n
+    ? E.right({ index: i - 1, count: n })
+    : fail('usage', `cmga ${cmd}: --shard must be I/N with 1 <= I <= N (part I of N, e.g. 2/4), got "${String(v)}"`)
+}
+
+/** The definitions of `--ann` and its parameters. */
+export const annFlagDefs: Flags = { ann: { type: 'boolean' }, 'ann-partitions': { type: 'string' }, 'ann-sub-vectors': { type: 'string' } }
+
+/** `--ann` and its parameters; undefined without `--ann`. */
+export const annFlags = (cmd: string, values: Values): E.Either<CmgaError, AnnParams | undefined> => {
+  const given = ['ann-partitions', 'ann-sub-vectors'].find((f) => values[f] !== undefined)
+  if (values.ann !== true) return given === undefined ? E.right(undefined) : fail('usage', `cmga ${cmd}: --${given} needs --ann`)
+  return pipe(
+    E.Do,
+    E.bind('partitions', () => integer(cmd, values, 'ann-partitions', 0, 1)),
+    E.bind('subVectors', () => integer(cmd, values, 'ann-sub-vectors', 0, 1)),
+    E.map(({ partitions, subVectors }): AnnParams => ({ ...(partitions > 0 ? { partitions } : {}), ...(subVectors > 0 ? { subVectors } : {}) }))
+  )
+}
+
 const run = async (values: Values, log: (line: string) => void): Promise<E.Either<CmgaError, void>> => {
   const args = pipe(
     E.Do,
     E.bind('out', () => requiredOutput('index', values, 'out', 'directory')),
     E.bind('onError', () => onErrorFlag('index', values, 'fail')),
     E.bind('shardSize', () => integer('index', values, 'shard-size', 64, 1, 1 << 20)),
+    E.bind('store', () => oneOf('index', values, 'store', storeKinds, 'safetensors')),
+    E.bind('shard', () => shardFlag('index', values)),
+    E.bind('ann', () => annFlags('index', values)),
+    E.chainFirst(({ store, ann }) => (ann !== undefined && store !== 'lance' ? fail('usage', 'cmga index: --ann needs --store lance (a safetensors index is searched by brute force)') : E.right(undefined))),
     E.bind('texts', () => (typeof values.texts === 'string' ? E.map((t: string[]) => t as string[] | undefined)(readTexts(values.texts)) : E.right(undefined))),
     E.chainFirst(({ texts }) => (typeof values.images !== 'string' && texts === undefined ? fail('usage', 'cmga index: give --images FOLDER, --texts FILE, or both (see cmga index --help)') : E.right(undefined)))
   )
@@ -87,6 +133,9 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         out: args.right.out,
         onError: args.right.onError,
         shardSize: args.right.shardSize,
+        store: args.right.store,
+        ...(args.right.shard === undefined ? {} : { shard: args.right.shard }),
+        ...(args.right.ann === undefined ? {} : { ann: args.right.ann }),
         force: values.force === true,
         log,
         onProgress: (done, total) => bar.update('images', done, total)
@@ -96,9 +145,9 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         const im = m.images
         if (im !== null) {
           for (const s of im.skipped) log(`skipped ${s.path}: ${s.reason}`)
-          log(`indexed ${im.shards.reduce((n, s) => n + s.count, 0)} images${im.skipped.length > 0 ? ` (${im.skipped.length} skipped)` : ''}`)
+          log(`indexed ${im.count} images${im.skipped.length > 0 ? ` (${im.skipped.length} skipped)` : ''}`)
         }
-        if (m.texts !== null) log(`indexed ${m.texts.texts.length} texts`)
+        if (m.texts !== null) log(`indexed ${m.texts} texts`)
         log(`wrote ${args.right.out}`)
       }),
       TE.mapLeft((e) => (bar.stop(), e))
@@ -111,6 +160,17 @@ export const indexCommand: Command = {
   name: 'index',
   summary: 'embed a folder of images (and texts) once, for cmga retrieve',
   help,
-  flags: { ...runtimeFlags, images: { type: 'string' }, texts: { type: 'string' }, out: { type: 'string' }, 'on-error': { type: 'string' }, 'shard-size': { type: 'string' }, force: { type: 'boolean' } },
+  flags: {
+    ...runtimeFlags,
+    images: { type: 'string' },
+    texts: { type: 'string' },
+    out: { type: 'string' },
+    'on-error': { type: 'string' },
+    'shard-size': { type: 'string' },
+    store: { type: 'string' },
+    shard: { type: 'string' },
+    ...annFlagDefs,
+    force: { type: 'boolean' }
+  },
   run
 }

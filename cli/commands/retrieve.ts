@@ -13,6 +13,7 @@ import type { RetrieveOptions } from '../../apps/retrieval/retrieve.js'
 import { checkRetrieveOptions, defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../../apps/retrieval/retrieve.js'
 import type { Command, Values } from '../command.js'
 import { aliased, integer, outputFlag } from '../command.js'
+import { searchFlagDefs, searchFlags, searchHelp } from '../search-flags.js'
 import { jsonOutHelp, numberFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga retrieve --model DIR --index INDEX (--query "TEXT" | --image FILE) [flags]
@@ -26,7 +27,8 @@ ITM head under joint guidance (--k 0: stage 1 only). Prints JSON (or writes it t
 local, stage1, itm {probability, logOdds} when re-ranked, and score (what it is
 ordered by).
 
-  --index INDEX        an index folder written by cmga index with the same model
+  --index INDEX        an index written by cmga index with the same model: a folder
+                       (either store), or a Lance dataset's URI (cmga index merge)
   --query TEXT         a text query (text to image)
   --image FILE         an image query (image to text)
   --top N              results to return (default 10)
@@ -36,6 +38,7 @@ ordered by).
   --rule RULE          re-ranking rule: combined (default): stage1 + weight x ITM
                        log-odds; itm: the ITM match probability alone (ALBEF's rule)
   --itm-weight W       the weight of the combined rule (default 0.1)
+${searchHelp}
 ${jsonOutHelp}
 ${runtimeHelp()}
   -h, --help           this text`
@@ -55,6 +58,8 @@ const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>
     E.bind('candidates', () => integer('retrieve', values, 'candidates', defaultRetrieveOptions.candidates, 1)),
     E.bind('rerank', () => integer('retrieve', values, 'k', defaultRetrieveOptions.rerank, 0)),
     E.bind('rule', () => ruleFrom('retrieve', values)),
+    E.bind('search', () => searchFlags('retrieve', values)),
+    E.map(({ search, ...o }) => (search === undefined ? o : { ...o, search })),
     E.chain(checkRetrieveOptions)
   )
 
@@ -71,8 +76,17 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   if (E.isLeft(rt)) return rt
   return withRuntime(rt.right, (runtime) =>
     pipe(
-      TE.fromEither(openIndex(values.index as string, runtime)),
-      TE.chain((g) => (query !== undefined ? retrieveImages(runtime, g, query, opts.right) : retrieveTexts(runtime, g, image as string, opts.right))),
+      openIndex(values.index as string, runtime),
+      TE.chain((g) =>
+        pipe(
+          query !== undefined ? retrieveImages(runtime, g, query, opts.right) : retrieveTexts(runtime, g, image as string, opts.right),
+          (run) => async () => {
+            const r = await run()
+            await g.close()
+            return r
+          }
+        )
+      ),
       TE.chainEitherK((r) => writeResult(values, { model: runtime.identity, index: values.index, ...r }, log))
     )()
   )
@@ -94,6 +108,7 @@ export const retrieveCommand: Command = {
     rerank: { type: 'string' },
     rule: { type: 'string' },
     'itm-weight': { type: 'string' },
+    ...searchFlagDefs,
     out: { type: 'string' },
     force: { type: 'boolean' }
   },
