@@ -52,7 +52,8 @@ test('--texts-from: a 100 000-word caption (over one argument\'s 128 KB) from a 
   assert.is(pairs.length, 4, '2 images x 2 texts (the empty line is skipped)')
   assert.is(pairs[0].text.split(' ').length, 100000)
   const withFlag = cmga('match', '--model', model, '--image', image, '--text', 'a green circle above a red circle')
-  assert.is(JSON.parse(withFlag.stdout).pairs[0].stage1, pairs[1].stage1, 'a text from the file scores as the same text on the command line')
+  // the same score up to float rounding (a text's features depend a little on its batch)
+  assert.ok(Math.abs(JSON.parse(withFlag.stdout).pairs[0].stage1 - pairs[1].stage1) < 1e-5, 'a text from the file scores as the same text on the command line')
   const fromFolder = cmga('match', '--model', model, '--images-from', folder, '--text', 'a green circle above a red circle')
   assert.is(fromFolder.status, 0, `exit ${fromFolder.status} ${fromFolder.signal ?? ''}: ${fromFolder.stderr.slice(-300)}`)
   const got = JSON.parse(fromFolder.stdout).pairs as { image: string }[]

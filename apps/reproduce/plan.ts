@@ -71,7 +71,7 @@ export const comparedModels: readonly ModelPlan[] = [
 ]
 
 /** The recipe every model is trained with (see README "Training on the shapes world"). */
-export const recipeFlags: readonly string[] = ['--flip', 'swap', '--lr-floor', '0', '--max-length', '10']
+export const recipeFlags: readonly string[] = ['--flip', 'swap', '--lr-floor', '0', '--max-length', '10', '--near-misses', '0.5']
 
 /** The recorded run: fits in about an hour on 2 cores. */
 export const fullPlan: ReproducePlan = {
