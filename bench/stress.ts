@@ -4,8 +4,9 @@
  * 70 MB of weights, random) unless `--model DIR` names one:
  *  - `close()` with 64 calls in flight, 20 times: every call either finishes or is refused
  *    with an error value; the process does not crash;
- *  - open, run, close cycles (default 500): RSS after the warm-up (the first 10% of the
- *    cycles) against RSS at the end; target growth < 10%.
+ *  - open, run, close cycles (default 500): RSS after the warm-up (median of the second
+ *    tenth of the cycles) against RSS at the end (median of the last tenth); target
+ *    growth < 10%.
  * Writes bench/stress-results.md with the machine. Flags: --model DIR, --cycles N,
  * --rounds N, --in-flight N, --workers LIST (default 0,2).
  * @since 0.1.0
@@ -106,16 +107,18 @@ const closeInFlight = async (workers: number): Promise<InFlight> => {
 
 interface Cycles {
   readonly workers: number
+  /** Median RSS over the second tenth of the cycles. */
   readonly warm: number
+  /** Median RSS over the last tenth. */
   readonly end: number
   readonly peak: number
   readonly seconds: number
 }
 
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
 const openCloseCycles = async (workers: number): Promise<Cycles> => {
-  const warmAt = Math.max(1, Math.floor(cycles / 10))
-  let warm = 0
-  let peak = 0
+  const rss: number[] = []
   const t0 = performance.now()
   for (let c = 1; c <= cycles; c++) {
     const rt = open(workers)
@@ -123,12 +126,13 @@ const openCloseCycles = async (workers: number): Promise<Cycles> => {
     if (E.isLeft(r)) throw new Error(r.left.message)
     await rt.close()
     gc()
-    const rss = process.memoryUsage().rss
-    peak = Math.max(peak, rss)
-    if (c === warmAt) warm = rss
-    if (c % 50 === 0) process.stderr.write(`  workers ${workers}: cycle ${c}/${cycles}, RSS ${mb(rss)} MB\n`)
+    rss.push(process.memoryUsage().rss)
+    if (c % 50 === 0) process.stderr.write(`  workers ${workers}: cycle ${c}/${cycles}, RSS ${mb(rss[rss.length - 1])} MB\n`)
   }
-  return { workers, warm, end: process.memoryUsage().rss, peak, seconds: (performance.now() - t0) / 1000 }
+  // RSS moves with each cycle's thread heaps and allocator arenas: compare the median of
+  // the second tenth of the cycles (after the warm-up) with the median of the last tenth
+  const tenth = Math.max(1, Math.floor(cycles / 10))
+  return { workers, warm: median(rss.slice(tenth, 2 * tenth)), end: median(rss.slice(-tenth)), peak: Math.max(...rss), seconds: (performance.now() - t0) / 1000 }
 }
 
 // -------------------------------------------------------------------------------------
@@ -158,7 +162,7 @@ const lines = [
   '',
   `## ${cycles} open / run / close cycles`,
   '',
-  '| workers | RSS after warm-up (MB) | RSS at the end (MB) | growth | peak (MB) | seconds |',
+  '| workers | RSS after warm-up (MB, median of cycles 10-20%) | RSS at the end (MB, median of the last 10%) | growth | peak (MB) | seconds |',
   '| ---: | ---: | ---: | ---: | ---: | ---: |',
   ...lives.map((l) => `| ${l.workers} | ${mb(l.warm)} | ${mb(l.end)} | ${(((l.end - l.warm) / l.warm) * 100).toFixed(1)}% | ${mb(l.peak)} | ${l.seconds.toFixed(0)} |`),
   ''

@@ -24,6 +24,7 @@ import type { Engine, Tensors } from '../model/engine.js'
 import { readManifest } from '../model/model.js'
 import { concatRows, sameRowShape, sliceRows } from '../model/rows.js'
 import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
+import { CLOSE, CLOSED } from './protocol.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -206,6 +207,20 @@ export const workerEngine = (dir: string, opts: PoolOptions): E.Either<CmgaError
       const deadline = Date.now() + 120_000
       while (slots.some((s) => s.busy !== null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
       failAll(closing)
+      // each worker releases its sessions before it is ended (else their native memory
+      // stays with the process: about 1 MB a cycle measured with a 95 MB model)
+      await Promise.all(
+        slots.map(
+          (s) =>
+            new Promise<void>((done) => {
+              const timer = setTimeout(done, 10_000)
+              s.worker.on('message', (m: unknown) => {
+                if (m === CLOSED) (clearTimeout(timer), done())
+              })
+              s.worker.postMessage(CLOSE)
+            })
+        )
+      )
       await Promise.all(slots.map((s) => s.worker.terminate()))
     }
   })

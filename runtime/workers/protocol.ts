@@ -21,6 +21,12 @@ export interface RunRequest {
   readonly feeds: Readonly<Record<string, HostTensor>>
 }
 
+/** Release the model's sessions (the worker answers `CLOSED`, then is terminated). */
+export const CLOSE = 'close'
+
+/** What a worker answers to `CLOSE` once its sessions are released. */
+export const CLOSED = 'closed'
+
 /** The answer to a `RunRequest`. */
 export interface RunResponse {
   readonly id: number

@@ -9,13 +9,19 @@ import * as E from 'fp-ts/lib/Either.js'
 import { cmgaError } from '../../compiler/errors.js'
 import { loadModel } from '../model/model.js'
 import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
+import { CLOSE, CLOSED } from './protocol.js'
 
 const data = workerData as WorkerData
 const model = loadModel(data.dir, { threads: data.threads, device: data.device })
 const port = parentPort
 if (port === null) throw new Error('worker-main: not started as a worker thread')
 
-port.on('message', (req: RunRequest) => {
+port.on('message', (req: RunRequest | typeof CLOSE) => {
+  if (req === CLOSE) {
+    // onnxruntime's sessions hold native memory a terminated thread would leave behind
+    void (E.isRight(model) ? model.right.close() : Promise.resolve()).finally(() => port.postMessage(CLOSED))
+    return
+  }
   const reply = (r: RunResponse): void => port.postMessage(r)
   if (E.isLeft(model)) return reply({ id: req.id, result: model })
   model.right
