@@ -107,6 +107,10 @@ test('flags: empty --text, cmga eval alone, --k and --rerank, --max-length and -
     const r = await cli('train', '--config', 'c.json', '--annotations', 'a.json', '--images', 'i', '--out', join(root, 'never'), '--steps', '1', '--batch', '2', '--lr', '1e-3', flag, '1')
     assert.match(errorLine(r), /cmga train: --max-length must be an integer in \[2, /, flag)
   }
+  for (const flag of ['--max-length', '--length']) {
+    const r = await cli('sample-inputs', '--config', 'models/cmga/configs/tiny.json', '--out', join(root, 'never.safetensors'), flag, '1')
+    assert.match(errorLine(r), /cmga sample-inputs: --max-length must be an integer in \[2, 32\]/, flag)
+  }
   for (const name of ['index', 'eval retrieval', 'match', 'retrieve', 'vqa']) {
     assert.ok((commands.find((c) => c.name === name)?.help ?? '').includes('(default 0: the main thread)'), `${name}: --workers defaults to 0`)
   }

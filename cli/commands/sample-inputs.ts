@@ -13,9 +13,9 @@ import { mulberry32, normal } from '../../runtime/prng.js'
 import { readCmgaManifest } from '../../apps/cmga/model.js'
 import { writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command } from '../command.js'
-import { integer, required, requiredOutput } from '../command.js'
+import { aliased, integer, required, requiredOutput } from '../command.js'
 
-const help = `Usage: cmga sample-inputs (--model DIR | --config CONFIG.json) --out FILE [--batch B] [--length L] [--seed S] [--force]
+const help = `Usage: cmga sample-inputs (--model DIR | --config CONFIG.json) --out FILE [--batch B] [--max-length L] [--seed S] [--force]
 
 Writes seeded random inputs for B image-text pairs: pixels float32 [B,3,S,S] (standard
 normal, like normalized images), input_ids and attention_mask int64 [B,L] ([CLS]-like
@@ -25,7 +25,8 @@ for cmga grad (15% of the tokens masked, -100 elsewhere).
   --model DIR | --config FILE   where the sizes come from
   --out FILE                    output safetensors (written atomically)
   --batch B                     pairs (default 2)
-  --length L                    tokens per text (default 16, at most text.maxPositions)
+  --max-length L                tokens per text (default 16, at most text.maxPositions;
+                                --length is an old name of it)
   --seed S                      seed (default 0)
   --force                       replace an existing --out file
   -h, --help                    this text`
@@ -66,9 +67,10 @@ export const sampleInputsCommand: Command = {
   name: 'sample-inputs',
   summary: 'write seeded random inputs for a model, to try infer and grad',
   help,
-  flags: { model: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, length: { type: 'string' }, seed: { type: 'string' }, force: { type: 'boolean' } },
-  run: async (values, log) =>
-    pipe(
+  flags: { model: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, 'max-length': { type: 'string' }, length: { type: 'string' }, seed: { type: 'string' }, force: { type: 'boolean' } },
+  run: async (given, log) => {
+    const values = aliased(given, 'max-length', 'length')
+    return pipe(
       E.Do,
       E.bind('out', () => requiredOutput('sample-inputs', values, 'out', 'file')),
       E.bind('config', () =>
@@ -77,9 +79,10 @@ export const sampleInputsCommand: Command = {
           : E.chain(readConfigFile)(required('sample-inputs', values, 'config'))
       ),
       E.bind('B', () => integer('sample-inputs', values, 'batch', 2, 1, 4096)),
-      E.bind('L', ({ config }) => integer('sample-inputs', values, 'length', Math.min(16, config.text.maxPositions), 2, config.text.maxPositions)),
+      E.bind('L', ({ config }) => integer('sample-inputs', values, 'max-length', Math.min(16, config.text.maxPositions), 2, config.text.maxPositions)),
       E.bind('seed', () => integer('sample-inputs', values, 'seed', 0, 0, 2 ** 32 - 1)),
       E.chain(({ out, config, B, L, seed }) => writeSafetensorsAtomic(out, sampleInputs(config, B, L, seed))),
       E.map(() => log(`wrote ${values.out as string}`))
     )
+  }
 }
