@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { openRuntime } from '../apps/cmga/runtime.js'
-import { machine } from './measure.js'
+import { machine, medianOf } from './measure.js'
 
 // -------------------------------------------------------------------------------------
 // set-up
@@ -115,8 +115,6 @@ interface Cycles {
   readonly seconds: number
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-
 const openCloseCycles = async (workers: number): Promise<Cycles> => {
   const rss: number[] = []
   const t0 = performance.now()
@@ -132,7 +130,7 @@ const openCloseCycles = async (workers: number): Promise<Cycles> => {
   // RSS moves with each cycle's thread heaps and allocator arenas: compare the median of
   // the second tenth of the cycles (after the warm-up) with the median of the last tenth
   const tenth = Math.max(1, Math.floor(cycles / 10))
-  return { workers, warm: median(rss.slice(tenth, 2 * tenth)), end: median(rss.slice(-tenth)), peak: Math.max(...rss), seconds: (performance.now() - t0) / 1000 }
+  return { workers, warm: medianOf(rss.slice(tenth, 2 * tenth)), end: medianOf(rss.slice(-tenth)), peak: Math.max(...rss), seconds: (performance.now() - t0) / 1000 }
 }
 
 // -------------------------------------------------------------------------------------

@@ -72,10 +72,15 @@ export const oneOf = <A extends string>(cmd: string, values: Values, flag: strin
   return typeof v === 'string' && (choices as readonly string[]).includes(v) ? E.right(v as A) : fail('usage', `cmga ${cmd}: --${flag} must be one of ${choices.join(', ')}, got "${String(v)}"`)
 }
 
+/** The values of a flag given any number of times (`multiple: true`), none when absent. */
+export const givenValues = (values: Values, flag: string): readonly string[] => {
+  const v = values[flag]
+  return typeof v === 'string' ? [v] : Array.isArray(v) ? (v as readonly string[]) : []
+}
+
 /** A flag given one or more times (`multiple: true`): its values, at least one, none empty. */
 export const repeated = (cmd: string, values: Values, flag: string): E.Either<CmgaError, readonly string[]> => {
-  const v = values[flag]
-  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? (v as readonly string[]) : []
+  const list = givenValues(values, flag)
   if (list.some((s) => s === '')) return fail('usage', `cmga ${cmd}: --${flag} must not be empty`)
   return list.length > 0 ? E.right(list) : fail('usage', `cmga ${cmd}: --${flag} is required, once or more (see cmga ${cmd} --help)`)
 }

@@ -7,12 +7,12 @@
  * @since 0.1.0
  */
 import { readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../compiler/errors.js'
 import { fail, readProblem } from '../compiler/errors.js'
-import { listImages } from '../runtime/images/batch.js'
+import { listImagePaths } from '../runtime/images/batch.js'
 import type { Values } from './command.js'
+import { givenValues } from './command.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -30,11 +30,6 @@ export interface ListFlags {
 // reading
 // -------------------------------------------------------------------------------------
 
-const given = (values: Values, flag: string): readonly string[] => {
-  const v = values[flag]
-  return typeof v === 'string' ? [v] : Array.isArray(v) ? (v as readonly string[]) : []
-}
-
 /** The non-empty lines of a file (`-`: standard input), without their line ends. */
 const linesOf = (cmd: string, from: string, file: string): E.Either<CmgaError, readonly string[]> => {
   try {
@@ -48,7 +43,7 @@ const linesOf = (cmd: string, from: string, file: string): E.Either<CmgaError, r
 
 /** The values of a list: the repeated flag's, then the file's lines; at least one, none empty. */
 const collect = (cmd: string, values: Values, f: ListFlags, fromFile: (file: string) => Promise<E.Either<CmgaError, readonly string[]>>): Promise<E.Either<CmgaError, readonly string[]>> => {
-  const direct = given(values, f.flag)
+  const direct = givenValues(values, f.flag)
   if (direct.some((s) => s === '')) return Promise.resolve(fail('usage', `cmga ${cmd}: --${f.flag} must not be empty`))
   const file = values[f.from]
   if (file === '') return Promise.resolve(fail('usage', `cmga ${cmd}: --${f.from} must not be empty`))
@@ -74,5 +69,5 @@ export const imageList = (cmd: string, values: Values, f: ListFlags): Promise<E.
       return fail('io', `cmga ${cmd}: cannot read --${f.from} ${file}: ${readProblem(e)}`)
     }
     if (!folder) return linesOf(cmd, f.from, file)
-    return E.map((names: readonly string[]) => names.map((n) => join(file, n)))(await listImages(file))
+    return listImagePaths(file)
   })

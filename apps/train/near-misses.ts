@@ -58,17 +58,18 @@ export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
     if (list === undefined) distinct.set(key, [i])
     else list.push(i)
   })
+  const keys = new Map([...distinct.keys()].map((caption) => [caption, keysOf(caption.split(' '))] as const))
   const byKey = new Map<string, string[]>()
-  for (const caption of distinct.keys()) {
-    for (const k of keysOf(caption.split(' '))) {
+  for (const [caption, ks] of keys) {
+    for (const k of ks) {
       const list = byKey.get(k)
       if (list === undefined) byKey.set(k, [caption])
       else list.push(caption)
     }
   }
   const groups = new Map<string, number[][]>()
-  for (const caption of distinct.keys()) {
-    const edits = keysOf(caption.split(' '))
+  for (const [caption, ks] of keys) {
+    const edits = ks
       .map((k) => (byKey.get(k) ?? []).filter((other) => other !== caption).flatMap((c) => distinct.get(c) ?? []))
       .filter((g) => g.length > 0)
     if (edits.length > 0) groups.set(caption, edits)

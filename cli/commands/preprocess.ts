@@ -4,14 +4,13 @@
  * @since 0.1.0
  */
 import { statSync } from 'node:fs'
-import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { ResampleFilter } from '../../runtime/images/index.js'
-import { IMAGE_MEAN, IMAGE_STD, RESAMPLE_FILTERS, decodeRgb, listImages, mapLimit, normalizeRgb } from '../../runtime/images/index.js'
+import { IMAGE_MEAN, IMAGE_STD, RESAMPLE_FILTERS, decodeRgb, listImagePaths, mapLimit, normalizeRgb } from '../../runtime/images/index.js'
 import { writeSafetensorsAtomic } from '../../runtime/safetensors/index.js'
 import type { Command, Values } from '../command.js'
 import { integer, oneOf, repeated, requiredOutput } from '../command.js'
@@ -55,9 +54,9 @@ const inputFiles = async (given: readonly string[]): Promise<E.Either<CmgaError,
       files.push(g)
       continue
     }
-    const listed = await listImages(g)
+    const listed = await listImagePaths(g)
     if (E.isLeft(listed)) return listed
-    files.push(...listed.right.map((f) => join(g, f)))
+    files.push(...listed.right)
   }
   return E.right(files)
 }

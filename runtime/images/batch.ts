@@ -87,6 +87,10 @@ export const listImages = async (folder: string): Promise<E.Either<CmgaError, re
   return E.right(found.sort())
 }
 
+/** `listImages`, each name joined to `folder` (a path to open). */
+export const listImagePaths = async (folder: string): Promise<E.Either<CmgaError, readonly string[]>> =>
+  E.map((names: readonly string[]) => names.map((n) => join(folder, n)))(await listImages(folder))
+
 // -------------------------------------------------------------------------------------
 // loading
 // -------------------------------------------------------------------------------------

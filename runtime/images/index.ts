@@ -5,7 +5,7 @@
  */
 export { IMAGE_MEAN, IMAGE_STD, decodeRgb, loadImage, normalizeRgb, type ImageSource, type LoadImageOptions } from './preprocess.js'
 export {
-  IMAGE_EXTENSIONS, listImages, loadImages, mapLimit,
+  IMAGE_EXTENSIONS, listImagePaths, listImages, loadImages, mapLimit,
   type LoadedImages, type LoadImagesOptions, type OnImageError, type SkippedImage
 } from './batch.js'
 export { DECODED_EXTENSIONS, decodeImage } from './decode.js'
