@@ -2,7 +2,8 @@
  * Pixels identical to Pillow's, byte for byte: every input of test/fixtures/pillow
  * (every format and mode PIL reads in practice, made and converted there by Pillow,
  * see make_fixtures.py) decodes to `Image.open(f).convert('RGB')`, and resizes to
- * `.resize((S, S), BICUBIC | BILINEAR)` or torchvision's Resize(S) + CenterCrop(S).
+ * `.resize((S, S), BICUBIC | BILINEAR)` or torchvision's Resize(S) + CenterCrop(S),
+ * with either resampling kernel (WebAssembly SIMD and scalar).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -67,17 +68,19 @@ test('decoding: every input gives the pixels of PIL convert(RGB)', async () => {
   }
 })
 
-test('resizing: every input, size and filter gives the bytes of PIL resize, centre crops those of torchvision', async () => {
-  const failures: string[] = []
-  for (const c of fixtures.cases) {
-    const r = await decodeRgb(join(dir, 'inputs', c.input), c.size, { resample: c.filter, centerCrop: c.crop })
-    if (E.isLeft(r)) return assert.unreachable(r.left.message)
-    const bad = difference(r.right, blob.subarray(c.offset, c.offset + c.size * c.size * 3))
-    if (bad !== undefined) failures.push(`${c.input} S=${c.size} ${c.filter}${c.crop ? ' crop' : ''}: ${bad}`)
-  }
-  assert.equal(failures, [], failures.join('\n'))
-  assert.ok(fixtures.cases.length >= 400)
-})
+for (const kernel of ['wasm-simd', 'scalar'] as const) {
+  test(`resizing (${kernel}): every input, size and filter gives the bytes of PIL resize, centre crops those of torchvision`, async () => {
+    const failures: string[] = []
+    for (const c of fixtures.cases) {
+      const r = await decodeRgb(join(dir, 'inputs', c.input), c.size, { resample: c.filter, centerCrop: c.crop, kernel })
+      if (E.isLeft(r)) return assert.unreachable(r.left.message)
+      const bad = difference(r.right, blob.subarray(c.offset, c.offset + c.size * c.size * 3))
+      if (bad !== undefined) failures.push(`${c.input} S=${c.size} ${c.filter}${c.crop ? ' crop' : ''}: ${bad}`)
+    }
+    assert.equal(failures, [], failures.join('\n'))
+    assert.ok(fixtures.cases.length >= 400)
+  })
+}
 
 test('centre-crop arithmetic is torchvision\'s: int() sizes, round-half-even offsets', () => {
   assert.equal(shorterSideTo(1411, 940, 224), [336, 224])

@@ -10,5 +10,5 @@ export {
 } from './batch.js'
 export { DECODED_EXTENSIONS, decodeImage } from './decode.js'
 export { toRgb, type RawImage, type RgbImage, type SampleSpace } from './convert.js'
-export { RESAMPLE_FILTERS, coefficients, resample, type Coefficients, type ResampleFilter } from './resample.js'
+export { RESAMPLE_FILTERS, coefficients, resample, resampleKernel, type Coefficients, type ResampleFilter, type ResampleKernel } from './resample.js'
 export { squareRgb, type SquareOptions } from './square.js'

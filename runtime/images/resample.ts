@@ -11,8 +11,16 @@
  *
  * Channels are independent, so interleaved RGB gives what Pillow gives for its RGBX
  * layout. Sums are integers below 2^31, so their order does not matter.
+ *
+ * Two kernels compute the passes: for RGB, WebAssembly SIMD (resample-wasm.ts, with
+ * the same weights split into 16-bit halves, exact for the reason given there), and
+ * the TypeScript passes below for other channel counts, engines without WebAssembly
+ * SIMD and resizes too large for the module's memory. Both give the same bytes
+ * (test/resample-wasm.test.ts; both run on the Pillow fixtures).
  * @since 0.1.0
  */
+
+import { resampleRgbSimd, simdKernels } from './resample-wasm.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -206,10 +214,18 @@ const vertical = (src: Uint8Array, width: number, channels: number, y0: number, 
 // resizing
 // -------------------------------------------------------------------------------------
 
+/** Who computes a resize: the WebAssembly SIMD kernels (RGB only) or the TypeScript passes above. */
+export type ResampleKernel = 'wasm-simd' | 'scalar'
+
+/** The kernel `resample` uses for images of `channels` channels on this engine. */
+export const resampleKernel = (channels: number): ResampleKernel => (channels === 3 && simdKernels() !== null ? 'wasm-simd' : 'scalar')
+
 /**
  * Resizes an interleaved 8-bit image (`channels` per pixel) from `width` x `height` to
  * `outWidth` x `outHeight` exactly as Pillow's `Image.resize((outWidth, outHeight), filter)`
  * does for an RGB (or L) image. Returns a new array (a copy when the size is unchanged).
+ * Both kernels give the same bytes; `kernel` (default `resampleKernel(channels)`) picks
+ * one, and asking for `wasm-simd` where it cannot run is an error.
  */
 export const resample = (
   src: Uint8Array,
@@ -218,16 +234,21 @@ export const resample = (
   channels: number,
   outWidth: number,
   outHeight: number,
-  filter: ResampleFilter
+  filter: ResampleFilter,
+  kernel: ResampleKernel = resampleKernel(channels)
 ): Uint8Array => {
   if (src.length !== width * height * channels) throw new RangeError(`resample: ${src.length} bytes for ${width} x ${height} x ${channels}`)
   if (!(outWidth >= 1 && outHeight >= 1)) throw new RangeError(`resample: output ${outWidth} x ${outHeight}`)
+  if (kernel === 'wasm-simd' && resampleKernel(channels) !== 'wasm-simd') throw new RangeError(`resample: no wasm-simd kernel for ${channels} channels on this engine`)
   const needX = outWidth !== width
   const needY = outHeight !== height
   const cy = coefficients(height, outHeight, filter)
   if (!needX && !needY) return src.slice()
-  if (!needX) return vertical(src, width, channels, 0, cy)
-  const cx = coefficients(width, outWidth, filter)
+  const cx = needX ? coefficients(width, outWidth, filter) : null
+  const k = simdKernels()
+  const fast = kernel === 'wasm-simd' && k !== null ? resampleRgbSimd(k, src, width, height, cx, needY ? cy : null) : undefined
+  if (fast !== undefined) return fast
+  if (cx === null) return vertical(src, width, channels, 0, cy)
   if (!needY) return horizontal(src, width, channels, 0, height, cx)
   // Only the rows the vertical pass reads are resampled horizontally, as Pillow does.
   const y0 = cy.first[0]

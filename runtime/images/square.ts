@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { RgbImage } from './convert.js'
-import type { ResampleFilter } from './resample.js'
+import type { ResampleFilter, ResampleKernel } from './resample.js'
 import { resample } from './resample.js'
 
 // -------------------------------------------------------------------------------------
@@ -22,6 +22,8 @@ export interface SquareOptions {
   readonly centerCrop?: boolean
   /** Mirror left-right at the end. Default false. */
   readonly flip?: boolean
+  /** Which resampler computes it (same bytes either way); default the fastest this engine runs. */
+  readonly kernel?: ResampleKernel
 }
 
 // -------------------------------------------------------------------------------------
@@ -62,12 +64,12 @@ export const squareRgb = (img: RgbImage, size: number, opts: SquareOptions = {})
   let out: Uint8Array
   if (opts.centerCrop === true) {
     const [w, h] = shorterSideTo(img.width, img.height, size)
-    const resized = resample(img.rgb, img.width, img.height, 3, w, h, filter)
+    const resized = resample(img.rgb, img.width, img.height, 3, w, h, filter, opts.kernel)
     const [left, top] = centerCropOffsets(w, h, size)
     out = new Uint8Array(size * size * 3)
     for (let y = 0; y < size; y++) out.set(resized.subarray(3 * ((top + y) * w + left), 3 * ((top + y) * w + left + size)), 3 * y * size)
   } else {
-    out = resample(img.rgb, img.width, img.height, 3, size, size, filter)
+    out = resample(img.rgb, img.width, img.height, 3, size, size, filter, opts.kernel)
   }
   if (opts.flip === true) flipRows(out, size, size)
   return out
