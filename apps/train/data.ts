@@ -16,7 +16,8 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { Objective } from '../../models/cmga/train-step.js'
-import { ITM_NOISE } from '../../models/cmga/train-step.js'
+import { ITM_BIAS, ITM_NOISE } from '../../models/cmga/train-step.js'
+import { meaningOf } from '../data/meaning.js'
 import { loadImages } from '../../runtime/images/index.js'
 import { mulberry32 } from '../../runtime/prng.js'
 import type { BertTokenizer } from '../../runtime/text/index.js'
@@ -126,6 +127,8 @@ export interface PipelineOptions {
   readonly objectives: readonly Objective[]
   /** Whether batches carry `itm_noise` (ITM negatives other than `hard`). */
   readonly itmNoise: boolean
+  /** Whether batches carry `itm_bias` (`partner` ITM negatives, `itmBias`). */
+  readonly itmBias?: boolean
   readonly batch: number
   /** Tokens per text ([CLS] and [SEP] included): every batch is padded to it. */
   readonly length: number
@@ -136,6 +139,8 @@ export interface PipelineOptions {
   readonly flip: FlipMode
   /** Share of each batch made of near-miss partners (`near-misses.ts`; 0: none, at most 0.5). */
   readonly nearMisses?: number
+  /** Where partners are drawn first (`NearMissFocus`), as its words and share. */
+  readonly nearMissFocus?: { readonly words: readonly string[]; readonly share: number }
 }
 
 /** A batch: the feeds of a mode's train-step graph, by input name. */
@@ -175,14 +180,43 @@ export const gumbelNoise = (shape: readonly number[], rand: () => number): HostT
   return { dtype: 'float32', shape: [...shape], data }
 }
 
+/** What `itm_bias` adds to a pair the ITM may not take as a negative, and to a partner pair. */
+export const ITM_BIAS_EXCLUDE = -1e4
+export const ITM_BIAS_PARTNER = 4
+
+/**
+ * `itm_bias` [B, B] of a batch whose last `partners` pairs are near-miss partners of its
+ * first ones: ITM_BIAS_EXCLUDE where the two captions mean the same (equal words, or a
+ * shapes-world synonym: `meaningOf`), so that no positive is labelled 0;
+ * ITM_BIAS_PARTNER (beyond any cosine) between a pair and its partner, so that each is
+ * the other's negative; 0 elsewhere (the spec's argmax decides).
+ */
+export const itmBias = (captions: readonly string[], partners: number): HostTensor<'float32'> => {
+  const B = captions.length
+  const key = captions.map((c) => meaningOf(c) ?? c.toLowerCase().split(/\s+/).filter((w) => w !== '').join(' '))
+  const data = new Float32Array(B * B)
+  for (let i = 0; i < B; i++) for (let j = 0; j < B; j++) if (i !== j && key[i] === key[j]) data[i * B + j] = ITM_BIAS_EXCLUDE
+  const anchors = B - partners
+  for (let k = 0; k < partners; k++) {
+    const a = k
+    const p = anchors + k
+    if (key[a] === key[p]) continue
+    data[a * B + p] = ITM_BIAS_PARTNER
+    data[p * B + a] = ITM_BIAS_PARTNER
+  }
+  return { dtype: 'float32', shape: [B, B], data }
+}
+
 /** The pipeline over `examples`; `vocab` is needed with MLM. */
 export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vocab: MaskingVocab | undefined, opts: PipelineOptions): Pipeline => {
   const cache = new Map<number, Int32Array>()
   const partners = partnersIn(opts.batch, opts.nearMisses ?? 0)
   const near = partners > 0 ? nearMissIndex(examples.map((x) => x.caption)) : undefined
+  const f = opts.nearMissFocus
+  const focus = f === undefined || f.share === 0 ? undefined : { words: new Set(f.words.map((w) => w.toLowerCase())), share: f.share }
   const batchAt = async (step: number): Promise<E.Either<CmgaError, Batch>> => {
     const anchors = batchIndices(examples.length, opts.batch - partners, opts.seed, step, cache)
-    const indices = near === undefined ? anchors : withPartners(anchors, partners, near, examples.length, streamFor(opts.seed, step, 4))
+    const indices = near === undefined ? anchors : withPartners(anchors, partners, near, examples.length, streamFor(opts.seed, step, 4), focus)
     const picked = indices.map((i) => examples[i])
     const rand = streamFor(opts.seed, step, 2)
     // drawn in every mode, so the MLM masks after them do not depend on --flip; a partner
@@ -201,6 +235,7 @@ export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vo
       text.mlm_labels = m.labels
     }
     if (opts.itmNoise) text[ITM_NOISE] = gumbelNoise([2, opts.batch, opts.batch], streamFor(opts.seed, step, 3))
+    if (opts.itmBias === true) text[ITM_BIAS] = itmBias(captions, partners)
     const images = await loadImages(picked.map((x) => x.image), opts.imageSize, { onError: 'fail', flip: (i) => flips[i], concurrency: picked.length })
     return E.map((l: { pixels: HostTensor<'float32'> }): Batch => ({ pixels: l.pixels, ...text }))(images)
   }

@@ -39,6 +39,8 @@ export interface RunOptions {
   readonly flip: FlipMode
   /** Share of each batch made of near-miss partners (0: batches drawn plainly). */
   readonly nearMisses: number
+  /** Where partners are drawn first (`NearMissFocus`): its words and share; share 0 is none. */
+  readonly nearMissFocus?: { readonly words: readonly string[]; readonly share: number }
   readonly steps: number
   readonly batch: number
   /** Tokens per text. */

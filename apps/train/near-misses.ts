@@ -21,6 +21,18 @@ export interface NearMissIndex {
    * changed, or a pair of positions swapped): the examples whose captions it makes.
    */
   readonly of: (i: number) => readonly (readonly number[])[]
+  /** For each group of `of(i)`, the words of example `i`'s caption that its edit changes (one, or the two swapped). */
+  readonly changed: (i: number) => readonly (readonly string[])[]
+}
+
+/**
+ * A focus of the partner draw: with probability `share`, the edit is drawn among those
+ * that change one of `words` (e.g. the relation words, which contrast of bags of words
+ * cannot see), where the anchor has such an edit.
+ */
+export interface NearMissFocus {
+  readonly words: ReadonlySet<string>
+  readonly share: number
 }
 
 /** Captions longer than this many words are matched on single-word changes only (swaps cost words²). */
@@ -45,6 +57,12 @@ const keysOf = (w: readonly string[]): string[] => {
   return keys
 }
 
+/** The words of `w` at the holes of key `k` (`keysOf`). */
+const changedWords = (w: readonly string[], k: string): string[] => {
+  const holes = k.split('|')[1].split(' ')
+  return w.filter((_, i) => holes[i] === '\u0000')
+}
+
 /**
  * Indexes `captions` (one per example): two examples are near misses when their
  * captions have the same number of words and differ in exactly one position, or in
@@ -67,16 +85,16 @@ export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
       else list.push(caption)
     }
   }
-  const groups = new Map<string, number[][]>()
+  const groups = new Map<string, { of: number[][]; changed: string[][] }>()
   for (const [caption, ks] of keys) {
+    const w = caption.split(' ')
     const edits = ks
-      .map((k) => (byKey.get(k) ?? []).filter((other) => other !== caption).flatMap((c) => distinct.get(c) ?? []))
-      .filter((g) => g.length > 0)
-    if (edits.length > 0) groups.set(caption, edits)
+      .map((k) => ({ of: (byKey.get(k) ?? []).filter((other) => other !== caption).flatMap((c) => distinct.get(c) ?? []), changed: changedWords(w, k) }))
+      .filter((g) => g.of.length > 0)
+    if (edits.length > 0) groups.set(caption, { of: edits.map((g) => g.of), changed: edits.map((g) => g.changed) })
   }
   const keyOf = captions.map((c) => words(c).join(' '))
-  const none: readonly (readonly number[])[] = []
-  return { covered: keyOf.filter((k) => groups.has(k)).length, of: (i) => groups.get(keyOf[i]) ?? none }
+  return { covered: keyOf.filter((k) => groups.has(k)).length, of: (i) => groups.get(keyOf[i])?.of ?? [], changed: (i) => groups.get(keyOf[i])?.changed ?? [] }
 }
 
 // -------------------------------------------------------------------------------------
@@ -89,13 +107,16 @@ export const partnersIn = (batch: number, share: number): number => Math.min(Mat
 /**
  * A batch of anchors followed by partners: the first `partners` anchors each get a
  * near miss drawn with `rand`, an edit uniformly and then one of the examples it makes
- * (so a relation that has one opposite weighs as much as a colour that has five); an
- * anchor without near misses gets a uniformly drawn example instead.
+ * (so a relation that has one opposite weighs as much as a colour that has five), or
+ * with `focus` first among the edits of its words at its share; an anchor without near
+ * misses gets a uniformly drawn example instead.
  */
-export const withPartners = (anchors: readonly number[], partners: number, index: NearMissIndex, size: number, rand: () => number): number[] => {
+export const withPartners = (anchors: readonly number[], partners: number, index: NearMissIndex, size: number, rand: () => number, focus?: NearMissFocus): number[] => {
   const extra = anchors.slice(0, partners).map((a) => {
-    const edits = index.of(a)
-    if (edits.length === 0) return Math.floor(rand() * size)
+    const all = index.of(a)
+    if (all.length === 0) return Math.floor(rand() * size)
+    const focused = focus === undefined ? [] : all.filter((_, g) => index.changed(a)[g].some((w) => focus.words.has(w)))
+    const edits = focus !== undefined && focused.length > 0 && rand() < focus.share ? focused : all
     const group = edits[Math.floor(rand() * edits.length)]
     return group[Math.floor(rand() * group.length)]
   })

@@ -18,7 +18,7 @@ import { importCheckpoint, trainingOnly } from '../compile/checkpoint.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../cmga/config-file.js'
 import { randomWeights } from '../compile/random-init.js'
-import { lossNames, modeObjectives, needsItmNoise } from '../../models/cmga/train-step.js'
+import { lossNames, modeObjectives, needsItmBias, needsItmNoise } from '../../models/cmga/train-step.js'
 import { encodeSafetensors } from '../../runtime/safetensors/index.js'
 import type { TrainState } from './checkpoint.js'
 import { hasCheckpoint, initialState, loadCheckpoint, weightTensors } from './checkpoint.js'
@@ -83,6 +83,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--neg-temp', (o) => o.negTemp],
   ['--flip', (o) => o.flip],
   ['--near-misses', (o) => o.nearMisses],
+  ['--near-miss-focus', (o) => (o.nearMissFocus === undefined || o.nearMissFocus.share === 0 ? undefined : `${o.nearMissFocus.words.join(',')}:${o.nearMissFocus.share}`)],
   ['--batch', (o) => o.batch],
   ['--max-length', (o) => o.length],
   ['--lr', (o) => o.lr],
@@ -219,7 +220,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     tokenizer: vocab.right.definition,
     tokenizerOptions: vocab.right.options,
     ...(m === undefined ? {} : { vocab: { special: [...m.special], maskId: m.maskId, size: m.size } }),
-    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, nearMisses: o.nearMisses }
+    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), itmBias: needsItmBias(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, nearMisses: o.nearMisses, ...(o.nearMissFocus === undefined ? {} : { nearMissFocus: o.nearMissFocus }) }
   })
   const r = await trainLoop(run, {
     config: c,

@@ -55,7 +55,10 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          softmax(score_global / --neg-temp), the positive excluded), random
                          (uniform among the others) or mixed (random for the first half of the
                          batch, hard for the rest); the spec's training note says why hard
-                         negatives can leave the ITM loss at its prior
+                         negatives can leave the ITM loss at its prior; partner: with
+                         --near-misses, a pair and its near-miss partner are each other's
+                         negative, the rest hard, and never a caption meaning the same as the
+                         positive's (equal words, or a shapes-world synonym)
   --neg-temp T           sampling temperature of --itm-negatives sample (default 0.05)
   --flip F               horizontal flip of each image with probability 1/2: swap (default) mirrors
                          the image and swaps the words left and right in its caption; plain mirrors
@@ -65,6 +68,9 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          a pair of the batch, another whose caption differs in one word or in two
                          words swapped, so contrast and ITM's hard negatives meet the
                          near-identical pairs a re-rank must tell apart
+  --near-miss-focus W:S  with share S (0 to 1), a partner's edit is drawn among those that change
+                         one of the comma-listed words W (e.g. left,right,above,below:0.5: the
+                         relation, which contrast of bags of words cannot see), where it has one
   --warmup-keep STEPS    keep-rate warm-up: keep rate 1 at first, cosine to the config's rate over
                          STEPS steps, quantized to --keep-levels levels (one graph each); default 0
   --seed S               seed of the initial weights, data order, flips, MLM masks and ITM
@@ -120,7 +126,7 @@ const objectivesOf = (values: Values): E.Either<CmgaError, readonly Objective[]>
 const negativesOf = (values: Values, objectives: readonly Objective[]) =>
   pipe(
     E.Do,
-    E.bind('itmNegatives', () => oneOf<NegativeChoice['kind']>('train', values, 'itm-negatives', ['hard', 'sample', 'random', 'mixed'], 'hard')),
+    E.bind('itmNegatives', () => oneOf<NegativeChoice['kind']>('train', values, 'itm-negatives', ['hard', 'sample', 'random', 'mixed', 'partner'], 'hard')),
     E.bind('negTemp', () => number('train', values, 'neg-temp', 0.05, (x) => x > 0 && x <= 100, 'a number in (0, 100]')),
     E.chainFirst(({ itmNegatives }) =>
       values['itm-negatives'] !== undefined && !objectives.includes('itm')
@@ -130,6 +136,18 @@ const negativesOf = (values: Values, objectives: readonly Objective[]) =>
           : E.right(undefined)
     )
   )
+
+/** `--near-miss-focus WORD,WORD,...:SHARE`. */
+const focusOf = (values: Values): E.Either<CmgaError, { words: string[]; share: number } | undefined> => {
+  const v = values['near-miss-focus']
+  if (v === undefined) return E.right(undefined)
+  const m = /^([^:]+):([0-9.eE+-]+)$/.exec(String(v))
+  const words = m === null ? [] : m[1].split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '')
+  const share = m === null ? NaN : Number(m[2])
+  return words.length === 0 || !(share >= 0 && share <= 1)
+    ? fail('usage', `cmga train: --near-miss-focus takes WORD,WORD,...:SHARE with SHARE in [0, 1] (e.g. left,right,above,below:0.5), not "${String(v)}"`)
+    : E.right({ words, share })
+}
 
 /** Required paths and the run's numbers. */
 const parseCore = (values: Values) =>
@@ -149,6 +167,10 @@ const parseCore = (values: Values) =>
     E.bindW('negatives', ({ objectives }) => negativesOf(values, objectives)),
     E.bind('flip', () => oneOf<FlipMode>('train', values, 'flip', ['swap', 'plain', 'none'], 'swap')),
     E.bind('nearMisses', () => number('train', values, 'near-misses', 0, (x) => x >= 0 && x <= 0.5, 'a number in [0, 0.5]')),
+    E.bind('nearMissFocus', () => focusOf(values)),
+    E.chainFirst(({ nearMisses }) =>
+      values['near-miss-focus'] !== undefined && nearMisses === 0 ? fail('usage', 'cmga train: --near-miss-focus needs --near-misses above 0') : E.right(undefined)
+    ),
     E.bind('warmupKeep', () => integer('train', values, 'warmup-keep', 0, 0)),
     E.bind('seed', () => integer('train', values, 'seed', 0, 0, 2 ** 32 - 1)),
     E.bind('length', () => integer('train', values, 'max-length', 0, 2))
@@ -181,6 +203,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         negTemp: f.negatives.negTemp as number,
         flip: f.flip,
         nearMisses: f.nearMisses as number,
+        ...(f.nearMissFocus === undefined ? {} : { nearMissFocus: f.nearMissFocus }),
         steps: f.steps,
         batch: f.batch,
         length: f.length, // 0: the default (see TrainRequest)
@@ -275,7 +298,7 @@ export const trainCommand: Command = {
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
-    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }
   },
   run: async (values, log) => {
     const req = parse(aliased(values, 'max-length', 'max-len'))

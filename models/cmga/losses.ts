@@ -74,9 +74,14 @@ const hardNegatives = (score: F32, axis: 0 | 1): I64 => {
  * argmax(score + temperature * noise), the same argmax without dividing by a small
  * temperature); `random` is uniform over the others (argmax of the noise alone);
  * `mixed` is random for the first floor(B/2) texts and images, hard for the rest.
+ * `partner` reads `itm_bias` [B, B] from the data pipeline instead and takes
+ * argmax(score_global + bias): the pipeline raises the pairs it wants as negatives (a
+ * near-miss partner) and sinks those that are not negatives at all (the same caption,
+ * or a caption meaning the same scene), so no positive is ever labelled 0.
  */
 export type NegativeChoice =
   | { readonly kind: 'hard' }
+  | { readonly kind: 'partner' }
   | { readonly kind: 'sample'; readonly temperature: number }
   | { readonly kind: 'random' }
   | { readonly kind: 'mixed' }
@@ -91,10 +96,14 @@ export interface Negatives {
 const firstHalf = (B: number, axis: 0 | 1): F32 =>
   constant(fromNumbers('float32', [B, B], Array.from({ length: B * B }, (_, k) => ((axis === 0 ? Math.floor(k / B) : k % B) < Math.floor(B / 2) ? 1 : 0))))
 
-/** The negatives of `choice` on `score_global` [B, B]; `noise` [2, B, B] unless `hard`. */
+/** The negatives of `choice` on `score_global` [B, B]; `noise` [2, B, B] (`itm_bias` [B, B] for `partner`) unless `hard`. */
 export const chooseNegatives = (score: F32, choice: NegativeChoice, noise?: F32): Negatives => {
   if (choice.kind === 'hard') return { negImage: hardNegatives(score, 0), negText: hardNegatives(score, 1) }
-  if (noise === undefined) throw new Error(`ITM negatives "${choice.kind}" need the itm_noise input`)
+  if (noise === undefined) throw new Error(`ITM negatives "${choice.kind}" need the ${choice.kind === 'partner' ? 'itm_bias' : 'itm_noise'} input`)
+  if (choice.kind === 'partner') {
+    const key = add(score, noise)
+    return { negImage: hardNegatives(key, 0), negText: hardNegatives(key, 1) }
+  }
   const B = size(score.shape[0])
   const plane = (k: 0 | 1): F32 => reshape(slice(noise, 0, k, k + 1), [B, B])
   const keyOf = (k: 0 | 1): F32 => {

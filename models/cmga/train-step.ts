@@ -44,12 +44,18 @@ export interface TrainObjective {
 /** The name of the noise input of ITM negatives other than `hard`, float32 [2, B, B]. */
 export const ITM_NOISE = 'itm_noise'
 
+/** The name of the bias input of `partner` ITM negatives, float32 [B, B] (image i, text j). */
+export const ITM_BIAS = 'itm_bias'
+
 /** A mode as an objective: its objectives, with the spec's hard negatives. */
 const objectiveOf = (what: TrainMode | TrainObjective): TrainObjective =>
   typeof what === 'string' ? { objectives: modeObjectives[what], negatives: { kind: 'hard' } } : what
 
 /** Whether a train step of `o` takes the `itm_noise` input. */
-export const needsItmNoise = (o: TrainObjective): boolean => o.objectives.includes('itm') && o.negatives.kind !== 'hard'
+export const needsItmNoise = (o: TrainObjective): boolean => o.objectives.includes('itm') && o.negatives.kind !== 'hard' && o.negatives.kind !== 'partner'
+
+/** Whether a train step of `o` takes the `itm_bias` input. */
+export const needsItmBias = (o: TrainObjective): boolean => o.objectives.includes('itm') && o.negatives.kind === 'partner'
 
 /** The loss parts an objective set reports, as output names (`loss` is their sum). */
 export const lossNames = (objectives: readonly Objective[]): readonly string[] => ['loss', ...objectives.map((o) => `loss_${o}`)]
@@ -72,7 +78,8 @@ const total = (xs: readonly F32[]): F32 => {
  * chosen as float32 [], and with ITM its negatives `itm_neg_image`, `itm_neg_text`
  * int64 [B]. Parts not chosen are not built, so the graph uses only their parameters.
  * Inputs: `pixels`, `input_ids`, `attention_mask`, with MLM `mlm_input_ids` and
- * `mlm_labels`, and with ITM negatives other than `hard` `itm_noise` [2, B, B]. Throws
+ * `mlm_labels`, with `partner` ITM negatives `itm_bias` [B, B], and with other ITM
+ * negatives than `hard` `itm_noise` [2, B, B]. Throws
  * a `BuildError` for sizes the model rejects.
  */
 export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, what: TrainMode | TrainObjective): Graph => {
@@ -82,7 +89,7 @@ export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, what: Tra
   const S = c.vision.imageSize
   const pixels = input('pixels', 'float32', [B, 3, S, S])
   const [ids, mask, mlmIds, mlmLabels] = ['input_ids', 'attention_mask', 'mlm_input_ids', 'mlm_labels'].map((n) => input(n, 'int64', [B, L]))
-  const noise = needsItmNoise(o) ? input(ITM_NOISE, 'float32', [2, B, B]) : undefined
+  const noise = needsItmNoise(o) ? input(ITM_NOISE, 'float32', [2, B, B]) : needsItmBias(o) ? input(ITM_BIAS, 'float32', [B, B]) : undefined
   const has = (x: Objective): boolean => o.objectives.includes(x)
   const parts: Partial<Record<Objective, F32>> = {}
   const negatives: Record<string, I64> = {}
