@@ -177,7 +177,10 @@ test('bad use: one clear message each', async () => {
     [trainArgs(join(root, 'x8'), 10, '--objectives', 'itc,ftc', '--itm-negatives', 'random'), /--itm-negatives needs the itm objective/],
     [trainArgs(join(root, 'x9'), 10, '--neg-temp', '0.1'), /--neg-temp is the temperature of --itm-negatives sample/],
     [trainArgs(join(root, 'x10'), 10, '--lr-floor', '2'), /--lr-floor must be a number in \[0, 1\]/],
-    [trainArgs(join(root, 'x11'), 10, '--near-misses', '0.7'), /--near-misses must be a number in \[0, 0.5\]/]
+    [trainArgs(join(root, 'x11'), 10, '--near-misses', '0.7'), /--near-misses must be a number in \[0, 0.5\]/],
+    [trainArgs(join(root, 'x12'), 10, '--near-miss-focus', 'left:0.5'), /--near-miss-focus needs --near-misses above 0/],
+    [trainArgs(join(root, 'x13'), 10, '--near-misses', '0.5', '--near-miss-focus', 'left,right'), /--near-miss-focus takes WORD,WORD,...:SHARE/],
+    [trainArgs(join(root, 'x14'), 10, '--near-misses', '0.5', '--near-miss-focus', 'left:1.5'), /--near-miss-focus takes WORD,WORD,...:SHARE with SHARE in \[0, 1\]/]
   ]
   for (const [args, message] of cases) {
     const r = await cli(...args)

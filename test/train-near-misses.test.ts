@@ -10,7 +10,7 @@ import sharp from 'sharp'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Batch } from '../apps/train/data.js'
-import { makePipeline } from '../apps/train/data.js'
+import { ITM_BIAS_EXCLUDE, ITM_BIAS_PARTNER, itmBias, makePipeline } from '../apps/train/data.js'
 import { nearMissIndex, partnersIn, withPartners } from '../apps/train/near-misses.js'
 import { mulberry32 } from '../runtime/prng.js'
 import { loadTokenizer } from '../runtime/text/index.js'
@@ -62,6 +62,42 @@ test('partners: after the anchors, a near miss each (an edit drawn uniformly), e
     counts.set(captions[b[2]], (counts.get(captions[b[2]]) ?? 0) + 1)
   }
   for (const c of [1, 2, 3]) assert.ok(Math.abs((counts.get(captions[c]) ?? 0) / 3000 - 1 / 3) < 0.04, `edit of ${captions[c]}: ${counts.get(captions[c])}`)
+})
+
+test('focus: at its share, the partner comes from the edits of the focus words; without such an edit, any edit', () => {
+  const ix = nearMissIndex(captions)
+  assert.equal(ix.changed(0).map((w) => [...w].sort().join(' ')).sort(), ['blue red', 'left', 'red'], 'the words each edit of 0 changes')
+  const focus = { words: new Set(['left', 'right']), share: 0.6 }
+  const rand = mulberry32(11)
+  let relation = 0
+  const n = 4000
+  for (let k = 0; k < n; k++) if (withPartners([0], 1, ix, captions.length, rand, focus)[1] === 1) relation++
+  // 0.6 focused, and a third of the unfocused 0.4
+  assert.ok(Math.abs(relation / n - (0.6 + 0.4 / 3)) < 0.03, `relation partners ${relation} of ${n}`)
+  const none = { words: new Set(['above']), share: 1 }
+  const drawn = new Set(Array.from({ length: 300 }, () => withPartners([0], 1, ix, captions.length, rand, none)[1]))
+  assert.equal([...drawn].sort(), [1, 2, 3], 'no edit changes "above": drawn among all')
+})
+
+test('itm_bias: a partner pair raised both ways, same-meaning captions (equal or shapes-world synonyms) sunk, the rest 0', () => {
+  const batch = [
+    'a red circle left of a blue square', // 0, anchor of 3
+    'a green circle above a red square', // 1, anchor of 4
+    'a blue square right of a red circle', // 2: a synonym of 0
+    'a red circle right of a blue square', // 3: partner of 0
+    'a green circle above a red square' // 4: "partner" of 1 that is the same caption: not raised
+  ]
+  const b = itmBias(batch, 2)
+  assert.equal(b.shape, [5, 5])
+  const at = (i: number, j: number): number => b.data[i * 5 + j]
+  assert.is(at(0, 3), ITM_BIAS_PARTNER)
+  assert.is(at(3, 0), ITM_BIAS_PARTNER)
+  assert.is(at(0, 2), ITM_BIAS_EXCLUDE)
+  assert.is(at(2, 0), ITM_BIAS_EXCLUDE)
+  assert.is(at(1, 4), ITM_BIAS_EXCLUDE, 'equal captions are never negatives, partner or not')
+  assert.is(at(2, 3), 0)
+  assert.is(at(0, 0), 0, 'the diagonal is left to the graph')
+  assert.ok(ITM_BIAS_PARTNER > 2, 'beyond any difference of two cosines')
 })
 
 test('pipeline: --near-misses puts partners after anchors, flipped with their anchor, the same batch for the same step', async () => {

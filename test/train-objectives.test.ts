@@ -16,9 +16,9 @@ import * as d from '../dsl/index.js'
 import { readConfigFile } from '../apps/cmga/config-file.js'
 import type { NegativeChoice } from '../models/cmga/losses.js'
 import { chooseNegatives } from '../models/cmga/losses.js'
-import { cmgaTrainStep, ITM_NOISE, trainingLossGraph } from '../models/cmga/train-step.js'
+import { cmgaTrainStep, ITM_BIAS, ITM_NOISE, trainingLossGraph } from '../models/cmga/train-step.js'
 import { mulberry32 } from '../runtime/prng.js'
-import { gumbelNoise } from '../apps/train/data.js'
+import { gumbelNoise, ITM_BIAS_EXCLUDE, ITM_BIAS_PARTNER } from '../apps/train/data.js'
 
 const get = <A>(e: E.Either<{ message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
@@ -73,6 +73,30 @@ test('sampled negatives: a tiny temperature is the argmax; a large one spreads; 
     assert.equal(mixed.text.slice(B / 2), hard.text.slice(B / 2))
   }
   assert.ok(seen.size >= 5, `temperature 10 picks ${seen.size} different images`)
+})
+
+test('partner negatives: the raised partner, never a sunk pair, else the argmax; the graph takes itm_bias [B, B]', () => {
+  const s = d.input('score', 'float32', [B, B])
+  const bias = d.input(ITM_BIAS, 'float32', [B, B])
+  const neg = chooseNegatives(s, { kind: 'partner' }, bias)
+  const g = d.graph('negatives', [s, bias], { image: neg.negImage, text: neg.negText })
+  const score = scores(3)
+  const hard = negatives({ kind: 'hard' }, score, gumbelNoise([2, B, B], mulberry32(0)))
+  const b = new Float32Array(B * B)
+  b[0 * B + 5] = b[5 * B + 0] = ITM_BIAS_PARTNER // 0 and 5 are partners
+  const sunk = hard.text[1] // image 1's hard text may not be a negative
+  b[1 * B + sunk] = b[sunk * B + 1] = ITM_BIAS_EXCLUDE
+  const out = get(evaluate(g, { score: { dtype: 'float32', shape: [B, B], data: score }, [ITM_BIAS]: { dtype: 'float32', shape: [B, B], data: b } }))
+  const image = Array.from(out.image.data as BigInt64Array, Number)
+  const text = Array.from(out.text.data as BigInt64Array, Number)
+  assert.is(text[0], 5)
+  assert.is(text[5], 0)
+  assert.is(image[0], 5)
+  assert.is(image[5], 0)
+  assert.ok(text[1] !== sunk && text[1] !== 1, `image 1: text ${text[1]}`)
+  for (const k of [2, 3, 4, 6, 7]) if (k !== sunk) assert.is(text[k], hard.text[k], `image ${k}: the argmax where the bias is 0`)
+  const graph = trainingLossGraph(c, 4, 6, { objectives: ['itc', 'ftc', 'itm'], negatives: { kind: 'partner' } })
+  assert.equal(graph.inputs.map((i) => [i.attrs.name, i.shape]).slice(3), [[ITM_BIAS, [4, 4]]])
 })
 
 test('a mode is the graph it was; hard negatives take no noise input, the others do', () => {
