@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
@@ -164,6 +164,26 @@ test('eval retrieval: each pair of both directions computed once gives the re-ra
     assert.equal(r[name], recallOf(ids.slice(0, s.images), ids.slice(s.images), a.imageTexts, a.textImage), name)
   }
   await rt.close()
+})
+
+test('re-ranking through the prefix cache (prefix once per image, suffix per pair) gives the ITM verdicts of vision_joint per pair', async () => {
+  // The same model directory without the two prefix-cache stages: the runtime then runs vision_joint per pair.
+  const plain = join(root, 'model-no-prefix')
+  cpSync(model, plain, { recursive: true })
+  const m = json(join(plain, 'manifest.json'))
+  delete m.stages.vision_prefix
+  delete m.stages.vision_joint_suffix
+  writeFileSync(join(plain, 'manifest.json'), JSON.stringify(m))
+  const a = get(readAnnotations(ds.albef, 'test'))
+  const px = get(await loadImages(a.images.map((p) => join(ds.images, p)), 32, { onError: 'fail' }))
+  const [cached, joint] = [runtime(), get(openRuntime(plain, { workers: 0 }))]
+  assert.equal([cached.hasPrefixCache, joint.hasPrefixCache], [true, false])
+  const tf = get(await cached.encodeTexts(a.texts.slice(0, 7))())
+  const pairs = a.images.flatMap((_, i) => tf.texts.map((_, j) => [i, j] as const)).filter((_, n) => n % 3 !== 1)
+  const [x, y] = [get(await cached.match(px.pixels, tf, pairs)()), get(await joint.match(px.pixels, tf, pairs)())]
+  assert.is(x.length, pairs.length)
+  x.forEach((v, n) => assert.ok(Math.abs(v.logOdds - y[n].logOdds) <= 1e-5 * (1 + Math.abs(y[n].logOdds)), `pair ${pairs[n].join(',')}: ${v.logOdds} vs ${y[n].logOdds}`))
+  await Promise.all([cached.close(), joint.close()])
 })
 
 test('int8 (--quantize int8 --int8-min-elements): every stage a re-rank runs is quantized; index, retrieve and eval retrieval run on it', async () => {

@@ -1,11 +1,15 @@
 /**
- * The text-independent prefix split (compiler/passes/split-prefix.ts) of the joint
- * vision graph: prefix then suffix computes what the whole graph does, and the cut is
- * the residual stream entering the first compression block.
+ * The text-independent prefix split (compiler/passes/split-prefix.ts, after
+ * hoist-rows.ts) of the joint vision graph: prefix then suffix computes what the whole
+ * graph does, and the prefix holds everything that does not read the text, up to the
+ * first compression block's token selection and the row-wise work after it.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import type { Graph } from '../compiler/ir/graph.js'
+import { topo, topoFrom } from '../compiler/ir/graph.js'
+import { isOp } from '../compiler/ir/node.js'
 import { toNumbers } from '../compiler/ir/tensor.js'
 import { splitPrefix } from '../compiler/passes/split-prefix.js'
 import { readConfigFile } from '../apps/cmga/config-file.js'
@@ -23,9 +27,18 @@ test('prefix + suffix = the joint vision graph (unfused and fused)', async () =>
   assert.ok(E.isRight(split))
   if (E.isLeft(split)) return
   const [prefix, suffix] = split.right.map((s) => s.graph)
-  const T = (c.vision.imageSize / c.vision.patchSize) ** 2 + 1
-  assert.equal(prefix.outputs[0].node.shape, ['B', T, c.vision.width], 'all tokens enter the first compression block')
+  assert.equal(prefix.outputs[0].node.shape.length, 2, 'the cut values packed in one [B, P] value')
   assert.equal(suffix.inputs.map((i) => i.attrs.name), ['vision_prefix', 'text_cls'])
+  // The first compression block's MLP and the next block's QKV projection run on every
+  // token in the prefix; per pair, the suffix runs them on the fused token alone.
+  const M = (c.vision.imageSize / c.vision.patchSize) ** 2
+  const first = c.compression.layers[0]
+  const rowsThrough = (g: Graph, weight: string): number[] =>
+    topo(g).filter((n) => n.op === 'MatMul' && topoFrom([n.inputs[1]]).some((m) => isOp(m, 'Param') && m.attrs.name === weight)).map((n) => n.shape[1] as number).sort((a, b) => a - b)
+  for (const w of [`visual_encoder.blocks.${first}.mlp.fc1.weight`, `visual_encoder.blocks.${first + 1}.attn.qkv.weight`]) {
+    assert.equal(rowsThrough(prefix, w), [1, M], `${w} in the prefix`)
+    assert.equal(rowsThrough(suffix, w).slice(0, 1), [1], `${w} in the suffix`)
+  }
   const feeds = { pixels: randomTensor('float32', [3, 3, c.vision.imageSize, c.vision.imageSize], 1), text_cls: randomTensor('float32', [3, c.text.width], 2) }
   const whole = await runGraph(stageGraph(c, 'vision_joint'), feeds, weights)
   const all = deployGraphs(c)

@@ -1,8 +1,11 @@
 /**
  * The deployment graphs of a compiled model directory: the stage graphs of `graphs.ts`,
  * plus the text-independent prefix of the joint vision graph split off as two more
- * stages (`vision_prefix`: pixels -> the visual tokens entering the first compression
- * block; `vision_joint_suffix`: those tokens and `text_cls` -> what `vision_joint`
+ * stages (`vision_prefix`: pixels -> everything the rest reads that does not depend on
+ * the text, packed in one [B, P] value: the first compression block's attention
+ * output, keys and image guidance, and, with the row-wise work moved before the token
+ * gather (`hoist-rows.ts`), that block's MLP and the next block's QKV projection for
+ * every token; `vision_joint_suffix`: that value and `text_cls` -> what `vision_joint`
  * outputs), each optimized by the default passes and, unless turned off, the fusions.
  * @since 0.1.0
  */
@@ -16,6 +19,7 @@ import { defaultPasses, runPipeline } from '../../compiler/passes/pipeline.js'
 import type { FusionOptions } from '../../compiler/passes/fusions/index.js'
 import { fusionPasses } from '../../compiler/passes/fusions/index.js'
 import { splitPrefix } from '../../compiler/passes/split-prefix.js'
+import { hoistRows } from '../../compiler/passes/hoist-rows.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { stageGraph, stages } from '../../models/cmga/graphs.js'
 import type { CmgaStage } from '../../models/cmga/stages.js'
@@ -45,10 +49,10 @@ const optimize = (stage: CmgaStage, g: Graph, passes: readonly Pass[]): DeployGr
   return { stage, graph: r.graph, stats: r.stats }
 }
 
-/** The joint vision graph's prefix and suffix, unoptimized (none when the graph does not use the text). */
+/** The joint vision graph's prefix and suffix, unoptimized but for the row-wise work moved before the gather (none when the graph does not use the text). */
 export const splitJointVision = (c: CmgaConfig): E.Either<CmgaError, readonly { stage: CmgaStage; graph: Graph }[]> =>
   pipe(
-    tryBuild(() => runPipeline(stageGraph(c, 'vision_joint'), defaultPasses).graph),
+    tryBuild(() => runPipeline(stageGraph(c, 'vision_joint'), [...defaultPasses, hoistRows(['text_cls'])]).graph),
     E.chain((g) =>
       !g.inputs.some((i) => i.attrs.name === 'text_cls')
         ? E.right([])
