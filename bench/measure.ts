@@ -131,6 +131,9 @@ const profileWith = async (create: (prefix: string) => Promise<ort.InferenceSess
   return [...ops].map((op): [string, number] => [op, medianOf(measured.map((m) => m.get(op) ?? 0)) / 1000]).sort((a, b) => b[1] - a[1])
 }
 
+/** The 1, 5 and 15 minute load averages, as the results files print them. */
+export const loadAverages = (): string => loadavg().map((x) => x.toFixed(2)).join(' ')
+
 /** The machine, for the results file. */
 export const machine = (): Record<string, string> => {
   const c = cpus()
@@ -147,6 +150,6 @@ export const machine = (): Record<string, string> => {
     node: process.version,
     onnxruntime: `onnxruntime-node ${ortVersion} (CPU)`,
     threads: `${THREADS} intra-op, 1 inter-op`,
-    load: loadavg().map((x) => x.toFixed(2)).join(' ')
+    load: loadAverages()
   }
 }

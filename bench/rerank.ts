@@ -25,7 +25,6 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
@@ -34,7 +33,7 @@ import { loadImages } from '../runtime/images/batch.js'
 import type { Annotations } from '../apps/retrieval/annotations.js'
 import type { EvalReport } from '../apps/retrieval/evaluate.js'
 import type { Engine, Tensors } from '../runtime/model/engine.js'
-import { machine, medianOf, settle } from './measure.js'
+import { loadAverages, machine, medianOf, settle } from './measure.js'
 
 // -------------------------------------------------------------------------------------
 // set-up
@@ -75,7 +74,6 @@ const get = <A>(e: E.Either<{ message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
   return e.right
 }
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ')
 
 /** The code before, unpacked once under --work with this tree's node_modules. */
 const beforeTree = (): string => {
@@ -218,18 +216,18 @@ const main = async (): Promise<void> => {
   console.log(`warm-up on 4 images (${variants.map((v) => v.name).join(', ')}), then ${ROUNDS} rounds; ${asked} re-rank verdicts asked a run`)
   for (const o of opened) await o.evaluate(subset(data.a, 4), Math.min(K, 4))
   for (let r = 0; r < ROUNDS; r++) {
-    const loadBefore = load()
+    const loadBefore = loadAverages()
     // alternate the order each round so neither side always follows the other
     const order = r % 2 === 0 ? opened : [...opened].reverse()
     const byName = new Map<string, { seconds: number; report: EvalReport; stages: Map<string, number> }>()
     for (const o of order) {
       const x = await o.evaluate(data.a, K)
       byName.set(o.v.name, x)
-      console.log(`round ${r + 1}: ${o.v.name} ${x.seconds.toFixed(1)} s (${(asked / x.seconds).toFixed(2)} pairs/s), load ${load()}`)
+      console.log(`round ${r + 1}: ${o.v.name} ${x.seconds.toFixed(1)} s (${(asked / x.seconds).toFixed(2)} pairs/s), load ${loadAverages()}`)
     }
     const xs = opened.map((o) => byName.get(o.v.name) as { seconds: number; report: EvalReport; stages: Map<string, number> })
     if (r === 0) reports.push(...xs.map((x) => x.report))
-    rounds.push({ loadBefore, loadAfter: load(), seconds: xs.map((x) => x.seconds), stages: xs.map((x) => x.stages) })
+    rounds.push({ loadBefore, loadAfter: loadAverages(), seconds: xs.map((x) => x.seconds), stages: xs.map((x) => x.stages) })
   }
   // what one run of each stage costs, alone: 4 images x 16 texts (64 pairs, 4 runs of 16), the faster of 2
   const costs: Map<string, number>[] = []

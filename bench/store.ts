@@ -13,13 +13,14 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
 import { connect, lanceWriter, openLanceStore } from '../apps/retrieval/store/lance.js'
 import type { ImageStore, Search } from '../apps/retrieval/store/store.js'
 import { bruteForce } from '../apps/retrieval/store/store.js'
+import { loadAverages, machine } from './measure.js'
 import { mixture } from './synthetic.js'
 
 // -------------------------------------------------------------------------------------
@@ -151,7 +152,8 @@ const measure = async (n: number, T: number, partitions: number): Promise<SizeRe
 // -------------------------------------------------------------------------------------
 
 const report = (rs: readonly SizeResult[], load: { before: string; after: string }): string => {
-  const c = cpus()
+  const m = machine()
+  const cores = cpus().length
   const lancedb = (): string => {
     try {
       return execFileSync('node', ['-p', "require('./node_modules/@lancedb/lancedb/package.json').version"], { encoding: 'utf8' }).trim()
@@ -163,8 +165,8 @@ const report = (rs: readonly SizeResult[], load: { before: string; after: string
   const lines = [
     '# Gallery store benchmark (bench/store.ts)',
     '',
-    `Machine: ${c[0]?.model ?? 'unknown'} x ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, @lancedb/lancedb ${lancedb()}.`,
-    `The CPU was shared with another process's work during the run (load average ${load.before} before, ${load.after} after, on ${c.length} cores): latencies are upper bounds of an idle machine's.`,
+    `Machine: ${m.cpu} cores, ${m.memory}, node ${m.node}, @lancedb/lancedb ${lancedb()}.`,
+    `The CPU was shared with another process's work during the run (load average ${load.before} before, ${load.after} after, on ${cores} cores): latencies are upper bounds of an idle machine's.`,
     '',
     `Synthetic features: embed dim ${dim}, global features from a Gaussian mixture of ${CLUSTERS} clusters (points = unit centre + N(0, ${SPREAD}^2/${dim}) per dim, L2-normalised), tokens drawn around their image's global feature. Queries: ${Q} fresh draws of the mixture, one at a time after 5 warm-up queries. Token multivectors are scaled down with the gallery so it fits the disk (196 tokens x 1M images x 256 x 4 B would be 200 GB): the tokens column is stated per row.`,
     '',
@@ -188,14 +190,14 @@ const report = (rs: readonly SizeResult[], load: { before: string; after: string
 }
 
 const main = async (): Promise<void> => {
-  const before = loadavg().map((x) => x.toFixed(2)).join(' ')
+  const before = loadAverages()
   const rs: SizeResult[] = []
   for (const [k, n] of sizes.entries()) {
     const T = tokensPer[k] ?? tokensPer[tokensPer.length - 1]
     process.stderr.write(`gallery of ${n} images, ${T} tokens each\n`)
     rs.push(await measure(n, T, partitionsPer[k] ?? Math.round(Math.sqrt(n))))
     // Written after each size, so that a long run keeps what it measured.
-    writeFileSync(String(flags.out), report(rs, { before, after: loadavg().map((x) => x.toFixed(2)).join(' ') }))
+    writeFileSync(String(flags.out), report(rs, { before, after: loadAverages() }))
   }
   process.stdout.write(readFileSync(String(flags.out), 'utf8'))
 }
