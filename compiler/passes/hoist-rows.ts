@@ -18,6 +18,7 @@
 import type { Node } from '../ir/node.js'
 import { make } from '../ir/node.js'
 import type { OpKind } from '../ir/ops.js'
+import { groups } from '../ir/ops.js'
 import type { Pass } from './pass.js'
 import { as } from './match.js'
 import { bound, rule, rulePass } from './rewrite.js'
@@ -57,10 +58,8 @@ export const inputsRead = (n: Node): ReadonlySet<string> => {
 // row-wise ops
 // -------------------------------------------------------------------------------------
 
-const elementwise: ReadonlySet<OpKind> = new Set<OpKind>(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Abs', 'Cast'])
-
-/** The ops this pass moves. */
-export const ROW_WISE_OPS: readonly OpKind[] = [...elementwise, 'LayerNormalization', 'MatMul', 'Slice']
+/** The ops this pass moves: the elementwise groups of the op record, a layer norm, a product, a slice. */
+export const ROW_WISE_OPS: readonly OpKind[] = [...groups.unary, ...groups.binary, ...groups.ternary, 'LayerNormalization', 'MatMul', 'Slice']
 
 /** A value that is the same for every row of a rank-`r` value it is combined with: no input, and no extent on axes 0 and 1. */
 const rowConstant = (c: Node, r: number): boolean => inputsRead(c).size === 0 && c.shape.every((d, i) => i + r - c.shape.length >= 2 || d === 1)
