@@ -24,7 +24,8 @@ import type { BertTokenizer } from '../../runtime/text/index.js'
 import { preCaption } from '../../runtime/text/index.js'
 import type { MaskingVocab } from './mlm.js'
 import { maskTokens } from './mlm.js'
-import { nearMissIndex, partnersIn, withPartners } from './near-misses.js'
+import type { FocusOption } from './near-misses.js'
+import { captionKey, nearMissIndex, partnersIn, withPartners } from './near-misses.js'
 
 // -------------------------------------------------------------------------------------
 // annotations
@@ -140,7 +141,7 @@ export interface PipelineOptions {
   /** Share of each batch made of near-miss partners (`near-misses.ts`; 0: none, at most 0.5). */
   readonly nearMisses?: number
   /** Where partners are drawn first (`NearMissFocus`), as its words and share. */
-  readonly nearMissFocus?: { readonly words: readonly string[]; readonly share: number }
+  readonly nearMissFocus?: FocusOption
 }
 
 /** A batch: the feeds of a mode's train-step graph, by input name. */
@@ -193,7 +194,7 @@ export const ITM_BIAS_PARTNER = 4
  */
 export const itmBias = (captions: readonly string[], partners: number): HostTensor<'float32'> => {
   const B = captions.length
-  const key = captions.map((c) => meaningOf(c) ?? c.toLowerCase().split(/\s+/).filter((w) => w !== '').join(' '))
+  const key = captions.map((c) => meaningOf(c) ?? captionKey(c))
   const data = new Float32Array(B * B)
   for (let i = 0; i < B; i++) for (let j = 0; j < B; j++) if (i !== j && key[i] === key[j]) data[i * B + j] = ITM_BIAS_EXCLUDE
   const anchors = B - partners

@@ -19,6 +19,7 @@ import type { RunRecord, TrainState } from './checkpoint.js'
 import { saveCheckpoint } from './checkpoint.js'
 import { compileTraining } from './compile.js'
 import type { Batch, FlipMode, Pipeline } from './data.js'
+import type { FocusOption } from './near-misses.js'
 import type { StepSession } from './runner.js'
 import { makeRunner, openStepSession } from './runner.js'
 import { learningRate } from './schedule.js'
@@ -40,7 +41,7 @@ export interface RunOptions {
   /** Share of each batch made of near-miss partners (0: batches drawn plainly). */
   readonly nearMisses: number
   /** Where partners are drawn first (`NearMissFocus`): its words and share; share 0 is none. */
-  readonly nearMissFocus?: { readonly words: readonly string[]; readonly share: number }
+  readonly nearMissFocus?: FocusOption
   readonly steps: number
   readonly batch: number
   /** Tokens per text. */

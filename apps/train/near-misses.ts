@@ -35,6 +35,12 @@ export interface NearMissFocus {
   readonly share: number
 }
 
+/** A focus as options carry it (`--near-miss-focus WORDS:SHARE`); share 0 is none. */
+export interface FocusOption {
+  readonly words: readonly string[]
+  readonly share: number
+}
+
 /** Captions longer than this many words are matched on single-word changes only (swaps cost words²). */
 export const SWAP_WORDS_MAX = 16
 
@@ -42,7 +48,8 @@ export const SWAP_WORDS_MAX = 16
 // index
 // -------------------------------------------------------------------------------------
 
-const words = (caption: string): string[] => caption.toLowerCase().split(/\s+/).filter((w) => w !== '')
+/** A caption as the index compares it: lower case, single spaces, trimmed. */
+export const captionKey = (caption: string): string => caption.toLowerCase().split(/\s+/).filter((w) => w !== '').join(' ')
 
 /** The keys a caption shares with each of its near misses (and with no other caption). */
 const keysOf = (w: readonly string[]): string[] => {
@@ -71,7 +78,7 @@ const changedWords = (w: readonly string[], k: string): string[] => {
 export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
   const distinct = new Map<string, number[]>()
   captions.forEach((c, i) => {
-    const key = words(c).join(' ')
+    const key = captionKey(c)
     const list = distinct.get(key)
     if (list === undefined) distinct.set(key, [i])
     else list.push(i)
@@ -93,7 +100,7 @@ export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
       .filter((g) => g.of.length > 0)
     if (edits.length > 0) groups.set(caption, { of: edits.map((g) => g.of), changed: edits.map((g) => g.changed) })
   }
-  const keyOf = captions.map((c) => words(c).join(' '))
+  const keyOf = captions.map(captionKey)
   return { covered: keyOf.filter((k) => groups.has(k)).length, of: (i) => groups.get(keyOf[i])?.of ?? [], changed: (i) => groups.get(keyOf[i])?.changed ?? [] }
 }
 

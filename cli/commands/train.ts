@@ -14,6 +14,7 @@ import type { Objective, TrainMode } from '../../models/cmga/train-step.js'
 import { lossNames, modeObjectives, objectiveNames } from '../../models/cmga/train-step.js'
 import type { FlipMode } from '../../apps/train/data.js'
 import type { HistoryEntry, RunOptions } from '../../apps/train/loop.js'
+import type { FocusOption } from '../../apps/train/near-misses.js'
 import type { TrainRequest } from '../../apps/train/train.js'
 import { adamwFrom, runTraining } from '../../apps/train/train.js'
 import { hasCheckpoint, latestCheckpoint } from '../../apps/train/checkpoint.js'
@@ -138,7 +139,7 @@ const negativesOf = (values: Values, objectives: readonly Objective[]) =>
   )
 
 /** `--near-miss-focus WORD,WORD,...:SHARE`. */
-const focusOf = (values: Values): E.Either<CmgaError, { words: string[]; share: number } | undefined> => {
+const focusOf = (values: Values): E.Either<CmgaError, FocusOption | undefined> => {
   const v = values['near-miss-focus']
   if (v === undefined) return E.right(undefined)
   const m = /^([^:]+):([0-9.eE+-]+)$/.exec(String(v))
