@@ -7,7 +7,7 @@
  * objectives trains only their parameters; a resume with more steps extends a run.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
@@ -160,6 +160,26 @@ test('--resume with more --steps extends the run (random ITM negatives, no flips
   assert.match(errorLine(otherLr), /--lr differs from the run being resumed \(2e-3 there, 1e-3 here\)/)
   const otherNegatives = await cli(...trainArgs(out, 14, '--mode', 'retrieval', '--resume'))
   assert.match(errorLine(otherNegatives), /--itm-negatives differs from the run being resumed \(random there, hard here\); --flip differs from the run being resumed \(none there, swap here\)/)
+})
+
+test('--init uses the vocabulary beside the weights it starts from (their word embeddings are indexed by it)', async () => {
+  await train
+  // run A tokenizes with a vocabulary in another order than the one beside the config
+  const own = readFileSync(join(root, 'vocab.txt'), 'utf8').trim().split('\n')
+  const permuted = [...own.slice(0, 5), ...own.slice(5).reverse()].join('\n') + '\n'
+  const vocabDir = join(root, 'permuted')
+  const a = join(root, 'vocab-a')
+  mkdirSync(vocabDir, { recursive: true })
+  writeFileSync(join(vocabDir, 'vocab.txt'), permuted)
+  const ra = await cli(...trainArgs(a, 2, '--mode', 'retrieval', '--vocab', join(vocabDir, 'vocab.txt'), '--save-every', '1'))
+  assert.is(ra.code, 0, errorLine(ra))
+  for (const init of [join(a, 'weights.safetensors'), join(a, 'checkpoints', 'step-00000001', 'weights.safetensors')]) {
+    const b = join(root, 'vocab-b')
+    const rb = await cli(...trainArgs(b, 2, '--mode', 'retrieval', '--init', init, '--force'))
+    assert.is(rb.code, 0, errorLine(rb))
+    assert.is(readFileSync(join(b, 'vocab.txt'), 'utf8'), permuted, `the vocabulary beside ${init}, not the config's`)
+    assert.ok(rb.stderr.some((l) => l.includes('vocabulary: ') && l.includes('vocab-a')), rb.stderr.join('\n'))
+  }
 })
 
 test('bad use: one clear message each', async () => {

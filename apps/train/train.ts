@@ -192,8 +192,11 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     return fail('io', `cannot create ${req.out}: ${(e as Error).message}`)
   }
   const savedVocab = join(req.out, 'vocab.txt')
-  const vocab = runVocabulary({ given: req.vocab, configPath: req.configPath, saved: req.resume && existsSync(savedVocab) ? savedVocab : undefined }, c, examples.right, o.length)
+  const vocab = runVocabulary({ given: req.vocab, configPath: req.configPath, saved: req.resume && existsSync(savedVocab) ? savedVocab : undefined, init: req.init }, c, examples.right, o.length)
   if (E.isLeft(vocab)) return vocab
+  if (req.init !== undefined && vocab.right.fromCaptions) {
+    ev.log(`warning: no vocab.txt beside ${req.init} and no --vocab: the vocabulary is made from the captions, and the word embeddings of --init are only right if they were trained with that same one`)
+  }
   if (!vocab.right.fromCaptions) {
     const fit = vocabularyFit(vocab.right.source, vocab.right.tokenizer.vocabSize, c.text.vocabSize)
     if (E.isLeft(fit)) return fit

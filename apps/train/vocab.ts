@@ -3,7 +3,9 @@
  * made from the captions when the run has none (the special tokens, then the caption
  * words by frequency, as many as the config's `vocabSize` holds). Whatever is used is
  * saved in the output directory as `vocab.txt`, so a trained model's texts can be
- * tokenized later (`cmga` commands look for `vocab.txt` beside a model).
+ * tokenized later (`cmga` commands look for `vocab.txt` beside a model). A run started
+ * from other weights (`--init`) uses the vocabulary found beside them, since their word
+ * embeddings are indexed by it.
  * @since 0.1.0
  */
 import { existsSync, readFileSync } from 'node:fs'
@@ -37,6 +39,19 @@ export interface VocabChoice {
   readonly configPath: string
   /** A `vocab.txt` from an earlier run (resuming) comes first. */
   readonly saved?: string
+  /**
+   * The weights a run starts from (`--init`): their word embeddings are indexed by the
+   * vocabulary they were trained with, so one found beside them (`vocab.txt` in their
+   * folder, the run folder of a checkpoint, or a compiled model) comes before the
+   * config's and before one made from the captions.
+   */
+  readonly init?: string
+}
+
+/** A `vocab.txt` beside weights: in their folder, or in the run folder of `RUN/checkpoints/step-N/`. */
+export const vocabBesideWeights = (weights: string): string | undefined => {
+  const dir = dirname(weights)
+  return [join(dir, 'vocab.txt'), join(dir, '..', '..', 'vocab.txt')].find((p) => existsSync(p))
 }
 
 /** The tokenizer, and the `vocab.txt` text to save with the run (null when a tokenizer.json was given). */
@@ -56,7 +71,8 @@ export interface RunVocab {
 export const runVocabulary = (choice: VocabChoice, c: CmgaConfig, examples: readonly Example[], length: number): E.Either<CmgaError, RunVocab> => {
   const opts: TokenizerOptions = { maxLength: length, maxPositions: c.text.maxPositions }
   const beside = join(dirname(choice.configPath), 'vocab.txt')
-  const path = [choice.saved !== undefined && existsSync(choice.saved) ? choice.saved : undefined, choice.given, existsSync(beside) ? beside : undefined].find((p) => p !== undefined)
+  const besideInit = choice.init === undefined ? undefined : vocabBesideWeights(choice.init)
+  const path = [choice.saved !== undefined && existsSync(choice.saved) ? choice.saved : undefined, choice.given, besideInit, existsSync(beside) ? beside : undefined].find((p) => p !== undefined)
   if (path !== undefined) {
     return E.chain((src: TokenizerSource) =>
       E.map((tokenizer: BertTokenizer): RunVocab => ({ tokenizer, definition: src, options: opts, text: src.path.endsWith('.json') ? null : readFileSync(src.path, 'utf8'), source: src.path, fromCaptions: false }))(makeTokenizer(src, opts))
