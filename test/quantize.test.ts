@@ -4,8 +4,8 @@
  * close to float32 in onnxruntime.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { existsSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
+import { tempDir } from './support/cli.js'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -58,7 +58,7 @@ test('quantizeInt8: large products become DynamicQuantizeMatMul, outputs stay cl
 })
 
 test('compile --quantize int8 on a model where nothing qualifies says so, and writes nothing', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'cmga-q-')), 'model')
+  const out = join(tempDir('cmga-q-'), 'model')
   const r = compileModel({ config: c, weights, weightsSource: 'random-init:4', weightsSummary: 'test', out, quantize: 'int8' })
   assert.ok(E.isLeft(r) && r.left.kind === 'usage', 'refused')
   assert.match(E.isLeft(r) ? r.left.message : '', /no matrix product of this model qualifies .* compile it without --quantize/)

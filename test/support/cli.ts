@@ -2,7 +2,7 @@
  * Runs the `cmga` CLI in-process and captures what it prints.
  * @since 0.1.0
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { main } from '../../cli/main.js'
@@ -22,8 +22,18 @@ export const cli = async (...args: string[]): Promise<CliRun> => {
   return { code, stdout, stderr }
 }
 
-/** A fresh temporary directory. */
-export const tempDir = (prefix = 'cmga-test-'): string => mkdtempSync(join(tmpdir(), prefix))
+/** Every directory `tempDir` made in this process, removed when the process exits. */
+const made: string[] = []
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A fresh temporary directory, removed with everything in it when the test process exits. */
+export const tempDir = (prefix = 'cmga-test-'): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
 
 /** The error line of a failed run (the one starting with `cmga:`). */
 export const errorLine = (r: CliRun): string => r.stderr.filter((l) => l.startsWith('cmga:')).join('\n')
