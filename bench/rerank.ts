@@ -7,7 +7,9 @@
  * before issue 12's re-rank work) unpacked under --work, and it compiles its own model
  * directories with its own CLI (the same config and `--random-init 0`, so the same
  * weights; `--reuse` keeps the directories of an earlier run). `--variants` picks from
- * before-f32, before-int8, now-f32, now-int8. Each round runs `evaluateRetrieval` of every
+ * before-f32, before-int8, now-f32, now-int8, and now-f32-image, now-int8-image (this
+ * tree's `--rerank-guidance image`: the ITM head reads each image's text-agnostic tokens
+ * instead of a joint-guided vision run per pair). Each round runs `evaluateRetrieval` of every
  * variant once, in alternating order, on the same shapes-world images and captions
  * (`--images` images, 2 captions each, `--k`; the defaults 21 and 8 keep the proportions
  * of issue 12's 42 images, 84 captions, k 16) and times its re-rank phase: from the first
@@ -58,16 +60,18 @@ const work = resolve(String(flags.work))
 const [Ni, K, ROUNDS, BATCH] = [Number(flags.images), Number(flags.k), Number(flags.rounds), Number(flags.batch)]
 const config = resolve(String(flags.config))
 
-/** A variant: whose code, which precision. */
+/** A variant: whose code, which precision, which visual tokens the ITM head reads. */
 interface Variant {
   readonly name: string
   readonly code: 'before' | 'now'
   readonly int8: boolean
+  readonly guidance: 'joint' | 'image'
 }
 const variants: Variant[] = String(flags.variants).split(',').map((name) => {
-  const [code, p] = name.split('-')
-  if ((code !== 'before' && code !== 'now') || (p !== 'f32' && p !== 'int8')) throw new Error(`--variants: ${name} is not before|now-f32|int8`)
-  return { name, code, int8: p === 'int8' }
+  const [code, p, g = 'joint'] = name.split('-')
+  const ok = (code === 'before' || code === 'now') && (p === 'f32' || p === 'int8') && (g === 'joint' || (g === 'image' && code === 'now'))
+  if (!ok) throw new Error(`--variants: ${name} is not before|now-f32|int8 or now-f32|int8-image`)
+  return { name, code, int8: p === 'int8', guidance: g }
 })
 
 const get = <A>(e: E.Either<{ message: string }, A>): A => {
@@ -83,15 +87,24 @@ const beforeTree = (): string => {
     rmSync(dir, { recursive: true, force: true })
     mkdirSync(dir, { recursive: true })
     execFileSync('sh', ['-c', `git -C '${root}' archive ${sha} | tar -x -C '${dir}'`])
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+  }
+  // this tree's node_modules (a tree unpacked by another checkout may point at one gone since)
+  const modules = join(dir, 'node_modules')
+  if (!existsSync(join(modules, 'fp-ts'))) {
+    rmSync(modules, { force: true })
+    symlinkSync(join(root, 'node_modules'), modules)
   }
   return dir
 }
 
+/** Model directories compiled in this run, by code and precision (the guidance is chosen at run time). */
+const made = new Set<string>()
+
 /** A model directory compiled by a tree's own CLI (kept under --reuse). */
 const compiled = (tree: string, v: Variant): string => {
-  const dir = join(work, `model-${v.name}`)
-  if (flags.reuse === true && existsSync(join(dir, 'manifest.json'))) return dir
+  const dir = join(work, `model-${v.code}-${v.int8 ? 'int8' : 'f32'}`)
+  if (made.has(dir) || (flags.reuse === true && existsSync(join(dir, 'manifest.json')))) return dir
+  made.add(dir)
   const q = v.int8 ? ['--quantize', 'int8'] : []
   console.log(`compiling ${v.name} ...`)
   execFileSync('node', [join(tree, 'bin/cmga.mjs'), 'compile', '--config', config, '--random-init', '0', ...q, '--out', dir, '--force'], { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -182,7 +195,7 @@ const open = async (v: Variant, tree: string, model: string, data: { dir: string
         t.spent.clear()
       }
     }
-    const r = get(await ev.evaluateRetrieval(rt, a, { root: data.dir, candidates: 128, k, itmWeight: 0.1, onError: 'fail', onProgress })())
+    const r = get(await ev.evaluateRetrieval(rt, a, { root: data.dir, candidates: 128, k, itmWeight: 0.1, onError: 'fail', onProgress, ...(v.guidance === 'image' ? { rerankGuidance: 'image' as const } : {}) })())
     return { seconds: (performance.now() - t0) / 1000, report: r, stages: new Map(t.spent) }
   }
   // the same engine, one run at a time: what each stage costs alone
@@ -192,7 +205,7 @@ const open = async (v: Variant, tree: string, model: string, data: { dir: string
     const tf = get(await single.encodeTexts(data.a.texts.slice(0, texts))())
     settle()
     t.spent.clear()
-    get(await single.match(px.pixels, tf, Array.from({ length: images * texts }, (_, n) => [Math.floor(n / texts), n % texts] as const))())
+    get(await single.match(px.pixels, tf, Array.from({ length: images * texts }, (_, n) => [Math.floor(n / texts), n % texts] as const), v.guidance)())
     return new Map(t.spent)
   }
   return { v, evaluate, costs, close: () => base.close() }
@@ -284,15 +297,15 @@ const report = (info: Record<string, string>, asked: number, rounds: Round[], re
     `| stage | ${variants.map((v) => v.name).join(' | ')} |`,
     `| --- | ${variants.map(() => '---:').join(' | ')} |`
   )
-  const unit: Record<string, [string, number]> = { vision_prefix: ['per image', 4], vision_joint_suffix: ['per pair', 64], vision_joint: ['per pair', 64], relation: ['per pair', 64] }
+  const unit: Record<string, [string, number]> = { vision_prefix: ['per image', 4], vision_image: ['per image', 4], vision_joint_suffix: ['per pair', 64], vision_joint: ['per pair', 64], relation: ['per pair', 64] }
   for (const n of [...new Set(costs.flatMap((c) => [...c.keys()]))].filter((k) => k !== BUSY && unit[k] !== undefined)) {
     lines.push(`| ${n}, ${unit[n][0]} | ${costs.map((c) => (c.has(n) ? ((c.get(n) as number) / unit[n][1]).toFixed(1) : '-')).join(' | ')} |`)
   }
   lines.push('')
   const key = (r: EvalReport): string => JSON.stringify([r.rerank_itm, r.rerank_combined])
   const recall = variants.map((v, i) => `${v.name} ${reports[i].rerank_combined?.r_mean.toFixed(2)} / ${reports[i].rerank_itm?.r_mean.toFixed(2)}`)
-  const f32 = variants.map((v, i) => (v.int8 ? -1 : i)).filter((i) => i >= 0)
-  lines.push(`Re-ranked mean recall (combined / ITM): ${recall.join('; ')}. Float32 variants: ${f32.every((i) => key(reports[i]) === key(reports[f32[0]])) ? 'identical' : 'DIFFER'}.`, '')
+  const f32 = variants.map((v, i) => (v.int8 || v.guidance === 'image' ? -1 : i)).filter((i) => i >= 0)
+  lines.push(`Re-ranked mean recall (combined / ITM; random weights, so these only check that variants agree): ${recall.join('; ')}. Float32 joint-guided variants: ${f32.every((i) => key(reports[i]) === key(reports[f32[0]])) ? 'identical' : 'DIFFER'}.`, '')
   return lines.join('\n')
 }
 

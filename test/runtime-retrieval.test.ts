@@ -14,6 +14,8 @@ import { readAnnotations } from '../apps/retrieval/annotations.js'
 import { openIndex } from '../apps/retrieval/gallery.js'
 import { defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../apps/retrieval/retrieve.js'
 import { encodeScoredTexts } from '../apps/retrieval/scored-texts.js'
+import type { HostTensor } from '../compiler/ir/tensor.js'
+import { takeRows } from '../runtime/model/rows.js'
 import { compileModel } from '../apps/compile/compile.js'
 import { readConfigFile } from '../apps/cmga/config-file.js'
 import { randomWeights } from '../apps/compile/random-init.js'
@@ -184,6 +186,41 @@ test('re-ranking through the prefix cache (prefix once per image, suffix per pai
   assert.is(x.length, pairs.length)
   x.forEach((v, n) => assert.ok(Math.abs(v.logOdds - y[n].logOdds) <= 1e-5 * (1 + Math.abs(y[n].logOdds)), `pair ${pairs[n].join(',')}: ${v.logOdds} vs ${y[n].logOdds}`))
   await Promise.all([cached.close(), joint.close()])
+})
+
+test('--rerank-guidance image: the ITM head reads each image\'s text-agnostic tokens; eval retrieval reports it and agrees with the API', async () => {
+  const a = get(readAnnotations(ds.albef, 'test'))
+  const rt = runtime()
+  const px = get(await loadImages(a.images.map((p) => join(ds.images, p)), 32, { onError: 'fail' }))
+  const tf = get(await rt.encodeTexts(a.texts.map((t) => preCaption(t, 30)))())
+  const pairs = a.images.flatMap((_, i) => [i % tf.texts.length, (3 * i + 5) % tf.texts.length].map((j) => [i, j] as const))
+  const viaImage = get(await rt.match(px.pixels, tf, pairs, 'image')())
+  // by hand: vision_image's tokens of each pair's image, the relation stage on them
+  const tokens = get(await rt.engine.run('vision_image', { pixels: px.pixels })()).vision_embeds as HostTensor<'float32'>
+  const rel = get(await rt.engine.run('relation', { text_embeds: takeRows(tf.embeds, pairs.map((p) => p[1])), attention_mask: takeRows(tf.mask, pairs.map((p) => p[1])), vision_embeds: takeRows(tokens, pairs.map((p) => p[0])) })())
+  const logits = (rel.itm_logits as HostTensor<'float32'>).data
+  viaImage.forEach((v, n) => assert.ok(Math.abs(v.logOdds - (logits[2 * n + 1] - logits[2 * n])) <= 1e-5 * (1 + Math.abs(v.logOdds)), `pair ${pairs[n].join(',')}`))
+  const viaJoint = get(await rt.match(px.pixels, tf, pairs)())
+  assert.ok(viaJoint.some((v, n) => Math.abs(v.logOdds - viaImage[n].logOdds) > 1e-4), 'joint guidance reads other tokens')
+  // eval retrieval with the flag: the same recall as re-ranking through the API with image guidance
+  const out = join(root, 'eval-image.json')
+  await ok('eval', 'retrieval', '--model', model, '--annotations', ds.albef, '--images', ds.images, '--k', '4', '--workers', '0', '--rerank-guidance', 'image', '--out', out)
+  const r = json(out)
+  assert.is(r.rerankGuidance, 'image')
+  assert.is(json(join(root, 'eval.json')).rerankGuidance, 'joint')
+  const s = get(await rt.score(get(await rt.encodeImages(px.pixels)()), tf)())
+  const order = (n: number, score: (x: number) => number): Candidate[] => byScore(Array.from({ length: n }, (_, x) => ({ index: x, score: score(x) })))
+  const queries = [
+    ...Array.from({ length: s.images }, (_, image) => ({ image, candidates: order(s.texts, (j) => stage1(s, image, j)) })),
+    ...Array.from({ length: s.texts }, (_, text) => ({ text, candidates: order(s.images, (i) => stage1(s, i, text)) }))
+  ]
+  const ranked = get(await rt.rerank({ pixels: px.pixels, texts: tf, queries, k: 4, rule: { kind: 'itm' }, guidance: 'image' })())
+  const ids = ranked.map((l) => l.map((x) => x.index))
+  assert.equal(r.rerank_itm, recallOf(ids.slice(0, s.images), ids.slice(s.images), a.imageTexts, a.textImage))
+  await rt.close()
+  const bad = await cli('eval', 'retrieval', '--model', model, '--annotations', ds.albef, '--images', ds.images, '--rerank-guidance', 'text')
+  assert.is(bad.code, 2)
+  assert.match(errorLine(bad), /--rerank-guidance/)
 })
 
 test('int8 (--quantize int8 --int8-min-elements): every stage a re-rank runs is quantized; index, retrieve and eval retrieval run on it', async () => {

@@ -88,7 +88,18 @@ export interface RerankRequest {
   /** How many of each query's first candidates to re-rank. */
   readonly k: number
   readonly rule: RerankRule
+  /** The visual tokens the ITM head reads (default `joint`; see `RerankGuidance`). */
+  readonly guidance?: RerankGuidance
 }
+
+/**
+ * The visual tokens the relation module reads when re-ranking: `joint` (the spec's stage
+ * 2) runs the vision encoder again for every pair, its compression guided by the pair's
+ * text; `image` reads each image's text-agnostic tokens (`image` guidance, the tokens
+ * stage 1 already has), so a pair costs only the relation module: far cheaper, and an
+ * approximation of the spec's verdict whose recall `cmga eval retrieval` measures.
+ */
+export type RerankGuidance = 'joint' | 'image'
 
 /** @since 0.1.0 */
 export interface Runtime {
@@ -107,8 +118,8 @@ export interface Runtime {
   readonly encodeTexts: (texts: readonly string[]) => TE.TaskEither<CmgaError, TextFeatures>
   /** `score_global` and `score_local` of every image against every text. */
   readonly score: (images: ImageFeatures, texts: ScoredTexts) => TE.TaskEither<CmgaError, Scores>
-  /** The ITM verdict on pairs [image index, text index] under `joint` guidance. */
-  readonly match: (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[]) => TE.TaskEither<CmgaError, Match[]>
+  /** The ITM verdict on pairs [image index, text index], the relation module reading `guidance`'s visual tokens (default `joint`). */
+  readonly match: (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], guidance?: RerankGuidance) => TE.TaskEither<CmgaError, Match[]>
   /** The ITM verdicts on each query's first k candidates (computed once, for any rule). */
   readonly matchQueries: (req: Omit<RerankRequest, 'rule'>) => TE.TaskEither<CmgaError, Match[][]>
   /** Re-ranks each query's top k by the rule; one ranked list per query. */
@@ -238,8 +249,8 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
    */
   const pairBatch = 2 * B
 
-  /** Joint-guided vision tokens and the relation module on pairs, `pairBatch` at a time; chunks never span `groups`. */
-  const relation = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], groups: readonly number[]): TE.TaskEither<CmgaError, RelationResults[]> => {
+  /** Vision tokens (joint-guided per pair, or each image's text-agnostic ones) and the relation module on pairs, `pairBatch` at a time; chunks never span `groups`. */
+  const relation = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], groups: readonly number[], guidance: RerankGuidance = 'joint'): TE.TaskEither<CmgaError, RelationResults[]> => {
     const ranges: (readonly [number, number])[] = []
     let from = 0
     for (const n of groups) {
@@ -248,25 +259,35 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
     }
     const distinct = [...new Set(pairs.map((p) => p[0]))]
     const row = new Map(distinct.map((i, r) => [i, r]))
-    const prefix: TE.TaskEither<CmgaError, HostTensor<'float32'> | null> = !hasPrefixCache
-      ? TE.right(null)
-      : pipe(
-          chunked(distinct.length, B, parallel, (a, b) => run('vision_prefix', { pixels: takeRows(pixels, distinct.slice(a, b)) })),
-          TE.map((os) => concatRows(os.map((o) => o.vision_prefix)))
-        )
+    // per distinct image, once: the text-agnostic tokens, or the prefix of the joint encoder
+    const perImage: TE.TaskEither<CmgaError, { readonly kind: 'tokens' | 'prefix'; readonly rows: HostTensor<'float32'> } | null> =
+      guidance === 'image'
+        ? pipe(
+            chunked(distinct.length, B, parallel, (a, b) => run('vision_image', { pixels: takeRows(pixels, distinct.slice(a, b)) })),
+            TE.map((os) => ({ kind: 'tokens' as const, rows: concatRows(os.map((o) => o.vision_embeds)) }))
+          )
+        : !hasPrefixCache
+          ? TE.right(null)
+          : pipe(
+              chunked(distinct.length, B, parallel, (a, b) => run('vision_prefix', { pixels: takeRows(pixels, distinct.slice(a, b)) })),
+              TE.map((os) => ({ kind: 'prefix' as const, rows: concatRows(os.map((o) => o.vision_prefix)) }))
+            )
     return pipe(
       TE.fromEither(checkPixels(c, pixels)),
-      TE.chain(() => prefix),
+      TE.chain(() => perImage),
       TE.chain((pre) =>
         chunked(ranges.length, 1, parallel, (r) => {
           const chunk = pairs.slice(...ranges[r])
           const imgs = chunk.map((p) => p[0])
           const txts = chunk.map((p) => p[1])
           const textCls = takeRows(texts.cls, txts)
+          const rows = imgs.map((i) => row.get(i) as number)
           const vision: TE.TaskEither<CmgaError, { readonly vision_embeds: HostTensor<'float32'> }> =
             pre === null
               ? run('vision_joint', { pixels: takeRows(pixels, imgs), text_cls: textCls })
-              : run('vision_joint_suffix', { text_cls: textCls, vision_prefix: takeRows(pre, imgs.map((i) => row.get(i) as number)) })
+              : pre.kind === 'tokens'
+                ? TE.right({ vision_embeds: takeRows(pre.rows, rows) })
+                : run('vision_joint_suffix', { text_cls: textCls, vision_prefix: takeRows(pre.rows, rows) })
           return pipe(
             vision,
             TE.chain((v) => run('relation', { text_embeds: takeRows(texts.embeds, txts), attention_mask: takeRows(texts.mask, txts), vision_embeds: v.vision_embeds }))
@@ -276,11 +297,11 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
     )
   }
 
-  const match = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[]): TE.TaskEither<CmgaError, Match[]> =>
+  const match = (pixels: HostTensor<'float32'>, texts: TextFeatures, pairs: readonly (readonly [number, number])[], guidance: RerankGuidance = 'joint'): TE.TaskEither<CmgaError, Match[]> =>
     pairs.length === 0
       ? TE.right([])
       : pipe(
-          relation(pixels, texts, pairs, [pairs.length]),
+          relation(pixels, texts, pairs, [pairs.length], guidance),
           TE.map((os) => os.flatMap((o) => { const l = o.itm_logits.data; return Array.from({ length: l.length / 2 }, (_, p) => matchOf(l[2 * p], l[2 * p + 1])) }))
         )
 
@@ -289,7 +310,7 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
     const pairs = req.queries.flatMap((q, n) => tops[n].map((cand): readonly [number, number] => ('text' in q ? [cand.index, q.text] : [q.image, cand.index])))
     if (pairs.length === 0) return TE.right(req.queries.map(() => []))
     return pipe(
-      relation(req.pixels, req.texts, pairs, tops.map((t) => t.length)),
+      relation(req.pixels, req.texts, pairs, tops.map((t) => t.length), req.guidance),
       TE.map((os) => {
         const logits = os.flatMap((o) => Array.from(o.itm_logits.data))
         let at = 0

@@ -22,7 +22,7 @@ import type { ImageFeatures } from '../cmga/features.js'
 import { concatImages, selectImages, selectScoredTexts } from '../cmga/features.js'
 import type { Candidate, Match, RerankRule } from '../cmga/rank.js'
 import { byScore, dotRows, recallAtK, rerankTop, topIndices } from '../cmga/rank.js'
-import type { Runtime, Scores, ScoredTexts } from '../cmga/runtime.js'
+import type { RerankGuidance, Runtime, Scores, ScoredTexts } from '../cmga/runtime.js'
 import { stage1 as spec1 } from '../cmga/runtime.js'
 import type { OnImageError } from '../../runtime/images/batch.js'
 import { loadImages } from '../../runtime/images/batch.js'
@@ -47,6 +47,8 @@ export interface EvalOptions {
   readonly stage1?: Stage1Score
   /** Weight of the ITM log-odds in the combined rule. */
   readonly itmWeight: number
+  /** The visual tokens the ITM head reads when re-ranking (default `joint`, the spec's). */
+  readonly rerankGuidance?: RerankGuidance
   readonly onError: OnImageError
   /** Apply ALBEF's caption clean-up (`pre_caption`, 30 words) first (default true). */
   readonly cleanCaptions?: boolean
@@ -80,6 +82,8 @@ export interface EvalReport {
   readonly candidates: number
   readonly k: number
   readonly itmWeight: number
+  /** Present when k > 0. */
+  readonly rerankGuidance?: RerankGuidance
   readonly stage1Score: Stage1Score
   readonly stage1: Recall
   /** Absent when k is 0. */
@@ -221,7 +225,7 @@ const matches = (rt: Runtime, texts: readonly string[], images: readonly string[
     if (E.isLeft(px)) return px
     const tf = await rt.encodeTexts(txts.map((j) => texts[j]))()
     if (E.isLeft(tf)) return tf
-    const ms = await rt.match(px.right.pixels, tf.right, chunk.map((p) => [imageRow.get(Math.floor(p / Nt)) as number, textRow.get(p % Nt) as number] as const))()
+    const ms = await rt.match(px.right.pixels, tf.right, chunk.map((p) => [imageRow.get(Math.floor(p / Nt)) as number, textRow.get(p % Nt) as number] as const), o.rerankGuidance)()
     if (E.isLeft(ms)) return ms
     chunk.forEach((p, n) => verdicts.set(p, ms.right[n]))
     from = to
@@ -277,6 +281,7 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
         candidates: o.candidates,
         k: o.k,
         itmWeight: o.itmWeight,
+        ...(o.k === 0 ? {} : { rerankGuidance: o.rerankGuidance ?? 'joint' }),
         stage1Score: o.stage1 ?? 'global+local',
         stage1: recallOf(indices(orders.i2t), indices(orders.t2i), sub.imageTexts, sub.textImage),
         ...(ms === null ? {} : { rerank_itm: rerank(ms, { kind: 'itm' }), rerank_combined: rerank(ms, { kind: 'combined', weight: o.itmWeight }) })

@@ -16,7 +16,7 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { selectScoredTexts } from '../cmga/features.js'
 import type { Candidate, Ranked, RerankRule } from '../cmga/rank.js'
 import { byScore, dotRows, topIndices } from '../cmga/rank.js'
-import type { Runtime, Scores } from '../cmga/runtime.js'
+import type { RerankGuidance, Runtime, Scores } from '../cmga/runtime.js'
 import { stage1 } from '../cmga/runtime.js'
 import { loadImage, loadImages } from '../../runtime/images/index.js'
 import type { Gallery } from './gallery.js'
@@ -36,6 +36,8 @@ export interface RetrieveOptions {
   /** Candidates re-ranked with ITM (default 16; 0 for none). */
   readonly rerank: number
   readonly rule: RerankRule
+  /** The visual tokens the ITM head reads (default `joint`, the spec's). */
+  readonly rerankGuidance?: RerankGuidance
   /** How the image store finds candidates (default: through its ANN index when it has one, else exact). */
   readonly search?: Search
 }
@@ -112,7 +114,7 @@ export const retrieveImages = (rt: Runtime, g: Gallery, query: string, o: Retrie
         TE.chain((px) => {
           // Re-ranked images are loaded in stage-1 order: local image p is candidate p.
           const local = ranked.map((c, p) => ({ index: p, score: c.score }))
-          return rt.rerank({ pixels: px.pixels, texts: text, queries: [{ text: 0, candidates: local }], k, rule: o.rule })
+          return rt.rerank({ pixels: px.pixels, texts: text, queries: [{ text: 0, candidates: local }], k, rule: o.rule, guidance: o.rerankGuidance })
         }),
         TE.map(([r]) => r.map((x) => ({ ...x, index: ranked[x.index].index })))
       )
@@ -145,7 +147,7 @@ export const retrieveTexts = (rt: Runtime, g: Gallery, imagePath: string, o: Ret
       // The relation module needs text_embeds, which an index does not store: the k texts are encoded again.
       return pipe(
         rt.encodeTexts(ranked.slice(0, k).map((c) => texts.texts[c.index])),
-        TE.chain((tf) => rt.rerank({ pixels, texts: tf, queries: [{ image: 0, candidates: ranked.map((c, p) => ({ index: p, score: c.score })) }], k, rule: o.rule })),
+        TE.chain((tf) => rt.rerank({ pixels, texts: tf, queries: [{ image: 0, candidates: ranked.map((c, p) => ({ index: p, score: c.score })) }], k, rule: o.rule, guidance: o.rerankGuidance })),
         TE.map(([r]) => r.map((x) => ({ ...x, index: ranked[x.index].index })))
       )
     }),

@@ -14,6 +14,7 @@ import type { Gallery } from '../../apps/retrieval/gallery.js'
 import { openIndex } from '../../apps/retrieval/gallery.js'
 import type { Command, Values } from '../command.js'
 import { integer, oneOf, outputFlag, required } from '../command.js'
+import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
 import { jsonOutHelp, numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
@@ -45,6 +46,7 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --stage1 SCORE       what stage 1 ranks by: global+local (default, spec section 7)
                        or global (the global score alone, as a CLIP-style model ranks)
   --itm-weight W       weight of the ITM log-odds in the combined rule (default 0.1)
+${rerankGuidanceHelp}
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
   --raw-captions       tokenize captions as they are
@@ -66,6 +68,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('candidates', () => integer(cmd, values, 'candidates', 128, 1)),
     E.bind('k', () => integer(cmd, values, 'k', 16, 0)),
     E.bind('itmWeight', () => numberFlag(cmd, values, 'itm-weight', 0.1)),
+    E.bind('rerankGuidance', () => rerankGuidanceFlag(cmd, values)),
     E.bind('stage1', () => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')),
     E.bind('onError', () => onErrorFlag(cmd, values, 'fail')),
     E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
@@ -89,6 +92,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         candidates: a.candidates,
         k: Math.min(a.k, a.candidates),
         itmWeight: a.itmWeight,
+        rerankGuidance: a.rerankGuidance,
         stage1: a.stage1,
         onError: a.onError,
         cleanCaptions: values['raw-captions'] !== true,
@@ -118,6 +122,7 @@ export const evalRetrievalCommand: Command = {
     k: { type: 'string' },
     stage1: { type: 'string' },
     'itm-weight': { type: 'string' },
+    ...rerankGuidanceFlagDef,
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },
     index: { type: 'string' },

@@ -14,6 +14,7 @@ import { checkRetrieveOptions, defaultRetrieveOptions, retrieveImages, retrieveT
 import type { Command, Values } from '../command.js'
 import { aliased, integer, outputFlag } from '../command.js'
 import { searchFlagDefs, searchFlags, searchHelp } from '../search-flags.js'
+import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
 import { jsonOutHelp, numberFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga retrieve --model DIR --index INDEX (--query "TEXT" | --image FILE) [flags]
@@ -22,8 +23,8 @@ Text to image (--query): ranks the index's images for the text. Image to text
 (--image): ranks the index's texts (cmga index --texts) for the image. Two stages
 (spec section 7): the global score over the whole index picks --candidates, which get
 the stage-1 score (global + local); the best --k of those are re-ordered with the
-ITM head under joint guidance (--k 0: stage 1 only). Prints JSON (or writes it to
---out): the query and, per result, rank, item (image path or text), index, global,
+ITM head under joint guidance (or --rerank-guidance image; --k 0: stage 1 only).
+Prints JSON (or writes it to --out): the query and, per result, rank, item (image path or text), index, global,
 local, stage1, itm {probability, logOdds} when re-ranked, and score (what it is
 ordered by).
 
@@ -38,6 +39,7 @@ ordered by).
   --rule RULE          re-ranking rule: combined (default): stage1 + weight x ITM
                        log-odds; itm: the ITM match probability alone (ALBEF's rule)
   --itm-weight W       the weight of the combined rule (default 0.1)
+${rerankGuidanceHelp}
 ${searchHelp}
 ${jsonOutHelp}
 ${runtimeHelp()}
@@ -58,6 +60,7 @@ const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>
     E.bind('candidates', () => integer('retrieve', values, 'candidates', defaultRetrieveOptions.candidates, 1)),
     E.bind('rerank', () => integer('retrieve', values, 'k', defaultRetrieveOptions.rerank, 0)),
     E.bind('rule', () => ruleFrom('retrieve', values)),
+    E.bind('rerankGuidance', () => rerankGuidanceFlag('retrieve', values)),
     E.bind('search', () => searchFlags('retrieve', values)),
     E.map(({ search, ...o }) => (search === undefined ? o : { ...o, search })),
     E.chain(checkRetrieveOptions)
@@ -108,6 +111,7 @@ export const retrieveCommand: Command = {
     rerank: { type: 'string' },
     rule: { type: 'string' },
     'itm-weight': { type: 'string' },
+    ...rerankGuidanceFlagDef,
     ...searchFlagDefs,
     out: { type: 'string' },
     force: { type: 'boolean' }

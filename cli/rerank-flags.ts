@@ -1,0 +1,23 @@
+/**
+ * Which visual tokens the ITM head reads when re-ranking: one flag for `cmga retrieve`
+ * and `cmga eval retrieval`.
+ * @since 0.2.0
+ */
+import type * as E from 'fp-ts/lib/Either.js'
+import type { CmgaError } from '../compiler/errors.js'
+import type { RerankGuidance } from '../apps/cmga/runtime.js'
+import type { Flags, Values } from './command.js'
+import { oneOf } from './command.js'
+
+/** The flag's help lines. */
+export const rerankGuidanceHelp = `  --rerank-guidance G  the visual tokens the ITM head reads: joint (default, the spec's
+                       stage 2: the vision encoder runs again for every pair, its
+                       compression guided by the pair's text) or image (each image's
+                       text-agnostic tokens, encoded once: a pair costs only the relation
+                       module; an approximation, whose recall cmga eval retrieval measures)`
+
+/** The flag's definition. */
+export const rerankGuidanceFlagDef: Flags = { 'rerank-guidance': { type: 'string' } }
+
+/** The guidance the flag asks for (default joint). */
+export const rerankGuidanceFlag = (cmd: string, values: Values): E.Either<CmgaError, RerankGuidance> => oneOf(cmd, values, 'rerank-guidance', ['joint', 'image'] as const, 'joint')
