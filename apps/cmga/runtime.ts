@@ -259,18 +259,18 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
     }
     const distinct = [...new Set(pairs.map((p) => p[0]))]
     const row = new Map(distinct.map((i, r) => [i, r]))
-    // per distinct image, once: the text-agnostic tokens, or the prefix of the joint encoder
-    const perImage: TE.TaskEither<CmgaError, { readonly kind: 'tokens' | 'prefix'; readonly rows: HostTensor<'float32'> } | null> =
+    // per distinct image, once: its text-agnostic tokens (image guidance), else the joint encoder's prefix when compiled
+    const perImage: TE.TaskEither<CmgaError, HostTensor<'float32'> | null> =
       guidance === 'image'
         ? pipe(
             chunked(distinct.length, B, parallel, (a, b) => run('vision_image', { pixels: takeRows(pixels, distinct.slice(a, b)) })),
-            TE.map((os) => ({ kind: 'tokens' as const, rows: concatRows(os.map((o) => o.vision_embeds)) }))
+            TE.map((os) => concatRows(os.map((o) => o.vision_embeds)))
           )
         : !hasPrefixCache
           ? TE.right(null)
           : pipe(
               chunked(distinct.length, B, parallel, (a, b) => run('vision_prefix', { pixels: takeRows(pixels, distinct.slice(a, b)) })),
-              TE.map((os) => ({ kind: 'prefix' as const, rows: concatRows(os.map((o) => o.vision_prefix)) }))
+              TE.map((os) => concatRows(os.map((o) => o.vision_prefix)))
             )
     return pipe(
       TE.fromEither(checkPixels(c, pixels)),
@@ -280,14 +280,13 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
           const chunk = pairs.slice(...ranges[r])
           const imgs = chunk.map((p) => p[0])
           const txts = chunk.map((p) => p[1])
-          const textCls = takeRows(texts.cls, txts)
           const rows = imgs.map((i) => row.get(i) as number)
           const vision: TE.TaskEither<CmgaError, { readonly vision_embeds: HostTensor<'float32'> }> =
             pre === null
-              ? run('vision_joint', { pixels: takeRows(pixels, imgs), text_cls: textCls })
-              : pre.kind === 'tokens'
-                ? TE.right({ vision_embeds: takeRows(pre.rows, rows) })
-                : run('vision_joint_suffix', { text_cls: textCls, vision_prefix: takeRows(pre.rows, rows) })
+              ? run('vision_joint', { pixels: takeRows(pixels, imgs), text_cls: takeRows(texts.cls, txts) })
+              : guidance === 'image'
+                ? TE.right({ vision_embeds: takeRows(pre, rows) })
+                : run('vision_joint_suffix', { text_cls: takeRows(texts.cls, txts), vision_prefix: takeRows(pre, rows) })
           return pipe(
             vision,
             TE.chain((v) => run('relation', { text_embeds: takeRows(texts.embeds, txts), attention_mask: takeRows(texts.mask, txts), vision_embeds: v.vision_embeds }))

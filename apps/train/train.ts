@@ -195,7 +195,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   const vocab = runVocabulary({ given: req.vocab, configPath: req.configPath, saved: req.resume && existsSync(savedVocab) ? savedVocab : undefined, init: req.init }, c, examples.right, o.length)
   if (E.isLeft(vocab)) return vocab
   if (req.init !== undefined && vocab.right.fromCaptions) {
-    ev.log(`warning: no vocab.txt beside ${req.init} and no --vocab: the vocabulary is made from the captions, and the word embeddings of --init are only right if they were trained with that same one`)
+    ev.log(`warning: no vocabulary beside ${req.init} and no --vocab: the vocabulary is made from the captions, and the word embeddings of --init are only right if they were trained with that same one`)
   }
   if (!vocab.right.fromCaptions) {
     const fit = vocabularyFit(vocab.right.source, vocab.right.tokenizer.vocabSize, c.text.vocabSize)

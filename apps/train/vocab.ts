@@ -9,12 +9,12 @@
  * @since 0.1.0
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import type { BertTokenizer, TokenizerOptions, TokenizerSource } from '../../runtime/text/index.js'
-import { bertTokenizerJson, makeTokenizer, parseVocab, preCaption, readTokenizerSource } from '../../runtime/text/index.js'
+import { bertTokenizerJson, makeTokenizer, parseVocab, preCaption, readTokenizerSource, vocabularyIn } from '../../runtime/text/index.js'
 import { SPECIAL_TOKENS } from '../../runtime/text/vocab.js'
 import type { Example } from './data.js'
 
@@ -41,17 +41,18 @@ export interface VocabChoice {
   readonly saved?: string
   /**
    * The weights a run starts from (`--init`): their word embeddings are indexed by the
-   * vocabulary they were trained with, so one found beside them (`vocab.txt` in their
-   * folder, the run folder of a checkpoint, or a compiled model) comes before the
-   * config's and before one made from the captions.
+   * vocabulary they were trained with, so one found beside them (in their folder, or in
+   * the run folder of a checkpoint) comes before the config's and before one made from
+   * the captions.
    */
   readonly init?: string
 }
 
-/** A `vocab.txt` beside weights: in their folder, or in the run folder of `RUN/checkpoints/step-N/`. */
+/** The vocabulary beside weights (`vocabularyIn`): in their folder, else, for a checkpoint `RUN/checkpoints/step-N/`, in `RUN`. */
 export const vocabBesideWeights = (weights: string): string | undefined => {
   const dir = dirname(weights)
-  return [join(dir, 'vocab.txt'), join(dir, '..', '..', 'vocab.txt')].find((p) => existsSync(p))
+  const checkpoints = dirname(dir)
+  return vocabularyIn(dir) ?? (basename(checkpoints) === 'checkpoints' ? vocabularyIn(dirname(checkpoints)) : undefined)
 }
 
 /** The tokenizer, and the `vocab.txt` text to save with the run (null when a tokenizer.json was given). */

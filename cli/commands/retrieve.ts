@@ -24,9 +24,9 @@ Text to image (--query): ranks the index's images for the text. Image to text
 (spec section 7): the global score over the whole index picks --candidates, which get
 the stage-1 score (global + local); the best --k of those are re-ordered with the
 ITM head under joint guidance (or --rerank-guidance image; --k 0: stage 1 only).
-Prints JSON (or writes it to --out): the query and, per result, rank, item (image path or text), index, global,
-local, stage1, itm {probability, logOdds} when re-ranked, and score (what it is
-ordered by).
+Prints JSON (or writes it to --out): the query and, per result, rank, item (image
+path or text), index, global, local, stage1, itm {probability, logOdds} when
+re-ranked, and score (what it is ordered by).
 
   --index INDEX        an index written by cmga index with the same model: a folder
                        (either store), or a Lance dataset's URI (cmga index merge)

@@ -76,10 +76,10 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          STEPS steps, quantized to --keep-levels levels (one graph each); default 0
   --seed S               seed of the initial weights, data order, flips, MLM masks and ITM
                          negative noise (default 0)
-  --vocab FILE           vocab.txt or tokenizer.json (default: the vocab.txt beside --init's
-                         weights, in their folder or their run's, since their word embeddings are
-                         indexed by it; else vocab.txt beside the config; else one made from the
-                         captions)
+  --vocab FILE           vocab.txt or tokenizer.json (default: the one beside --init's weights,
+                         in their folder or, for a checkpoint, their run's, since their word
+                         embeddings are indexed by it; else vocab.txt beside the config; else one
+                         made from the captions)
   --max-length N         tokens per caption, [CLS] and [SEP] included (default min(30, maxPositions);
                          --max-len is an old name of it)
   --warmup-lr STEPS      learning-rate warm-up steps (default 5% of --steps, kept by --resume)

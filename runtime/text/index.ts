@@ -7,4 +7,4 @@ export {
   loadTokenizer, makeTokenizer, words,
   type BertTokenizer, type EncodedTexts, type SpecialIds, type TokenizerOptions, type Word
 } from './tokenizer.js'
-export { SPECIAL_TOKENS, bertTokenizerJson, parseVocab, readTokenizerSource, type TokenizerJson, type TokenizerSource, type VocabOptions } from './vocab.js'
+export { SPECIAL_TOKENS, bertTokenizerJson, parseVocab, readTokenizerSource, vocabularyIn, type TokenizerJson, type TokenizerSource, type VocabOptions } from './vocab.js'

@@ -122,6 +122,9 @@ const parseTokenizerJson = (text: string, path: string): E.Either<CmgaError, Tok
   return E.right({ normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...j } as TokenizerJson)
 }
 
+/** The vocabulary file in a folder: its tokenizer.json, else its vocab.txt; undefined when it has neither. */
+export const vocabularyIn = (dir: string): string | undefined => ['tokenizer.json', 'vocab.txt'].map((f) => join(dir, f)).find((f) => existsSync(f))
+
 /**
  * Reads a tokenizer definition from `path`: a `vocab.txt`, a `tokenizer.json`, or a
  * folder holding one of them (`tokenizer.json` first). A missing vocabulary is an error
@@ -130,7 +133,7 @@ const parseTokenizerJson = (text: string, path: string): E.Either<CmgaError, Tok
 export const readTokenizerSource = (path: string, opts: VocabOptions = {}): E.Either<CmgaError, TokenizerSource> => {
   let file = path
   if (existsSync(path) && statSync(path).isDirectory()) {
-    const found = ['tokenizer.json', 'vocab.txt'].map((f) => join(path, f)).find((f) => existsSync(f))
+    const found = vocabularyIn(path)
     if (found === undefined) return fail('io', `no vocabulary in ${path}: expected vocab.txt or tokenizer.json there`)
     file = found
   }
