@@ -11,6 +11,7 @@ import { parseFlags } from './command.js'
 import { compileCommand } from './commands/compile.js'
 import { dataShapesCommand } from './commands/data.js'
 import { demoCommand } from './commands/demo.js'
+import { evalContrastsCommand } from './commands/eval-contrasts.js'
 import { evalRetrievalCommand } from './commands/eval-retrieval.js'
 import { indexMergeCommand } from './commands/index-merge.js'
 import { explainCommand } from './commands/explain.js'
@@ -27,7 +28,7 @@ import { sampleInputsCommand } from './commands/sample-inputs.js'
 import { preprocessCommand } from './commands/preprocess.js'
 
 /** Every command, in help order. */
-export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, preprocessCommand, inspectCommand, explainCommand, indexCommand, indexMergeCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
+export const commands: readonly Command[] = [demoCommand, compileCommand, inferCommand, sampleInputsCommand, preprocessCommand, inspectCommand, explainCommand, indexCommand, indexMergeCommand, retrieveCommand, matchCommand, vqaCommand, evalRetrievalCommand, evalContrastsCommand, gradCommand, trainCommand, reproduceCommand, dataShapesCommand]
 
 /** What the first word of a two-word command asks for, when the second is missing. */
 const FAMILY: Readonly<Record<string, string>> = { eval: 'evaluation', data: 'data set' }

@@ -84,6 +84,17 @@ export const numberFlag = (cmd: string, values: Values, flag: string, fallback: 
   return typeof v === 'string' && v.trim() !== '' && Number.isFinite(n) ? E.right(n) : fail('usage', `cmga ${cmd}: --${flag} must be a number, got "${String(v)}"`)
 }
 
+/** A comma-separated list of finite numbers (e.g. `0,0.01,0.1`); absent: undefined. */
+export const numberListFlag = (cmd: string, values: Values, flag: string): E.Either<CmgaError, number[] | undefined> => {
+  const v = values[flag]
+  if (v === undefined) return E.right(undefined)
+  const parts = typeof v === 'string' ? v.split(',').map((x) => x.trim()) : []
+  const ns = parts.map(Number)
+  return parts.length > 0 && parts.every((x, i) => x !== '' && Number.isFinite(ns[i]))
+    ? E.right(ns)
+    : fail('usage', `cmga ${cmd}: --${flag} must be numbers separated by commas (e.g. 0,0.01,0.1), got "${String(v)}"`)
+}
+
 /** Writes a result as JSON to `--out FILE` (atomically) or to stdout. */
 export const writeResult = (values: Values, result: unknown, log: (line: string) => void): E.Either<CmgaError, void> => {
   const text = JSON.stringify(result, null, 2) + '\n'

@@ -71,7 +71,7 @@ test('every writing command refuses an existing output, in one wording, and name
 })
 
 test('--force is in the help of every writing command, and replaces (atomically: the new output is whole)', async () => {
-  for (const name of ['compile', 'index', 'index merge', 'train', 'demo', 'data shapes', 'infer', 'sample-inputs', 'preprocess', 'grad', 'match', 'vqa', 'retrieve', 'eval retrieval', 'inspect', 'explain', 'reproduce']) {
+  for (const name of ['compile', 'index', 'index merge', 'train', 'demo', 'data shapes', 'infer', 'sample-inputs', 'preprocess', 'grad', 'match', 'vqa', 'retrieve', 'eval retrieval', 'eval contrasts', 'inspect', 'explain', 'reproduce']) {
     const c = commands.find((x) => x.name === name)
     assert.ok(c !== undefined && /--force/.test(c.help) && c.flags.force !== undefined, `${name} --help names --force`)
   }
@@ -98,10 +98,18 @@ test('flags: empty --text, cmga eval alone, --k and --rerank, --max-length and -
   const explainEmpty = await cli('explain', '--model', 'm', '--image', 'i.png', '--text', '', '--out', join(root, 'e.png'))
   assert.is([explainEmpty.code, errorLine(explainEmpty)].join(' '), '2 cmga: usage error: cmga explain: --text must not be empty')
   const which = await cli('eval')
-  assert.equal([which.code, which.stderr], [2, ['cmga eval: which evaluation? (cmga eval retrieval)']])
+  assert.equal([which.code, which.stderr], [2, ['cmga eval: which evaluation? (cmga eval retrieval, cmga eval contrasts)']])
   for (const flag of ['--k', '--rerank']) {
     const r = await cli('retrieve', '--model', 'm', '--index', 'x', '--query', 'q', flag, 'many')
     assert.is([r.code, errorLine(r)].join(' '), `2 cmga: usage error: cmga retrieve: --k must be an integer in [0, ${Number.MAX_SAFE_INTEGER}], got "many"`, flag)
+  }
+  for (const list of ['0.1,,1', '0.1,x', '']) {
+    const r = await cli('eval', 'retrieval', '--model', 'm', '--annotations', 'a.json', '--images', 'i', `--itm-weight-sweep=${list}`)
+    assert.is([r.code, errorLine(r)].join(' '), `2 cmga: usage error: cmga eval retrieval: --itm-weight-sweep must be numbers separated by commas (e.g. 0,0.01,0.1), got "${list}"`, list)
+  }
+  for (const [flags, message] of [[['--vflip-skip', 'triangle'], '--vflip-skip needs --vflip swap'], [['--vflip', 'up'], '--vflip must be one of none, swap'], [['--vflip', 'swap', '--vflip-skip', ','], '--vflip-skip takes comma-listed words']] as const) {
+    const r = await cli('train', '--config', 'c.json', '--annotations', 'a.json', '--images', 'i', '--out', join(root, 'never'), '--steps', '1', '--batch', '2', '--lr', '1e-3', ...flags)
+    assert.ok(r.code === 2 && errorLine(r).includes(message), `${flags.join(' ')}: ${errorLine(r)}`)
   }
   for (const flag of ['--max-length', '--max-len']) {
     const r = await cli('train', '--config', 'c.json', '--annotations', 'a.json', '--images', 'i', '--out', join(root, 'never'), '--steps', '1', '--batch', '2', '--lr', '1e-3', flag, '1')

@@ -103,9 +103,13 @@ test('cmga retrieve: text to image and image to text agree with the API, bit for
 
 test('cmga eval retrieval (ALBEF format): stage-1 R@K equals recall by hand from the API score matrix', async () => {
   const out = join(root, 'eval.json')
-  await ok('eval', 'retrieval', '--model', model, '--annotations', ds.albef, '--images', ds.images, '--k', '4', '--workers', '0', '--out', out)
+  await ok('eval', 'retrieval', '--model', model, '--annotations', ds.albef, '--images', ds.images, '--k', '4', '--workers', '0', '--itm-weight-sweep', '0, 0.1', '--out', out)
   const r = json(out)
   assert.is(r.format, 'albef')
+  // The sweep scores the same verdicts: at the default weight it is rerank_combined, at 0 stage 1's order.
+  assert.equal(r.rerank_combined_sweep.map((x: { weight: number }) => x.weight), [0, 0.1])
+  assert.equal(r.rerank_combined_sweep[1].recall, r.rerank_combined)
+  assert.equal(r.rerank_combined_sweep[0].recall, r.stage1)
   assert.equal([r.images, r.texts, r.k], [12, 24, 4])
   const a = get(readAnnotations(ds.albef, 'test'))
   const rt = runtime()

@@ -16,7 +16,7 @@ import sharp from 'sharp'
 import { loadImages } from '../runtime/images/index.js'
 import { loadTokenizer } from '../runtime/text/index.js'
 import type { Batch, FlipMode } from '../apps/train/data.js'
-import { batchIndices, gumbelNoise, makePipeline, readAnnotations, swapLeftRight } from '../apps/train/data.js'
+import { batchIndices, gumbelNoise, makePipeline, readAnnotations, swapAboveBelow, swapLeftRight } from '../apps/train/data.js'
 import { maskTokens } from '../apps/train/mlm.js'
 import { lossCurveSvg } from '../apps/train/plot.js'
 import { learningRate } from '../apps/train/schedule.js'
@@ -151,6 +151,60 @@ test('flips: swap mirrors the pixels and swaps left/right in the caption, plain 
   assert.equal(a.itm_noise.data, b.itm_noise.data, 'the same for the same seed and step')
   assert.not.equal(a.itm_noise.data, other.itm_noise.data, 'another step, other noise')
   assert.equal(a.pixels.data, swap[2].pixels.data, 'the flips do not depend on the noise')
+})
+
+test('vertical flip: swap mirrors top-bottom and swaps above/below; a caption with a skip word is never flipped; the left-right flips are drawn as without it', async () => {
+  assert.is(swapAboveBelow('a red circle above a blue square'), 'a red circle below a blue square')
+  assert.is(swapAboveBelow('Below it, ABOVE that; aboveground'), 'Above it, BELOW that; aboveground')
+  const dir = tempDir('cmga-vflip-')
+  const S = 8
+  const examples: Array<{ image: string; caption: string }> = []
+  for (let k = 0; k < 8; k++) {
+    // an asymmetric picture: a red row at the top, a blue one at row k % 5 + 2
+    const rgb = Buffer.alloc(S * S * 3, 20)
+    for (let x = 0; x < S; x++) for (const [y, c] of [[0, 0], [k % 5 + 2, 2]] as const) rgb[(y * S + x) * 3 + c] = 230
+    const image = join(dir, `${k}.png`)
+    await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(image)
+    examples.push({ image, caption: k % 4 === 3 ? 'a red triangle above a blue circle' : k % 2 === 0 ? 'a red square above a blue circle' : 'a red square below a blue circle' })
+  }
+  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'above', 'below', 'blue', 'circle', 'red', 'square', 'triangle']
+  writeFileSync(join(dir, 'vocab.txt'), words.join('\n') + '\n')
+  const tk = (loadTokenizer(join(dir, 'vocab.txt'), { maxLength: 12 }) as E.Right<Parameters<typeof makePipeline>[1]>).right
+  const batches = async (vflip?: { skip: string[] }, flip: FlipMode = 'none'): Promise<Batch[]> => {
+    const p = makePipeline(examples, tk, undefined, { objectives: ['itc'], itmNoise: false, batch: 4, length: 12, imageSize: S, seed: 3, flip, ...(vflip === undefined ? {} : { vflip }) })
+    return Promise.all([0, 1, 2, 3, 4, 5].map(async (k) => (await p.batchAt(k) as E.Right<Batch>).right))
+  }
+  const [none, v] = [await batches(), await batches({ skip: ['triangle'] })]
+  const [above, below, triangle] = ['above', 'below', 'triangle'].map((w) => BigInt(words.indexOf(w)))
+  const plane = 3 * S * S
+  const row = (b: Batch, i: number): Float32Array => (b.pixels.data as Float32Array).subarray(i * plane, (i + 1) * plane)
+  const upsideDown = (x: Float32Array): Float32Array => x.map((_, j) => { const [c, y, xx] = [Math.floor(j / (S * S)), Math.floor(j / S) % S, j % S]; return x[c * S * S + (S - 1 - y) * S + xx] })
+  const ids = (b: Batch, i: number): bigint[] => [...(b.input_ids.data as BigInt64Array).subarray(i * 12, (i + 1) * 12)]
+  let flipped = 0
+  for (let k = 0; k < 6; k++) {
+    for (let i = 0; i < 4; i++) {
+      const [n, f] = [row(none[k], i), row(v[k], i)]
+      if (f.every((x, j) => x === n[j])) {
+        assert.equal(ids(v[k], i), ids(none[k], i), 'an unflipped caption is unchanged')
+        continue
+      }
+      flipped++
+      assert.equal(f, upsideDown(n), 'a flipped image is mirrored top-bottom')
+      assert.ok(!ids(none[k], i).includes(triangle), 'a caption with a skip word is never flipped')
+      assert.equal(ids(v[k], i), ids(none[k], i).map((t) => (t === above ? below : t === below ? above : t)), 'its caption has above and below swapped')
+    }
+  }
+  assert.ok(flipped > 0 && flipped < 24, `${flipped} of 24 flipped`)
+  // the left-right flips are drawn from their own stream: the same images mirror with or without --vflip
+  const [h, hv] = [await batches(undefined, 'plain'), await batches({ skip: [] }, 'plain')]
+  const [hn, vn] = [await batches(undefined), await batches({ skip: [] })]
+  for (let k = 0; k < 6; k++) for (let i = 0; i < 4; i++) {
+    const mirroredLR = !row(h[k], i).every((x, j) => x === row(hn[k], i)[j])
+    const both = row(hv[k], i)
+    const vOnly = row(vn[k], i)
+    const mirror = (x: Float32Array): Float32Array => x.map((_, j) => x[j - (j % S) + S - 1 - (j % S)])
+    assert.equal(both, mirroredLR ? mirror(vOnly) : vOnly, 'left-right flips do not move')
+  }
 })
 
 test('ITM noise: Gumbel(0, 1) from the seeded stream, finite, the same for the same seed and step', () => {

@@ -47,6 +47,8 @@ export interface EvalOptions {
   readonly stage1?: Stage1Score
   /** Weight of the ITM log-odds in the combined rule. */
   readonly itmWeight: number
+  /** More weights to score the combined rule with, from the same ITM verdicts (e.g. to choose the weight on a validation set). */
+  readonly itmWeightSweep?: readonly number[]
   /** The visual tokens the ITM head reads when re-ranking (default `joint`, the spec's). */
   readonly rerankGuidance?: RerankGuidance
   readonly onError: OnImageError
@@ -89,6 +91,8 @@ export interface EvalReport {
   /** Absent when k is 0. */
   readonly rerank_itm?: Recall
   readonly rerank_combined?: Recall
+  /** The combined rule at each weight of `itmWeightSweep`, when given. */
+  readonly rerank_combined_sweep?: readonly { readonly weight: number; readonly recall: Recall }[]
 }
 
 /** Each query's ranked list, best first: image -> texts and text -> images. */
@@ -284,7 +288,8 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
         ...(o.k === 0 ? {} : { rerankGuidance: o.rerankGuidance ?? 'joint' }),
         stage1Score: o.stage1 ?? 'global+local',
         stage1: recallOf(indices(orders.i2t), indices(orders.t2i), sub.imageTexts, sub.textImage),
-        ...(ms === null ? {} : { rerank_itm: rerank(ms, { kind: 'itm' }), rerank_combined: rerank(ms, { kind: 'combined', weight: o.itmWeight }) })
+        ...(ms === null ? {} : { rerank_itm: rerank(ms, { kind: 'itm' }), rerank_combined: rerank(ms, { kind: 'combined', weight: o.itmWeight }) }),
+        ...(ms === null || o.itmWeightSweep === undefined ? {} : { rerank_combined_sweep: o.itmWeightSweep.map((weight) => ({ weight, recall: rerank(ms, { kind: 'combined', weight }) })) })
       }
     })
   )

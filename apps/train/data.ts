@@ -122,6 +122,16 @@ export const batchIndices = (n: number, B: number, seed: number, step: number, c
  */
 export type FlipMode = 'none' | 'plain' | 'swap'
 
+/**
+ * The vertical-flip augmentation (none when absent): each image with probability 0.5 is
+ * mirrored top-bottom and "above" and "below" are swapped in its caption, unless the
+ * caption (or its near-miss partner's) holds one of the `skip` words, e.g. a shape that is
+ * not symmetric top-bottom ("triangle"), which a flip would turn into one never drawn.
+ */
+export interface VerticalFlip {
+  readonly skip: readonly string[]
+}
+
 /** What the pipeline needs. */
 export interface PipelineOptions {
   /** The objectives the batches feed (with `mlm`, the masked inputs). */
@@ -138,6 +148,8 @@ export interface PipelineOptions {
   /** Words kept per caption by ALBEF's clean-up (default 30). */
   readonly maxWords?: number
   readonly flip: FlipMode
+  /** The vertical-flip augmentation; none when absent. */
+  readonly vflip?: VerticalFlip
   /** Share of each batch made of near-miss partners (`near-misses.ts`; 0: none, at most 0.5). */
   readonly nearMisses?: number
   /** Where partners are drawn first (`NearMissFocus`), as its words and share. */
@@ -167,12 +179,21 @@ export const maskingVocab = (tk: BertTokenizer, vocabSize: number): E.Either<Cmg
     ? fail('input', `${tk.source}: the vocabulary has no [MASK] token, which pretraining (MLM) needs`)
     : E.right({ special: new Set(Object.values(tk.special)), maskId: tk.special.mask, size: Math.min(tk.vocabSize, vocabSize) })
 
-/** Swaps the whole words "left" and "right" (any case, keeping it), as a mirrored image needs. */
-export const swapLeftRight = (caption: string): string =>
-  caption.replace(/\b(left|right)\b/gi, (w) => {
-    const to = w.toLowerCase() === 'left' ? 'right' : 'left'
+/** Swaps the whole words `a` and `b` (lower-case; any case in the caption, kept). */
+const swapWords = (caption: string, a: string, b: string): string =>
+  caption.replace(new RegExp(`\\b(${a}|${b})\\b`, 'gi'), (w) => {
+    const to = w.toLowerCase() === a ? b : a
     return w === w.toUpperCase() ? to.toUpperCase() : w[0] === w[0].toUpperCase() ? to[0].toUpperCase() + to.slice(1) : to
   })
+
+/** Swaps the whole words "left" and "right" (any case, keeping it), as a left-right mirrored image needs. */
+export const swapLeftRight = (caption: string): string => swapWords(caption, 'left', 'right')
+
+/** Swaps the whole words "above" and "below" (any case, keeping it), as a top-bottom mirrored image needs. */
+export const swapAboveBelow = (caption: string): string => swapWords(caption, 'above', 'below')
+
+/** Whether a caption holds one of `words` (lower-case) as a whole word. */
+const holdsWord = (caption: string, words: readonly string[]): boolean => caption.toLowerCase().split(/[^a-z0-9]+/).some((w) => words.includes(w))
 
 /** Open-interval uniforms turned Gumbel(0, 1): the noise of sampled and random ITM negatives. */
 export const gumbelNoise = (shape: readonly number[], rand: () => number): HostTensor<'float32'> => {
@@ -224,7 +245,15 @@ export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vo
     // is flipped with its anchor, so that a swapped "left"/"right" keeps it a near miss
     const drawn = anchors.map(() => rand() < 0.5 && opts.flip !== 'none')
     const flips = picked.map((_, i) => drawn[i < anchors.length ? i : i - anchors.length])
-    const captions = picked.map((x, i) => (flips[i] && opts.flip === 'swap' ? swapLeftRight(x.caption) : x.caption))
+    // vertical flips from a stream of their own, so runs without them draw as before;
+    // an anchor and its partner flip together, and neither when either holds a skip word
+    const v = opts.vflip
+    const vrand = streamFor(opts.seed, step, 5)
+    const vdrawn = v === undefined ? anchors.map(() => false) : anchors.map((_, k) => vrand() < 0.5 && !holdsWord(picked[k].caption, v.skip) && !(anchors.length + k < picked.length && holdsWord(picked[anchors.length + k].caption, v.skip)))
+    const vflips = picked.map((_, i) => vdrawn[i < anchors.length ? i : i - anchors.length])
+    const captions = picked
+      .map((x, i) => (flips[i] && opts.flip === 'swap' ? swapLeftRight(x.caption) : x.caption))
+      .map((x, i) => (vflips[i] ? swapAboveBelow(x) : x))
     const enc = tk.encode(captions.map((x) => preCaption(x, opts.maxWords ?? 30)))
     const ids = toLength(enc.ids, opts.length, BigInt(tk.special.pad))
     const mask = toLength(enc.mask, opts.length, 0n)
@@ -237,7 +266,7 @@ export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vo
     }
     if (opts.itmNoise) text[ITM_NOISE] = gumbelNoise([2, opts.batch, opts.batch], streamFor(opts.seed, step, 3))
     if (opts.itmBias === true) text[ITM_BIAS] = itmBias(captions, partners)
-    const images = await loadImages(picked.map((x) => x.image), opts.imageSize, { onError: 'fail', flip: (i) => flips[i], concurrency: picked.length })
+    const images = await loadImages(picked.map((x) => x.image), opts.imageSize, { onError: 'fail', flip: (i) => flips[i], flipVertical: (i) => vflips[i], concurrency: picked.length })
     return E.map((l: { pixels: HostTensor<'float32'> }): Batch => ({ pixels: l.pixels, ...text }))(images)
   }
   return { size: examples.length, batchAt }

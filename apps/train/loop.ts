@@ -18,7 +18,7 @@ import { cmgaTrainStep, lossNames } from '../../models/cmga/train-step.js'
 import type { RunRecord, TrainState } from './checkpoint.js'
 import { saveCheckpoint } from './checkpoint.js'
 import { compileTraining } from './compile.js'
-import type { Batch, FlipMode, Pipeline } from './data.js'
+import type { Batch, FlipMode, Pipeline, VerticalFlip } from './data.js'
 import type { FocusOption } from './near-misses.js'
 import type { StepSession } from './runner.js'
 import { makeRunner, openStepSession } from './runner.js'
@@ -38,6 +38,8 @@ export interface RunOptions {
   readonly negTemp: number
   /** The horizontal-flip augmentation. */
   readonly flip: FlipMode
+  /** The vertical-flip augmentation (`VerticalFlip`); none when absent. */
+  readonly vflip?: VerticalFlip
   /** Share of each batch made of near-miss partners (0: batches drawn plainly). */
   readonly nearMisses: number
   /** Where partners are drawn first (`NearMissFocus`): its words and share; share 0 is none. */

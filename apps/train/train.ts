@@ -82,6 +82,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--itm-negatives', (o) => o.itmNegatives],
   ['--neg-temp', (o) => o.negTemp],
   ['--flip', (o) => o.flip],
+  ['--vflip / --vflip-skip', (o) => (o.vflip === undefined ? undefined : `swap, skip ${o.vflip.skip.join(',') || 'none'}`)],
   ['--near-misses', (o) => o.nearMisses],
   ['--near-miss-focus', (o) => (o.nearMissFocus === undefined || o.nearMissFocus.share === 0 ? undefined : `${o.nearMissFocus.words.join(',')}:${o.nearMissFocus.share}`)],
   ['--batch', (o) => o.batch],
@@ -223,7 +224,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     tokenizer: vocab.right.definition,
     tokenizerOptions: vocab.right.options,
     ...(m === undefined ? {} : { vocab: { special: [...m.special], maskId: m.maskId, size: m.size } }),
-    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), itmBias: needsItmBias(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, nearMisses: o.nearMisses, ...(o.nearMissFocus === undefined ? {} : { nearMissFocus: o.nearMissFocus }) }
+    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), itmBias: needsItmBias(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, ...(o.vflip === undefined ? {} : { vflip: o.vflip }), nearMisses: o.nearMisses, ...(o.nearMissFocus === undefined ? {} : { nearMissFocus: o.nearMissFocus }) }
   })
   const r = await trainLoop(run, {
     config: c,

@@ -17,7 +17,7 @@ import { integer, oneOf, outputFlag, required } from '../command.js'
 import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
-import { jsonOutHelp, numberFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { jsonOutHelp, numberFlag, numberListFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga eval retrieval --model DIR --annotations FILE --images ROOT [flags]
 
@@ -46,6 +46,10 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --stage1 SCORE       what stage 1 ranks by: global+local (default, spec section 7)
                        or global (the global score alone, as a CLIP-style model ranks)
   --itm-weight W       weight of the ITM log-odds in the combined rule (default 0.1)
+  --itm-weight-sweep LIST
+                       also score the combined rule at each of these weights
+                       (comma-separated, e.g. 0.003,0.01,0.03,0.1) from the same ITM
+                       verdicts: rerank_combined_sweep; choose W on a validation set
 ${rerankGuidanceHelp}
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
@@ -68,6 +72,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('candidates', () => integer(cmd, values, 'candidates', 128, 1)),
     E.bind('k', () => integer(cmd, values, 'k', 16, 0)),
     E.bind('itmWeight', () => numberFlag(cmd, values, 'itm-weight', 0.1)),
+    E.bind('itmWeightSweep', () => numberListFlag(cmd, values, 'itm-weight-sweep')),
     E.bind('rerankGuidance', () => rerankGuidanceFlag(cmd, values)),
     E.bind('stage1', () => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')),
     E.bind('onError', () => onErrorFlag(cmd, values, 'fail')),
@@ -92,6 +97,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         candidates: a.candidates,
         k: Math.min(a.k, a.candidates),
         itmWeight: a.itmWeight,
+        ...(a.itmWeightSweep === undefined ? {} : { itmWeightSweep: a.itmWeightSweep }),
         rerankGuidance: a.rerankGuidance,
         stage1: a.stage1,
         onError: a.onError,
@@ -122,6 +128,7 @@ export const evalRetrievalCommand: Command = {
     k: { type: 'string' },
     stage1: { type: 'string' },
     'itm-weight': { type: 'string' },
+    'itm-weight-sweep': { type: 'string' },
     ...rerankGuidanceFlagDef,
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },

@@ -12,7 +12,7 @@ import { fail } from '../../compiler/errors.js'
 import type { NegativeChoice } from '../../models/cmga/losses.js'
 import type { Objective, TrainMode } from '../../models/cmga/train-step.js'
 import { lossNames, modeObjectives, objectiveNames } from '../../models/cmga/train-step.js'
-import type { FlipMode } from '../../apps/train/data.js'
+import type { FlipMode, VerticalFlip } from '../../apps/train/data.js'
 import type { HistoryEntry, RunOptions } from '../../apps/train/loop.js'
 import type { FocusOption } from '../../apps/train/near-misses.js'
 import type { TrainRequest } from '../../apps/train/train.js'
@@ -65,6 +65,12 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          the image and swaps the words left and right in its caption; plain mirrors
                          the image only, which makes "left of" / "right of" unlearnable (the
                          caption becomes false); none never flips
+  --vflip F              vertical flip of each image with probability 1/2: none (default), or swap:
+                         mirror the image top-bottom and swap the words above and below in its
+                         caption (only where no --vflip-skip word is in it or its partner's)
+  --vflip-skip WORDS     comma-listed words whose captions --vflip swap leaves unflipped, e.g.
+                         triangle (not symmetric top-bottom, so a flip would draw one upside
+                         down, which the shapes world never does); default none
   --near-misses F        share of each batch (0 to 0.5, default 0) made of near-miss partners: for
                          a pair of the batch, another whose caption differs in one word or in two
                          words swapped, so contrast and ITM's hard negatives meet the
@@ -152,6 +158,24 @@ const focusOf = (values: Values): E.Either<CmgaError, FocusOption | undefined> =
     : E.right({ words, share })
 }
 
+/** --vflip and --vflip-skip: the vertical flip, undefined for none. */
+const vflipOf = (values: Values): E.Either<CmgaError, VerticalFlip | undefined> => {
+  const mode = oneOf('train', values, 'vflip', ['none', 'swap'] as const, 'none')
+  if (E.isLeft(mode)) return mode
+  const skip = typeof values['vflip-skip'] === 'string' ? values['vflip-skip'].split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '') : []
+  if (values['vflip-skip'] !== undefined && skip.length === 0) return fail('usage', `cmga train: --vflip-skip takes comma-listed words (e.g. triangle), not "${String(values['vflip-skip'])}"`)
+  if (values['vflip-skip'] !== undefined && mode.right === 'none') return fail('usage', 'cmga train: --vflip-skip needs --vflip swap')
+  return E.right(mode.right === 'none' ? undefined : { skip })
+}
+
+/** --flip, and the vertical flip. */
+const flipsOf = (values: Values): E.Either<CmgaError, { flip: FlipMode; vflip: VerticalFlip | undefined }> =>
+  pipe(
+    E.Do,
+    E.bind('flip', () => oneOf<FlipMode>('train', values, 'flip', ['swap', 'plain', 'none'], 'swap')),
+    E.bind('vflip', () => vflipOf(values))
+  )
+
 /** Required paths and the run's numbers. */
 const parseCore = (values: Values) =>
   pipe(
@@ -168,7 +192,7 @@ const parseCore = (values: Values) =>
     E.bind('lr', () => number('train', values, 'lr', 0, (x) => x > 0, 'a positive number')),
     E.bind('objectives', () => objectivesOf(values)),
     E.bindW('negatives', ({ objectives }) => negativesOf(values, objectives)),
-    E.bind('flip', () => oneOf<FlipMode>('train', values, 'flip', ['swap', 'plain', 'none'], 'swap')),
+    E.bind('flips', () => flipsOf(values)),
     E.bind('nearMisses', () => number('train', values, 'near-misses', 0, (x) => x >= 0 && x <= 0.5, 'a number in [0, 0.5]')),
     E.bind('nearMissFocus', () => focusOf(values)),
     E.chainFirst(({ nearMisses }) =>
@@ -204,7 +228,8 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         objectives: f.objectives,
         itmNegatives: f.negatives.itmNegatives,
         negTemp: f.negatives.negTemp as number,
-        flip: f.flip,
+        flip: f.flips.flip,
+        ...(f.flips.vflip === undefined ? {} : { vflip: f.flips.vflip }),
         nearMisses: f.nearMisses as number,
         ...(f.nearMissFocus === undefined ? {} : { nearMissFocus: f.nearMissFocus }),
         steps: f.steps,
@@ -301,7 +326,7 @@ export const trainCommand: Command = {
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
-    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }
   },
   run: async (values, log) => {
     const req = parse(aliased(values, 'max-length', 'max-len'))

@@ -27,6 +27,8 @@ export interface LoadImagesOptions {
   readonly onError: OnImageError
   /** Which images to mirror left-right (training augmentation); default none. */
   readonly flip?: (index: number) => boolean
+  /** Which images to mirror top-bottom (training augmentation); default none. */
+  readonly flipVertical?: (index: number) => boolean
   /** Images decoded at once (default 4). */
   readonly concurrency?: number
 }
@@ -115,7 +117,7 @@ export const mapLimit = async <A, B>(items: readonly A[], limit: number, f: (a: 
  * images are left out and listed in `skipped`.
  */
 export const loadImages = async (paths: readonly ImageSource[], size: number, opts: LoadImagesOptions): Promise<E.Either<CmgaError, LoadedImages>> => {
-  const results = await mapLimit(paths, opts.concurrency ?? 4, (p, i) => loadImage(p, size, { flip: opts.flip?.(i) ?? false }))
+  const results = await mapLimit(paths, opts.concurrency ?? 4, (p, i) => loadImage(p, size, { flip: opts.flip?.(i) ?? false, flipVertical: opts.flipVertical?.(i) ?? false }))
   const plane = 3 * size * size
   const indices: number[] = []
   const skipped: SkippedImage[] = []

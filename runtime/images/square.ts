@@ -22,6 +22,8 @@ export interface SquareOptions {
   readonly centerCrop?: boolean
   /** Mirror left-right at the end. Default false. */
   readonly flip?: boolean
+  /** Mirror top-bottom at the end. Default false. */
+  readonly flipVertical?: boolean
   /** Which resampler computes it (same bytes either way); default the fastest this engine runs. */
   readonly kernel?: ResampleKernel
 }
@@ -58,6 +60,19 @@ const flipRows = (rgb: Uint8Array, width: number, height: number): void => {
   }
 }
 
+/** Interleaved RGB mirrored top-bottom, in place. */
+const flipTopBottom = (rgb: Uint8Array, width: number, height: number): void => {
+  const row = 3 * width
+  const t = new Uint8Array(row)
+  for (let y = 0; y < height >> 1; y++) {
+    const a = y * row
+    const b = (height - 1 - y) * row
+    t.set(rgb.subarray(a, a + row))
+    rgb.copyWithin(a, b, b + row)
+    rgb.set(t, b)
+  }
+}
+
 /** A decoded image -> interleaved RGB [S, S, 3], as PIL (and torchvision, with centerCrop) make it. */
 export const squareRgb = (img: RgbImage, size: number, opts: SquareOptions = {}): Uint8Array => {
   const filter = opts.resample ?? 'bicubic'
@@ -72,5 +87,6 @@ export const squareRgb = (img: RgbImage, size: number, opts: SquareOptions = {})
     out = resample(img.rgb, img.width, img.height, 3, size, size, filter, opts.kernel)
   }
   if (opts.flip === true) flipRows(out, size, size)
+  if (opts.flipVertical === true) flipTopBottom(out, size, size)
   return out
 }
