@@ -42,6 +42,10 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
   assert.ok(res.coverage !== undefined && res.coverage.images === quickPlan.coverageCount && res.coverage.mean >= 0 && res.coverage.mean <= 1)
   const md = readFileSync(join(out, 'results.md'), 'utf8')
   assert.ok(md.includes('## Targets (issue 11)') && md.includes('| CMGA (keep 0.7) | stage 1 (global + local) |'))
+  // what each model tells apart: every held-out image against three contrasts, ITM only for the re-ranked models
+  for (const m of res.models) assert.is(Object.values(m.contrasts ?? {}).reduce((n, k) => n + k.pairs, 0), 3 * quickPlan.testCount, m.model.name)
+  assert.is(JSON.parse(readFileSync(join(out, 'eval/clip-contrasts.json'), 'utf8')).stage1Score, 'global')
+  assert.ok(md.includes('## What each model tells apart') && md.includes('| CMGA (keep 0.7) | ITM head |') && !md.includes('| CLIP-style (ITC only, no compression) | ITM head |'))
   const png = await sharp(join(out, 'chart.png')).metadata()
   assert.equal([png.format, png.width, png.height], ['png', 1000, 440])
   // Compiled curve models are removed once scored; the final ones stay.

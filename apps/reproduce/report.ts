@@ -5,6 +5,8 @@
  * @since 0.1.0
  */
 import type { ModelResult, Recall, ReproduceResults } from './reproduce.js'
+import type { ContrastResult } from '../retrieval/contrasts.js'
+import { CONTRAST_KINDS } from '../data/contrasts.js'
 
 const f1 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(1))
 
@@ -102,6 +104,25 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
     ...r.timing.encoders.map((e) => `| ${e.name} | ${e.ms.toFixed(1)} | ${e.imagesPerSecond.toFixed(0)} |`),
     ''
   ]
+  const contrasted = r.models.filter((m) => m.contrasts !== undefined)
+  if (contrasted.length > 0) {
+    const kinds = CONTRAST_KINDS
+    const row = (label: string, by: string, pick: (k: ContrastResult) => number, m: ModelResult): string => `| ${label} | ${by} | ${kinds.map((k) => f1(m.contrasts === undefined ? undefined : pick(m.contrasts[k]))).join(' | ')} |`
+    lines.push(
+      '## What each model tells apart',
+      '',
+      `\`cmga eval contrasts\`: each held-out image scored against its caption and against the caption with one thing made false; the percent of images where the true caption scores higher (50 is chance). ` +
+        'Re-ranking with the ITM head can only gain where it tells apart what stage 1 does not.',
+      '',
+      `| model | score | ${kinds.join(' | ')} |`,
+      `| --- | --- | ${kinds.map(() => '---:').join(' | ')} |`,
+      ...contrasted.flatMap((m) => [
+        row(m.model.label, m.model.stage1 === 'global' ? 'stage 1 (global)' : 'stage 1 (global + local)', (k) => k.stage1, m),
+        ...(m.model.rerank ? [row(m.model.label, 'ITM head', (k) => k.itm, m)] : [])
+      ]),
+      ''
+    )
+  }
   if (r.coverage !== undefined) {
     const c = r.coverage
     lines.push(

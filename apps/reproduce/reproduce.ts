@@ -31,6 +31,7 @@ import { resultsMarkdown } from './report.js'
 import type { EncoderTiming } from './timing.js'
 import { timeEncoders } from './timing.js'
 import { recallCeiling } from './ceiling.js'
+import type { ContrastReport } from '../retrieval/contrasts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -57,6 +58,8 @@ export interface ModelResult {
   readonly stage1: Recall
   readonly rerank_itm?: Recall
   readonly rerank_combined?: Recall
+  /** `cmga eval contrasts` on the held-out set: what the model tells apart, by stage 1 (and ITM when it re-ranks). */
+  readonly contrasts?: ContrastReport['kinds']
   /** [step, stage-1 r_mean]. */
   readonly curve: ReadonlyArray<readonly [number, number]>
   /** Training steps per second (steps over their time, compilation left out). */
@@ -165,12 +168,17 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   const ev = await step(file, evalArgs(req, m, dir, m.rerank ? p.k : 0, file), req, prefix)
   if (E.isLeft(ev)) return ev
   const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall }>(file)
+  const contrastFile = join(req.out, 'eval', `${m.name}-contrasts.json`)
+  const contrastArgs = ['eval', 'contrasts', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'), '--stage1', m.stage1, '--max-length', '10', '--workers', '0', '--threads', String(req.threads), '--out', contrastFile]
+  const contrasted = await step(contrastFile, contrastArgs, req, prefix)
+  if (E.isLeft(contrasted)) return contrasted
   const log = readJson<{ summary: { stepsPerSecond: number; seconds: number; final: Record<string, number> } }>(join(run, 'log.json'))
   return E.right({
     model: m,
     stage1: report.stage1,
     ...(m.rerank && report.rerank_itm !== undefined ? { rerank_itm: report.rerank_itm } : {}),
     ...(m.rerank && report.rerank_combined !== undefined ? { rerank_combined: report.rerank_combined } : {}),
+    contrasts: readJson<ContrastReport>(contrastFile).kinds,
     curve,
     stepsPerSecond: log.summary.stepsPerSecond,
     trainSeconds: log.summary.seconds,

@@ -15,6 +15,7 @@ import type { ContrastKind } from '../data/contrasts.js'
 import { CONTRAST_KINDS, contrastsOf } from '../data/contrasts.js'
 import { loadImages } from '../../runtime/images/index.js'
 import type { Annotations } from './annotations.js'
+import type { Stage1Score } from './evaluate.js'
 
 /** Options of `evaluateContrasts`. */
 export interface ContrastOptions {
@@ -22,6 +23,8 @@ export interface ContrastOptions {
   readonly root: string
   /** The visual tokens the ITM head reads (default `joint`). */
   readonly guidance?: RerankGuidance
+  /** What stage 1 scores by: global + local (default, spec section 7) or the global score alone (a CLIP-style model). */
+  readonly stage1?: Stage1Score
   readonly onProgress?: (phase: string, done: number, total: number) => void
 }
 
@@ -37,6 +40,7 @@ export interface ContrastReport {
   readonly images: number
   readonly leftOut: number
   readonly guidance: RerankGuidance
+  readonly stage1Score: Stage1Score
   readonly kinds: Readonly<Record<ContrastKind, ContrastResult>>
 }
 
@@ -47,6 +51,7 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
     const cs = caption === undefined ? undefined : contrastsOf(caption)
     return cs === undefined ? [] : [{ path, caption, contrasts: cs }]
   })
+  const score = o.stage1 ?? 'global+local'
   const wins = new Map(CONTRAST_KINDS.map((k) => [k, { pairs: 0, stage1: 0, itm: 0 }]))
   const shard = 64
   for (let from = 0; from < items.length; from += shard) {
@@ -63,6 +68,7 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
     if (E.isLeft(im)) return im
     const s = await rt.score(im.right, tf.right)()
     if (E.isLeft(s)) return s
+    const first = (i: number, t: number): number => (score === 'global' ? s.right.global[i * s.right.texts + t] : stage1(s.right, i, t))
     const ms = await rt.match(px.right.pixels, tf.right, texts.map((_, t) => [Math.floor(t / per), t] as const), o.guidance)()
     if (E.isLeft(ms)) return ms
     part.forEach((x, i) => {
@@ -70,7 +76,7 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
       x.contrasts.forEach((c, k) => {
         const w = wins.get(c.kind) as { pairs: number; stage1: number; itm: number }
         w.pairs++
-        if (stage1(s.right, i, own) > stage1(s.right, i, own + 1 + k)) w.stage1++
+        if (first(i, own) > first(i, own + 1 + k)) w.stage1++
         if (ms.right[own].logOdds > ms.right[own + 1 + k].logOdds) w.itm++
       })
     })
@@ -78,5 +84,5 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
   o.onProgress?.('images', items.length, items.length)
   const pct = (x: number, n: number): number => (n === 0 ? 0 : (100 * x) / n)
   const kinds = Object.fromEntries([...wins].map(([k, w]) => [k, { pairs: w.pairs, stage1: pct(w.stage1, w.pairs), itm: pct(w.itm, w.pairs) }])) as Record<ContrastKind, ContrastResult>
-  return E.right({ images: items.length, leftOut: a.images.length - items.length, guidance: o.guidance ?? 'joint', kinds })
+  return E.right({ images: items.length, leftOut: a.images.length - items.length, guidance: o.guidance ?? 'joint', stage1Score: score, kinds })
 }

@@ -11,7 +11,7 @@ import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import type { ContrastReport } from '../../apps/retrieval/contrasts.js'
 import { evaluateContrasts } from '../../apps/retrieval/contrasts.js'
 import type { Command, Values } from '../command.js'
-import { outputFlag, required } from '../command.js'
+import { oneOf, outputFlag, required } from '../command.js'
 import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
@@ -30,6 +30,8 @@ left out (counted). Prints JSON (or writes it to --out).
 
   --annotations FILE   the annotation file (ALBEF's format, as cmga data shapes writes)
   --images ROOT        the folder image paths are relative to
+  --stage1 SCORE       what stage 1 scores by: global+local (default, spec section 7)
+                       or global (the global score alone, as a CLIP-style model ranks)
 ${rerankGuidanceHelp}
 ${jsonOutHelp}
 ${runtimeHelp()}
@@ -43,6 +45,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('root', () => required(cmd, values, 'images')),
     E.bind('file', () => required(cmd, values, 'annotations')),
     E.bind('guidance', () => rerankGuidanceFlag(cmd, values)),
+    E.bind('stage1', () => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')),
     E.bind('annotations', ({ file }) => readAnnotations(file, 'test'))
   )
   if (E.isLeft(args)) return args
@@ -53,7 +56,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const kept = (): string => 'an evaluation keeps nothing until it ends (--out is written only then); run the same command again'
   return whileInterruptible(kept, () => withRuntime(rt.right, (runtime) =>
     pipe(
-      evaluateContrasts(runtime, a.annotations, { root: a.root, guidance: a.guidance, onProgress: (phase, done, total) => bar.update(phase, done, total) }),
+      evaluateContrasts(runtime, a.annotations, { root: a.root, guidance: a.guidance, stage1: a.stage1, onProgress: (phase, done, total) => bar.update(phase, done, total) }),
       TE.map((r) => (bar.stop(), r)),
       TE.mapLeft((e) => (bar.stop(), e)),
       TE.chainEitherK((r: ContrastReport) =>
@@ -74,6 +77,7 @@ export const evalContrastsCommand: Command = {
     ...runtimeFlags,
     annotations: { type: 'string' },
     images: { type: 'string' },
+    stage1: { type: 'string' },
     ...rerankGuidanceFlagDef,
     out: { type: 'string' },
     force: { type: 'boolean' }
