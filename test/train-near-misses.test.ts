@@ -47,6 +47,23 @@ test('near misses: one word changed or two swapped, same length; equal captions 
   assert.ok(ix.of(2).some((g) => g.includes(0) && g.includes(4) && g.includes(7)), 'a group holds every example of a caption')
 })
 
+test('near misses with spans: one word against two (the relation on the other axis) also, as one edit with its words; without spans, as before', () => {
+  const ix = nearMissIndex(captions, { spans: true })
+  const plain = nearMissIndex(captions)
+  assert.ok(ix.of(0).some((g) => captionsOf(g).includes(captions[6])), '"above" meets "left of"')
+  assert.ok(ix.of(6).some((g) => captionsOf(g).includes(captions[0].toLowerCase())), 'and back')
+  const g = ix.of(0).findIndex((x) => x.includes(6))
+  assert.equal(ix.changed(0)[g], ['left', 'of'])
+  assert.equal(ix.changed(6)[ix.of(6).findIndex((x) => x.includes(0))], ['above'])
+  for (let i = 0; i < captions.length; i++) {
+    // every plain edit is kept; spans only add groups, each of another caption length
+    const extra = ix.of(i).filter((x) => !plain.of(i).some((y) => y.join() === x.join()))
+    assert.is(ix.of(i).length - extra.length, plain.of(i).length, `caption ${i}`)
+    for (const x of extra) for (const j of x) assert.is(Math.abs(captions[j].trim().split(/\s+/).length - captions[i].trim().split(/\s+/).length), 1)
+  }
+  assert.not.ok(ix.of(5).some((x) => x.includes(0)), 'a paraphrase is still none')
+})
+
 test('partners: after the anchors, a near miss each (an edit drawn uniformly), else any example; at most half a batch', () => {
   const ix = nearMissIndex(captions)
   assert.is(partnersIn(64, 0.25), 16)

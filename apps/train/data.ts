@@ -154,6 +154,8 @@ export interface PipelineOptions {
   readonly nearMisses?: number
   /** Where partners are drawn first (`NearMissFocus`), as its words and share. */
   readonly nearMissFocus?: FocusOption
+  /** Whether a phrase of one word against two is a near miss too (`nearMissIndex`'s `spans`). */
+  readonly nearMissSpans?: boolean
 }
 
 /** A batch: the feeds of a mode's train-step graph, by input name. */
@@ -233,7 +235,7 @@ export const itmBias = (captions: readonly string[], partners: number): HostTens
 export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vocab: MaskingVocab | undefined, opts: PipelineOptions): Pipeline => {
   const cache = new Map<number, Int32Array>()
   const partners = partnersIn(opts.batch, opts.nearMisses ?? 0)
-  const near = partners > 0 ? nearMissIndex(examples.map((x) => x.caption)) : undefined
+  const near = partners > 0 ? nearMissIndex(examples.map((x) => x.caption), { spans: opts.nearMissSpans === true }) : undefined
   const f = opts.nearMissFocus
   const focus = f === undefined || f.share === 0 ? undefined : { words: new Set(f.words.map((w) => w.toLowerCase())), share: f.share }
   const batchAt = async (step: number): Promise<E.Either<CmgaError, Batch>> => {

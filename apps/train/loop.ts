@@ -44,6 +44,8 @@ export interface RunOptions {
   readonly nearMisses: number
   /** Where partners are drawn first (`NearMissFocus`): its words and share; share 0 is none. */
   readonly nearMissFocus?: FocusOption
+  /** Whether a phrase of one word against two is a near miss too ("above" / "left of"). */
+  readonly nearMissSpans?: boolean
   readonly steps: number
   readonly batch: number
   /** Tokens per text. */

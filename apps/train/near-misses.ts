@@ -51,9 +51,10 @@ export const SWAP_WORDS_MAX = 16
 /** A caption as the index compares it: lower case, single spaces, trimmed. */
 export const captionKey = (caption: string): string => caption.toLowerCase().split(/\s+/).filter((w) => w !== '').join(' ')
 
-/** The keys a caption shares with each of its near misses (and with no other caption). */
-const keysOf = (w: readonly string[]): string[] => {
+/** The keys a caption shares with each of its near misses (and with no other caption); with `spans`, also its phrase edits (`spanKey`). */
+const keysOf = (w: readonly string[], spans: boolean): string[] => {
   const keys: string[] = []
+  if (spans) for (let i = 0; i < w.length; i++) for (const n of [1, 2]) if (i + n <= w.length) keys.push(spanKey(w, i, n))
   const hole = (i: number, j = -1): string => w.map((x, k) => (k === i || k === j ? '\u0000' : x)).join(' ')
   for (let i = 0; i < w.length; i++) keys.push(`1|${hole(i)}`)
   if (w.length <= SWAP_WORDS_MAX) {
@@ -64,8 +65,16 @@ const keysOf = (w: readonly string[]): string[] => {
   return keys
 }
 
+/** The key of `w` with the `n` words from `i` cut out: shared by captions that differ in one phrase of one word against two. */
+const spanKey = (w: readonly string[], i: number, n: number): string => `3|${w.slice(0, i).join(' ')}|${w.slice(i + n).join(' ')}`
+
 /** The words of `w` at the holes of key `k` (`keysOf`). */
 const changedWords = (w: readonly string[], k: string): string[] => {
+  if (k.startsWith('3|')) {
+    const [, before, after] = k.split('|')
+    const [b, a] = [before === '' ? 0 : before.split(' ').length, after === '' ? 0 : after.split(' ').length]
+    return w.slice(b, w.length - a)
+  }
   const holes = k.split('|')[1].split(' ')
   return w.filter((_, i) => holes[i] === '\u0000')
 }
@@ -73,9 +82,12 @@ const changedWords = (w: readonly string[], k: string): string[] => {
 /**
  * Indexes `captions` (one per example): two examples are near misses when their
  * captions have the same number of words and differ in exactly one position, or in
- * exactly two positions whose words are swapped. Equal captions are not near misses.
+ * exactly two positions whose words are swapped; with `spans`, also when one word of one
+ * stands where two stand in the other and the rest is equal ("a red circle above a blue
+ * square" and "a red circle left of a blue square": the relation on the other axis).
+ * Equal captions are not near misses.
  */
-export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
+export const nearMissIndex = (captions: readonly string[], opts: { readonly spans?: boolean } = {}): NearMissIndex => {
   const distinct = new Map<string, number[]>()
   captions.forEach((c, i) => {
     const key = captionKey(c)
@@ -83,7 +95,7 @@ export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
     if (list === undefined) distinct.set(key, [i])
     else list.push(i)
   })
-  const keys = new Map([...distinct.keys()].map((caption) => [caption, keysOf(caption.split(' '))] as const))
+  const keys = new Map([...distinct.keys()].map((caption) => [caption, keysOf(caption.split(' '), opts.spans === true)] as const))
   const byKey = new Map<string, string[]>()
   for (const [caption, ks] of keys) {
     for (const k of ks) {
@@ -96,7 +108,7 @@ export const nearMissIndex = (captions: readonly string[]): NearMissIndex => {
   for (const [caption, ks] of keys) {
     const w = caption.split(' ')
     const edits = ks
-      .map((k) => ({ of: (byKey.get(k) ?? []).filter((other) => other !== caption).flatMap((c) => distinct.get(c) ?? []), changed: changedWords(w, k) }))
+      .map((k) => ({ of: (byKey.get(k) ?? []).filter((other) => other !== caption && (!k.startsWith('3|') || Math.abs(other.split(' ').length - w.length) === 1)).flatMap((c) => distinct.get(c) ?? []), changed: changedWords(w, k) }))
       .filter((g) => g.of.length > 0)
     if (edits.length > 0) groups.set(caption, { of: edits.map((g) => g.of), changed: edits.map((g) => g.changed) })
   }

@@ -85,6 +85,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--vflip / --vflip-skip', (o) => (o.vflip === undefined ? undefined : `swap, skip ${o.vflip.skip.join(',') || 'none'}`)],
   ['--near-misses', (o) => o.nearMisses],
   ['--near-miss-focus', (o) => (o.nearMissFocus === undefined || o.nearMissFocus.share === 0 ? undefined : `${o.nearMissFocus.words.join(',')}:${o.nearMissFocus.share}`)],
+  ['--near-miss-spans', (o) => (o.nearMissSpans === true ? true : undefined)],
   ['--batch', (o) => o.batch],
   ['--max-length', (o) => o.length],
   ['--lr', (o) => o.lr],
@@ -224,7 +225,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
     tokenizer: vocab.right.definition,
     tokenizerOptions: vocab.right.options,
     ...(m === undefined ? {} : { vocab: { special: [...m.special], maskId: m.maskId, size: m.size } }),
-    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), itmBias: needsItmBias(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, ...(o.vflip === undefined ? {} : { vflip: o.vflip }), nearMisses: o.nearMisses, ...(o.nearMissFocus === undefined ? {} : { nearMissFocus: o.nearMissFocus }) }
+    options: { objectives: o.objectives, itmNoise: needsItmNoise(trainObjectiveOf(run)), itmBias: needsItmBias(trainObjectiveOf(run)), batch: o.batch, length: o.length, imageSize: c.vision.imageSize, seed: o.seed, flip: o.flip, ...(o.vflip === undefined ? {} : { vflip: o.vflip }), nearMisses: o.nearMisses, ...(o.nearMissFocus === undefined ? {} : { nearMissFocus: o.nearMissFocus }), ...(o.nearMissSpans === true ? { nearMissSpans: true } : {}) }
   })
   const r = await trainLoop(run, {
     config: c,

@@ -78,6 +78,10 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
   --near-miss-focus W:S  with share S (0 to 1), a partner's edit is drawn among those that change
                          one of the comma-listed words W (e.g. left,right,above,below:0.5: the
                          relation, which contrast of bags of words cannot see), where it has one
+  --near-miss-spans      a caption where one word stands for two is a near miss too, e.g. "a red
+                         circle above a blue square" for "a red circle left of a blue square"
+                         (the relation on the other axis), which the default pairs of equal
+                         length never meet
   --warmup-keep STEPS    keep-rate warm-up: keep rate 1 at first, cosine to the config's rate over
                          STEPS steps, quantized to --keep-levels levels (one graph each); default 0
   --seed S               seed of the initial weights, data order, flips, MLM masks and ITM
@@ -196,7 +200,7 @@ const parseCore = (values: Values) =>
     E.bind('nearMisses', () => number('train', values, 'near-misses', 0, (x) => x >= 0 && x <= 0.5, 'a number in [0, 0.5]')),
     E.bind('nearMissFocus', () => focusOf(values)),
     E.chainFirst(({ nearMisses }) =>
-      values['near-miss-focus'] !== undefined && nearMisses === 0 ? fail('usage', 'cmga train: --near-miss-focus needs --near-misses above 0') : E.right(undefined)
+      (values['near-miss-focus'] !== undefined || values['near-miss-spans'] === true) && nearMisses === 0 ? fail('usage', `cmga train: ${values['near-miss-focus'] !== undefined ? '--near-miss-focus' : '--near-miss-spans'} needs --near-misses above 0`) : E.right(undefined)
     ),
     E.bind('warmupKeep', () => integer('train', values, 'warmup-keep', 0, 0)),
     E.bind('seed', () => integer('train', values, 'seed', 0, 0, 2 ** 32 - 1)),
@@ -232,6 +236,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         ...(f.flips.vflip === undefined ? {} : { vflip: f.flips.vflip }),
         nearMisses: f.nearMisses as number,
         ...(f.nearMissFocus === undefined ? {} : { nearMissFocus: f.nearMissFocus }),
+        ...(values['near-miss-spans'] === true ? { nearMissSpans: true } : {}),
         steps: f.steps,
         batch: f.batch,
         length: f.length, // 0: the default (see TrainRequest)
@@ -326,7 +331,7 @@ export const trainCommand: Command = {
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
-    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }, 'near-miss-spans': { type: 'boolean' }
   },
   run: async (values, log) => {
     const req = parse(aliased(values, 'max-length', 'max-len'))
