@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { contrastsOf } from '../apps/data/contrasts.js'
+import { confusionOf, contrastsOf } from '../apps/data/contrasts.js'
+import { confusions } from '../apps/retrieval/confusions.js'
 import { openRuntime, stage1 } from '../apps/cmga/runtime.js'
 import { loadImages } from '../runtime/images/index.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
@@ -28,6 +29,34 @@ test('contrastsOf: the relation turned on its axis, the colours swapped, the fir
   assert.is(contrastsOf('a green triangle below a white triangle')?.[0].kind, 'relation (above/below)')
   assert.is(contrastsOf('a dog on a sofa'), undefined)
   assert.is(contrastsOf('a pink circle left of a blue square'), undefined)
+})
+
+test('confusionOf: same meaning, relation reversed, the other axis, other objects; other text has none', () => {
+  const q = 'a red circle left of a blue square'
+  assert.is(confusionOf(q, 'a blue square right of a red circle'), 'same meaning')
+  assert.is(confusionOf(q, q), 'same meaning')
+  assert.is(confusionOf(q, 'a red circle right of a blue square'), 'relation reversed')
+  assert.is(confusionOf(q, 'a blue square left of a red circle'), 'relation reversed')
+  assert.is(confusionOf(q, 'a red circle above a blue square'), 'relation on the other axis')
+  assert.is(confusionOf(q, 'a blue square below a red circle'), 'relation on the other axis')
+  assert.is(confusionOf(q, 'a blue circle left of a red square'), 'other objects')
+  assert.is(confusionOf(q, 'a red circle left of a blue triangle'), 'other objects')
+  assert.is(confusionOf(q, 'a dog on a sofa'), undefined)
+})
+
+test('confusions: per kind, the candidates of the top k beside the true image and how often each score puts them above it', () => {
+  const texts = ['a red circle left of a blue square', 'a red circle above a blue square']
+  const captions = ['a red circle left of a blue square', 'a red circle right of a blue square', 'a red circle above a blue square', 'a green circle left of a blue square']
+  const m = (logOdds: number) => ({ logOdds, probability: 1 / (1 + Math.exp(-logOdds)) })
+  // text 0 (image 0): image 1 above it by stage 1, below by ITM; image 2 below by both; image 3 below stage 1's k
+  // text 1 (image 2): its image is not in the top 3, so it counts nothing
+  const t2i = [[{ index: 1, score: 0.9 }, { index: 0, score: 0.8 }, { index: 2, score: 0.7 }, { index: 3, score: 0.1 }], [{ index: 0, score: 0.9 }, { index: 1, score: 0.8 }, { index: 3, score: 0.5 }, { index: 2, score: 0.1 }]]
+  const matches = [[m(-1), m(2), m(3)], [m(0), m(0), m(0)]]
+  const c = confusions(texts, [0, 2], (i) => captions[i], t2i, matches, 3)
+  assert.equal(c?.['relation reversed'], { candidates: 1, stage1: 100, itm: 0 })
+  assert.equal(c?.['relation on the other axis'], { candidates: 1, stage1: 0, itm: 100 })
+  assert.equal(c?.['other objects'], { candidates: 0, stage1: 0, itm: 0 })
+  assert.is(confusions(['a dog'], [0], () => 'a cat', [[{ index: 0, score: 1 }, { index: 1, score: 0 }]], [[m(0), m(0)]], 2), undefined)
 })
 
 test('cmga eval contrasts: pairs per kind, wins by stage 1 and ITM equal to the API; the shipped model tells shapes apart', async () => {
@@ -65,6 +94,13 @@ test('cmga eval contrasts: pairs per kind, wins by stage 1 and ITM equal to the 
   for (const [kind, [n, s1, itm]] of byKind) {
     assert.ok(Math.abs(rep.kinds[kind].stage1 - (100 * s1) / n) < 1e-9 && Math.abs(rep.kinds[kind].itm - (100 * itm) / n) < 1e-9, kind)
   }
+  // eval retrieval --confusions: every other candidate of a text -> image top 4 that holds its image, by kind
+  const conf = join(root, 'confusions.json')
+  assert.is((await cli('eval', 'retrieval', '--model', model, '--annotations', join(data, 'annotations.json'), '--images', data, '--k', '4', '--confusions', '--out', conf)).code, 0)
+  const cr = JSON.parse(readFileSync(conf, 'utf8'))
+  const seen = Object.values(cr.confusions).reduce((n: number, k) => n + (k as { candidates: number }).candidates, 0)
+  assert.ok(seen > 0 && seen % 3 === 0 && seen <= 3 * 16, `${seen} candidates`)
+  assert.ok(seen / 3 >= (cr.stage1.img_r1 * 16) / 100, 'every query whose image ranks first holds its image in the top 4')
   // the shipped model: 99.8% of 500 held-out images against a changed shape by stage 1
   assert.ok(rep.kinds['shape changed'].stage1 >= 75, `shape changed: ${rep.kinds['shape changed'].stage1}`)
   // nothing to contrast: one clear error

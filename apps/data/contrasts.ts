@@ -7,6 +7,7 @@
  */
 import type { Relation } from './shapes-world.js'
 import { COLOURS, RELATIONS, SHAPES } from './shapes-world.js'
+import { meaningOf } from './meaning.js'
 
 /** What a contrast makes false. */
 export const CONTRAST_KINDS = ['relation (left/right)', 'relation (above/below)', 'colours swapped', 'shape changed'] as const
@@ -38,4 +39,31 @@ export const contrastsOf = (caption: string): readonly Contrast[] | undefined =>
     { kind: 'colours swapped', caption: `a ${c2} ${s1} ${r} a ${c1} ${s2}` },
     { kind: 'shape changed', caption: `a ${c1} ${SHAPES[(shape + 1) % SHAPES.length]} ${r} a ${c2} ${s2}` }
   ]
+}
+
+/** How a shapes-world caption differs from a query's, as a re-rank candidate can. */
+export const CONFUSION_KINDS = ['same meaning', 'relation reversed', 'relation on the other axis', 'other objects'] as const
+export type ConfusionKind = (typeof CONFUSION_KINDS)[number]
+
+const AXIS: Readonly<Record<Relation, 'horizontal' | 'vertical'>> = { 'left of': 'horizontal', 'right of': 'horizontal', above: 'vertical', below: 'vertical' }
+
+/**
+ * What `other` gets wrong against `query` (both shapes-world captions, else `undefined`):
+ * nothing (the same meaning: a synonym or the same caption), the relation reversed (the
+ * same objects, the same axis), the relation on the other axis (the same objects), or the
+ * objects (a colour or a shape differs).
+ */
+export const confusionOf = (query: string, other: string): ConfusionKind | undefined => {
+  const parse = (c: string): { readonly objects: string; readonly axis: string } | undefined => {
+    const key = meaningOf(c)
+    if (key === undefined) return undefined
+    const [first, relation, second] = key.split('|')
+    return { objects: `${first}|${second}`, axis: AXIS[relation as Relation] }
+  }
+  const [q, o] = [parse(query), parse(other)]
+  if (q === undefined || o === undefined) return undefined
+  if (meaningOf(query) === meaningOf(other)) return 'same meaning'
+  const swapped = (x: string): string => x.split('|').reverse().join('|')
+  if (q.objects !== o.objects && q.objects !== swapped(o.objects)) return 'other objects'
+  return q.axis === o.axis ? 'relation reversed' : 'relation on the other axis'
 }

@@ -30,6 +30,9 @@ import { preCaption } from '../../runtime/text/caption.js'
 import { encodeScoredTexts } from './scored-texts.js'
 import type { Annotations } from './annotations.js'
 import type { ImageStore } from './store/store.js'
+import type { Confusion } from './confusions.js'
+import { confusions } from './confusions.js'
+import type { ConfusionKind } from '../data/contrasts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -49,6 +52,8 @@ export interface EvalOptions {
   readonly itmWeight: number
   /** More weights to score the combined rule with, from the same ITM verdicts (e.g. to choose the weight on a validation set). */
   readonly itmWeightSweep?: readonly number[]
+  /** Report where text -> image re-ranking goes wrong by kind of candidate (shapes-world captions; `confusions.ts`). */
+  readonly confusions?: boolean
   /** The visual tokens the ITM head reads when re-ranking (default `joint`, the spec's). */
   readonly rerankGuidance?: RerankGuidance
   readonly onError: OnImageError
@@ -93,6 +98,14 @@ export interface EvalReport {
   readonly rerank_combined?: Recall
   /** The combined rule at each weight of `itmWeightSweep`, when given. */
   readonly rerank_combined_sweep?: readonly { readonly weight: number; readonly recall: Recall }[]
+  /** With `confusions`: per kind of candidate, how often it outscores the true image (text -> image, top k). */
+  readonly confusions?: Readonly<Record<ConfusionKind, Confusion>>
+}
+
+/** The `confusions` field, when the set's captions are shapes-world ones. */
+const confusionsOf = (sub: { texts: readonly string[]; textImage: readonly number[]; imageTexts: readonly (readonly number[])[] }, orders: Orders, ms: { t2i: Match[][] }, k: number): Pick<EvalReport, 'confusions'> => {
+  const c = confusions(sub.texts, sub.textImage, (i) => sub.texts[sub.imageTexts[i][0]], orders.t2i, ms.t2i, k)
+  return c === undefined ? {} : { confusions: c }
 }
 
 /** Each query's ranked list, best first: image -> texts and text -> images. */
@@ -289,7 +302,8 @@ export const evaluateRetrieval = (rt: Runtime, a: Annotations, o: EvalOptions): 
         stage1Score: o.stage1 ?? 'global+local',
         stage1: recallOf(indices(orders.i2t), indices(orders.t2i), sub.imageTexts, sub.textImage),
         ...(ms === null ? {} : { rerank_itm: rerank(ms, { kind: 'itm' }), rerank_combined: rerank(ms, { kind: 'combined', weight: o.itmWeight }) }),
-        ...(ms === null || o.itmWeightSweep === undefined ? {} : { rerank_combined_sweep: o.itmWeightSweep.map((weight) => ({ weight, recall: rerank(ms, { kind: 'combined', weight }) })) })
+        ...(ms === null || o.itmWeightSweep === undefined ? {} : { rerank_combined_sweep: o.itmWeightSweep.map((weight) => ({ weight, recall: rerank(ms, { kind: 'combined', weight }) })) }),
+        ...(ms === null || o.confusions !== true ? {} : confusionsOf(sub, orders, ms, o.k))
       }
     })
   )

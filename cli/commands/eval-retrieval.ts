@@ -50,6 +50,11 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
                        also score the combined rule at each of these weights
                        (comma-separated, e.g. 0.003,0.01,0.03,0.1) from the same ITM
                        verdicts: rerank_combined_sweep; choose W on a validation set
+  --confusions         on shapes-world captions (cmga data shapes): for each text ->
+                       image query with its image in the top --k, the other candidates
+                       there by how their caption differs (same meaning, relation
+                       reversed, relation on the other axis, other objects) and the
+                       percent that outscore the true image by stage 1 and by ITM
 ${rerankGuidanceHelp}
   --on-error MODE      a missing or unreadable image: fail (default) or skip (left
                        out with its captions, listed under "skipped")
@@ -98,6 +103,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
         k: Math.min(a.k, a.candidates),
         itmWeight: a.itmWeight,
         ...(a.itmWeightSweep === undefined ? {} : { itmWeightSweep: a.itmWeightSweep }),
+        confusions: values.confusions === true,
         rerankGuidance: a.rerankGuidance,
         stage1: a.stage1,
         onError: a.onError,
@@ -129,6 +135,7 @@ export const evalRetrievalCommand: Command = {
     stage1: { type: 'string' },
     'itm-weight': { type: 'string' },
     'itm-weight-sweep': { type: 'string' },
+    confusions: { type: 'boolean' },
     ...rerankGuidanceFlagDef,
     'on-error': { type: 'string' },
     'raw-captions': { type: 'boolean' },
