@@ -45,6 +45,9 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
   // what each model tells apart: every held-out image against three contrasts, ITM only for the re-ranked models
   for (const m of res.models) assert.is(Object.values(m.contrasts ?? {}).reduce((n, k) => n + k.pairs, 0), 3 * quickPlan.testCount, m.model.name)
   assert.is(JSON.parse(readFileSync(join(out, 'eval/clip-contrasts.json'), 'utf8')).stage1Score, 'global')
+  // where re-ranking goes wrong: for the re-ranked models only
+  assert.ok(a.confusions !== undefined && clip.confusions === undefined)
+  assert.ok(md.includes('## Where re-ranking goes wrong') && md.includes('| CMGA (keep 0.7) | other objects |'))
   assert.ok(md.includes('## What each model tells apart') && md.includes('| CMGA (keep 0.7) | ITM head |') && !md.includes('| CLIP-style (ITC only, no compression) | ITM head |'))
   const png = await sharp(join(out, 'chart.png')).metadata()
   assert.equal([png.format, png.width, png.height], ['png', 1000, 440])

@@ -6,7 +6,7 @@
  */
 import type { ModelResult, Recall, ReproduceResults } from './reproduce.js'
 import type { ContrastResult } from '../retrieval/contrasts.js'
-import { CONTRAST_KINDS } from '../data/contrasts.js'
+import { CONFUSION_KINDS, CONTRAST_KINDS } from '../data/contrasts.js'
 
 const f1 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(1))
 
@@ -120,6 +120,23 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
         row(m.model.label, m.model.stage1 === 'global' ? 'stage 1 (global)' : 'stage 1 (global + local)', (k) => k.stage1, m),
         ...(m.model.rerank ? [row(m.model.label, 'ITM head', (k) => k.itm, m)] : [])
       ]),
+      ''
+    )
+  }
+  const confused = r.models.filter((m) => m.confusions !== undefined)
+  if (confused.length > 0) {
+    lines.push(
+      '## Where re-ranking goes wrong',
+      '',
+      `\`cmga eval retrieval --confusions\`: for each text -> image query whose image is in the re-ranked top ${p.k}, the other candidates there by how their caption differs, ` +
+        'and the percent of them that score above the true image, by stage 1 and by the ITM head (same meaning: a tie no model can break, 50 is the best possible).',
+      '',
+      '| model | candidate | candidates | above the truth by stage 1 | by ITM |',
+      '| --- | --- | ---: | ---: | ---: |',
+      ...confused.flatMap((m) => CONFUSION_KINDS.map((k) => {
+        const c = m.confusions?.[k]
+        return `| ${m.model.label} | ${k} | ${c?.candidates ?? 0} | ${f1(c?.stage1)} | ${f1(c?.itm)} |`
+      })),
       ''
     )
   }

@@ -32,6 +32,7 @@ import type { EncoderTiming } from './timing.js'
 import { timeEncoders } from './timing.js'
 import { recallCeiling } from './ceiling.js'
 import type { ContrastReport } from '../retrieval/contrasts.js'
+import type { EvalReport } from '../retrieval/evaluate.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -60,6 +61,8 @@ export interface ModelResult {
   readonly rerank_combined?: Recall
   /** `cmga eval contrasts` on the held-out set: what the model tells apart, by stage 1 (and ITM when it re-ranks). */
   readonly contrasts?: ContrastReport['kinds']
+  /** Where its text -> image re-ranking goes wrong (`eval retrieval --confusions`), when it re-ranks. */
+  readonly confusions?: EvalReport['confusions']
   /** [step, stage-1 r_mean]. */
   readonly curve: ReadonlyArray<readonly [number, number]>
   /** Training steps per second (steps over their time, compilation left out). */
@@ -109,7 +112,7 @@ const compile = async (req: ReproduceRequest, config: string, weights: string, d
 const evalArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, k: number, out: string): string[] => [
   'eval', 'retrieval', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'),
   '--max-length', '10', '--candidates', String(req.plan.testCount), '--k', String(k), '--stage1', m.stage1,
-  '--workers', '0', '--threads', String(req.threads), '--out', out
+  '--workers', '0', '--threads', String(req.threads), '--out', out, ...(k > 0 ? ['--confusions'] : [])
 ]
 
 /** The model whose compression the run measures and ships: the first below keep rate 1. */
@@ -167,7 +170,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   const file = join(req.out, 'eval', `${m.name}.json`)
   const ev = await step(file, evalArgs(req, m, dir, m.rerank ? p.k : 0, file), req, prefix)
   if (E.isLeft(ev)) return ev
-  const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall }>(file)
+  const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall; confusions?: EvalReport['confusions'] }>(file)
   const contrastFile = join(req.out, 'eval', `${m.name}-contrasts.json`)
   const contrastArgs = ['eval', 'contrasts', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'), '--stage1', m.stage1, '--max-length', '10', '--workers', '0', '--threads', String(req.threads), '--out', contrastFile]
   const contrasted = await step(contrastFile, contrastArgs, req, prefix)
@@ -179,6 +182,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
     ...(m.rerank && report.rerank_itm !== undefined ? { rerank_itm: report.rerank_itm } : {}),
     ...(m.rerank && report.rerank_combined !== undefined ? { rerank_combined: report.rerank_combined } : {}),
     contrasts: readJson<ContrastReport>(contrastFile).kinds,
+    ...(m.rerank && report.confusions !== undefined ? { confusions: report.confusions } : {}),
     curve,
     stepsPerSecond: log.summary.stepsPerSecond,
     trainSeconds: log.summary.seconds,
