@@ -1,11 +1,13 @@
 /**
- * Which visual tokens the ITM head reads when re-ranking: one flag for `cmga retrieve`
- * and `cmga eval retrieval`.
+ * Scoring flags shared by commands: which visual tokens the ITM head reads when
+ * re-ranking (`cmga retrieve`, `cmga eval retrieval`, `cmga eval contrasts`) and what
+ * stage 1 ranks by (the two evaluations).
  * @since 0.2.0
  */
 import type * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../compiler/errors.js'
 import type { RerankGuidance } from '../apps/cmga/runtime.js'
+import type { Stage1Score } from '../apps/retrieval/evaluate.js'
 import type { Flags, Values } from './command.js'
 import { oneOf } from './command.js'
 
@@ -21,3 +23,13 @@ export const rerankGuidanceFlagDef: Flags = { 'rerank-guidance': { type: 'string
 
 /** The guidance the flag asks for (default joint). */
 export const rerankGuidanceFlag = (cmd: string, values: Values): E.Either<CmgaError, RerankGuidance> => oneOf(cmd, values, 'rerank-guidance', ['joint', 'image'] as const, 'joint')
+
+/** `--stage1`'s help lines. */
+export const stage1Help = `  --stage1 SCORE       what stage 1 ranks by: global+local (default, spec section 7)
+                       or global (the global score alone, as a CLIP-style model ranks)`
+
+/** `--stage1`'s definition. */
+export const stage1FlagDef: Flags = { stage1: { type: 'string' } }
+
+/** What `--stage1` asks stage 1 to rank by (default global+local). */
+export const stage1Flag = (cmd: string, values: Values): E.Either<CmgaError, Stage1Score> => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')

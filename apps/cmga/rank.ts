@@ -91,6 +91,9 @@ export const dotRows = (a: Float32Array, i: number, b: Float32Array, j: number, 
 // recall
 // -------------------------------------------------------------------------------------
 
+/** `x` of `n` in percent (0 when `n` is 0). */
+export const percentOf = (x: number, n: number): number => (n === 0 ? 0 : (100 * x) / n)
+
 /**
  * Recall at each K (in percent): the share of queries whose best-ranked relevant item
  * is within the first K of `order[q]` (ALBEF's definition).
@@ -100,5 +103,5 @@ export const recallAtK = (orders: readonly (readonly number[])[], relevant: read
     const r = order.findIndex((i) => relevant[q].has(i))
     return r < 0 ? Number.POSITIVE_INFINITY : r
   })
-  return ks.map((k) => (orders.length === 0 ? 0 : (100 * ranks.filter((r) => r < k).length) / orders.length))
+  return ks.map((k) => percentOf(ranks.filter((r) => r < k).length, orders.length))
 }

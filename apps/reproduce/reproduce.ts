@@ -108,11 +108,15 @@ const compile = async (req: ReproduceRequest, config: string, weights: string, d
   return E.map(() => undefined)(r)
 }
 
-/** `cmga eval retrieval` of a model directory on the held-out set, re-ranking the top k (0: stage 1 only). */
+/** The flags every evaluation of a model takes: the held-out set, its stage-1 score, the run's threads, the output. */
+const evalFlags = (req: ReproduceRequest, m: ModelPlan, dir: string, out: string): string[] => [
+  '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'),
+  '--max-length', '10', '--stage1', m.stage1, '--workers', '0', '--threads', String(req.threads), '--out', out
+]
+
+/** `cmga eval retrieval` of a model directory on the held-out set, re-ranking the top k (0: stage 1 only; else with --confusions). */
 const evalArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, k: number, out: string): string[] => [
-  'eval', 'retrieval', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'),
-  '--max-length', '10', '--candidates', String(req.plan.testCount), '--k', String(k), '--stage1', m.stage1,
-  '--workers', '0', '--threads', String(req.threads), '--out', out, ...(k > 0 ? ['--confusions'] : [])
+  'eval', 'retrieval', ...evalFlags(req, m, dir, out), '--candidates', String(req.plan.testCount), '--k', String(k), ...(k > 0 ? ['--confusions'] : [])
 ]
 
 /** The model whose compression the run measures and ships: the first below keep rate 1. */
@@ -172,8 +176,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   if (E.isLeft(ev)) return ev
   const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall; confusions?: EvalReport['confusions'] }>(file)
   const contrastFile = join(req.out, 'eval', `${m.name}-contrasts.json`)
-  const contrastArgs = ['eval', 'contrasts', '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'), '--stage1', m.stage1, '--max-length', '10', '--workers', '0', '--threads', String(req.threads), '--out', contrastFile]
-  const contrasted = await step(contrastFile, contrastArgs, req, prefix)
+  const contrasted = await step(contrastFile, ['eval', 'contrasts', ...evalFlags(req, m, dir, contrastFile)], req, prefix)
   if (E.isLeft(contrasted)) return contrasted
   const log = readJson<{ summary: { stepsPerSecond: number; seconds: number; final: Record<string, number> } }>(join(run, 'log.json'))
   return E.right({

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type { Candidate, Match } from '../cmga/rank.js'
+import { percentOf } from '../cmga/rank.js'
 import type { ConfusionKind } from '../data/contrasts.js'
 import { CONFUSION_KINDS, confusionOf } from '../data/contrasts.js'
 
@@ -46,6 +47,5 @@ export const confusions = (
     })
   })
   if ([...counts.values()].every((w) => w[0] === 0)) return undefined
-  const pct = (x: number, n: number): number => (n === 0 ? 0 : (100 * x) / n)
-  return Object.fromEntries([...counts].map(([kind, [n, s, m]]) => [kind, { candidates: n, stage1: pct(s, n), itm: pct(m, n) }])) as Record<ConfusionKind, Confusion>
+  return Object.fromEntries([...counts].map(([kind, [n, s, m]]) => [kind, { candidates: n, stage1: percentOf(s, n), itm: percentOf(m, n) }])) as Record<ConfusionKind, Confusion>
 }

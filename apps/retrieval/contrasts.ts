@@ -10,12 +10,13 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import type { RerankGuidance, Runtime } from '../cmga/runtime.js'
-import { stage1 } from '../cmga/runtime.js'
+import { percentOf } from '../cmga/rank.js'
 import type { ContrastKind } from '../data/contrasts.js'
 import { CONTRAST_KINDS, contrastsOf } from '../data/contrasts.js'
 import { loadImages } from '../../runtime/images/index.js'
 import type { Annotations } from './annotations.js'
 import type { Stage1Score } from './evaluate.js'
+import { stage1Of } from './evaluate.js'
 
 /** Options of `evaluateContrasts`. */
 export interface ContrastOptions {
@@ -52,6 +53,7 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
     return cs === undefined ? [] : [{ path, caption, contrasts: cs }]
   })
   const score = o.stage1 ?? 'global+local'
+  const stage1 = stage1Of(score)
   const wins = new Map(CONTRAST_KINDS.map((k) => [k, { pairs: 0, stage1: 0, itm: 0 }]))
   const shard = 64
   for (let from = 0; from < items.length; from += shard) {
@@ -68,7 +70,6 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
     if (E.isLeft(im)) return im
     const s = await rt.score(im.right, tf.right)()
     if (E.isLeft(s)) return s
-    const first = (i: number, t: number): number => (score === 'global' ? s.right.global[i * s.right.texts + t] : stage1(s.right, i, t))
     const ms = await rt.match(px.right.pixels, tf.right, texts.map((_, t) => [Math.floor(t / per), t] as const), o.guidance)()
     if (E.isLeft(ms)) return ms
     part.forEach((x, i) => {
@@ -76,13 +77,12 @@ export const evaluateContrasts = (rt: Runtime, a: Annotations, o: ContrastOption
       x.contrasts.forEach((c, k) => {
         const w = wins.get(c.kind) as { pairs: number; stage1: number; itm: number }
         w.pairs++
-        if (first(i, own) > first(i, own + 1 + k)) w.stage1++
+        if (stage1(s.right, i, own) > stage1(s.right, i, own + 1 + k)) w.stage1++
         if (ms.right[own].logOdds > ms.right[own + 1 + k].logOdds) w.itm++
       })
     })
   }
   o.onProgress?.('images', items.length, items.length)
-  const pct = (x: number, n: number): number => (n === 0 ? 0 : (100 * x) / n)
-  const kinds = Object.fromEntries([...wins].map(([k, w]) => [k, { pairs: w.pairs, stage1: pct(w.stage1, w.pairs), itm: pct(w.itm, w.pairs) }])) as Record<ContrastKind, ContrastResult>
+  const kinds = Object.fromEntries([...wins].map(([k, w]) => [k, { pairs: w.pairs, stage1: percentOf(w.stage1, w.pairs), itm: percentOf(w.itm, w.pairs) }])) as Record<ContrastKind, ContrastResult>
   return E.right({ images: items.length, leftOut: a.images.length - items.length, guidance: o.guidance ?? 'joint', stage1Score: score, kinds })
 }

@@ -176,10 +176,13 @@ const readAll = (store: ImageStore, a: Annotations, o: EvalOptions): TE.TaskEith
     })
   )
 
+/** The stage-1 score of image i against text j by `by`: the spec's global + local, or the global score alone. */
+export const stage1Of = (by: Stage1Score): ((s: Scores, i: number, j: number) => number) => (by === 'global' ? (s, i, j) => s.global[i * s.texts + j] : spec1)
+
 /** Stage-1 ranked lists for every query. */
 const stageOne = (rt: Runtime, img: ImageFeatures, txt: ScoredTexts, C: number, by: Stage1Score): TE.TaskEither<CmgaError, Orders> => {
   const [Ni, Nt] = [img.global.shape[0], txt.global.shape[0]]
-  const stage1 = by === 'global' ? (s: Scores, i: number, j: number): number => s.global[i * s.texts + j] : spec1
+  const stage1 = stage1Of(by)
   const list = (n: number, score: (x: number) => number): Candidate[] => byScore(Array.from({ length: n }, (_, x) => ({ index: x, score: score(x) })))
   if (C >= Ni && C >= Nt) {
     return TE.map((s: Scores) => ({

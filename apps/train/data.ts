@@ -246,13 +246,14 @@ export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vo
     // drawn in every mode, so the MLM masks after them do not depend on --flip; a partner
     // is flipped with its anchor, so that a swapped "left"/"right" keeps it a near miss
     const drawn = anchors.map(() => rand() < 0.5 && opts.flip !== 'none')
-    const flips = picked.map((_, i) => drawn[i < anchors.length ? i : i - anchors.length])
+    const perPair = <A>(byAnchor: readonly A[]): A[] => picked.map((_, i) => byAnchor[i < anchors.length ? i : i - anchors.length])
+    const flips = perPair(drawn)
     // vertical flips from a stream of their own, so runs without them draw as before;
     // an anchor and its partner flip together, and neither when either holds a skip word
     const v = opts.vflip
     const vrand = streamFor(opts.seed, step, 5)
     const vdrawn = v === undefined ? anchors.map(() => false) : anchors.map((_, k) => vrand() < 0.5 && !holdsWord(picked[k].caption, v.skip) && !(anchors.length + k < picked.length && holdsWord(picked[anchors.length + k].caption, v.skip)))
-    const vflips = picked.map((_, i) => vdrawn[i < anchors.length ? i : i - anchors.length])
+    const vflips = perPair(vdrawn)
     const captions = picked
       .map((x, i) => (flips[i] && opts.flip === 'swap' ? swapLeftRight(x.caption) : x.caption))
       .map((x, i) => (vflips[i] ? swapAboveBelow(x) : x))

@@ -11,8 +11,8 @@ import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import type { ContrastReport } from '../../apps/retrieval/contrasts.js'
 import { evaluateContrasts } from '../../apps/retrieval/contrasts.js'
 import type { Command, Values } from '../command.js'
-import { oneOf, outputFlag, required } from '../command.js'
-import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
+import { outputFlag, required } from '../command.js'
+import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp, stage1Flag, stage1FlagDef, stage1Help } from '../rerank-flags.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
 import { jsonOutHelp, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
@@ -30,8 +30,7 @@ left out (counted). Prints JSON (or writes it to --out).
 
   --annotations FILE   the annotation file (ALBEF's format, as cmga data shapes writes)
   --images ROOT        the folder image paths are relative to
-  --stage1 SCORE       what stage 1 scores by: global+local (default, spec section 7)
-                       or global (the global score alone, as a CLIP-style model ranks)
+${stage1Help}
 ${rerankGuidanceHelp}
 ${jsonOutHelp}
 ${runtimeHelp()}
@@ -45,7 +44,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('root', () => required(cmd, values, 'images')),
     E.bind('file', () => required(cmd, values, 'annotations')),
     E.bind('guidance', () => rerankGuidanceFlag(cmd, values)),
-    E.bind('stage1', () => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')),
+    E.bind('stage1', () => stage1Flag(cmd, values)),
     E.bind('annotations', ({ file }) => readAnnotations(file, 'test'))
   )
   if (E.isLeft(args)) return args
@@ -77,7 +76,7 @@ export const evalContrastsCommand: Command = {
     ...runtimeFlags,
     annotations: { type: 'string' },
     images: { type: 'string' },
-    stage1: { type: 'string' },
+    ...stage1FlagDef,
     ...rerankGuidanceFlagDef,
     out: { type: 'string' },
     force: { type: 'boolean' }

@@ -13,8 +13,8 @@ import { evaluateRetrieval } from '../../apps/retrieval/evaluate.js'
 import type { Gallery } from '../../apps/retrieval/gallery.js'
 import { openIndex } from '../../apps/retrieval/gallery.js'
 import type { Command, Values } from '../command.js'
-import { integer, oneOf, outputFlag, required } from '../command.js'
-import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
+import { integer, outputFlag, required } from '../command.js'
+import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp, stage1Flag, stage1FlagDef, stage1Help } from '../rerank-flags.js'
 import { whileInterruptible } from '../interrupt.js'
 import { progressReporter } from '../progress.js'
 import { jsonOutHelp, numberFlag, numberListFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
@@ -43,8 +43,7 @@ Image paths are relative to --images. Captions are cleaned as ALBEF does (pre_ca
   --k N                candidates re-ranked with ITM per query (default 16; 0: stage 1
                        only, no re-ranking, for a model without a trained ITM head;
                        as in cmga retrieve)
-  --stage1 SCORE       what stage 1 ranks by: global+local (default, spec section 7)
-                       or global (the global score alone, as a CLIP-style model ranks)
+${stage1Help}
   --itm-weight W       weight of the ITM log-odds in the combined rule (default 0.1)
   --itm-weight-sweep LIST
                        also score the combined rule at each of these weights
@@ -79,7 +78,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('itmWeight', () => numberFlag(cmd, values, 'itm-weight', 0.1)),
     E.bind('itmWeightSweep', () => numberListFlag(cmd, values, 'itm-weight-sweep')),
     E.bind('rerankGuidance', () => rerankGuidanceFlag(cmd, values)),
-    E.bind('stage1', () => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')),
+    E.bind('stage1', () => stage1Flag(cmd, values)),
     E.bind('onError', () => onErrorFlag(cmd, values, 'fail')),
     E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
   )
@@ -132,7 +131,7 @@ export const evalRetrievalCommand: Command = {
     split: { type: 'string' },
     candidates: { type: 'string' },
     k: { type: 'string' },
-    stage1: { type: 'string' },
+    ...stage1FlagDef,
     'itm-weight': { type: 'string' },
     'itm-weight-sweep': { type: 'string' },
     confusions: { type: 'boolean' },
