@@ -13,7 +13,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { objectShares } from '../apps/reproduce/coverage.js'
 import { quickPlan } from '../apps/reproduce/plan.js'
-import { targets } from '../apps/reproduce/report.js'
+import { missedNote, resultsMarkdown, targets } from '../apps/reproduce/report.js'
 import type { ReproduceResults } from '../apps/reproduce/reproduce.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
 
@@ -105,6 +105,13 @@ test('targets: each of issue 11 met or missed by the measured numbers', () => {
   assert.ok(all.every((t) => t.met), JSON.stringify(all.filter((t) => !t.met)))
   const missed = targets(fake(79, 81, 78, 60, 80.5, [10, 12], 0.8)).filter((t) => !t.met).map((t) => t.what)
   assert.equal(missed.length, 7, missed.join('; '))
+})
+
+test('results file: a missed target sends the reader to what was tried, which the repository holds', () => {
+  assert.ok(resultsMarkdown(fake(82, 80, 79, 55, 82.5, [10, 14], 0.95)).includes(missedNote))
+  assert.not.ok(resultsMarkdown(fake(82, 86, 83, 55, 82.5, [10, 14], 0.95)).includes(missedNote))
+  const doc = /`(docs\/[^`]+)`/.exec(missedNote)?.[1] ?? ''
+  assert.ok(existsSync(doc), doc)
 })
 
 test.run()

@@ -19,6 +19,10 @@ export interface Target {
 
 const byName = (r: ReproduceResults, name: string): ModelResult | undefined => r.models.find((m) => m.model.name === name)
 
+/** Where the results file sends a reader when a target is missed. */
+export const missedNote =
+  'What was tried for the missed targets, and what each attempt measured, is in the repository\'s `docs/reproduce/missed-targets.md`.'
+
 /** Issue 11's targets, from the results (those whose models the plan lacks are left out). */
 export const targets = (r: ReproduceResults): Target[] => {
   const out: Target[] = []
@@ -151,6 +155,8 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
       ''
     )
   }
-  lines.push('## Targets (issue 11)', '', '| target | measured | |', '| --- | --- | --- |', ...targets(r).map((t) => `| ${t.what} | ${t.measured} | ${t.met ? 'met' : 'missed'} |`), '')
+  const ts = targets(r)
+  lines.push('## Targets (issue 11)', '', '| target | measured | |', '| --- | --- | --- |', ...ts.map((t) => `| ${t.what} | ${t.measured} | ${t.met ? 'met' : 'missed'} |`), '')
+  if (ts.some((t) => !t.met)) lines.push(missedNote, '')
   return lines.join('\n')
 }
