@@ -55,6 +55,9 @@ export const tanh = unary(b.tanh)
 export const erf = unary(b.erf)
 export const abs = unary(b.abs)
 
+/** `x` itself, but no gradient flows back through it (what feeds it is not trained by what it feeds). */
+export const stopGradient = unary(b.stopGradient)
+
 /** Converts the element type. */
 export const cast = <D extends DType>(x: Tensor, to: D): Tensor<D> => b.cast(x, to) as Tensor<D>
 

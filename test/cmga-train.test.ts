@@ -141,6 +141,22 @@ test('--objectives itc trains only what ITC uses; the log and the progress lines
   for (const name of ['text_proj.weight', 'vision_proj.weight', 'temp']) assert.not.ok(sameBytes(trained.get(name), start.get(name)), `${name} is trained`)
 })
 
+test('--objectives itm --itm-detach trains the relation module and the ITM head and leaves the encoders as they started', async () => {
+  await train
+  const out = join(root, 'detach')
+  const r = await cli(...trainArgs(out, 3, '--objectives', 'itm', '--itm-detach'))
+  assert.is(r.code, 0, errorLine(r))
+  const c = get(readConfigFile(configPath))
+  const start = randomWeights(c, 0)
+  const trained = get(readSafetensors(join(out, 'weights.safetensors'))).tensors
+  for (const name of ['visual_encoder.pos_embed', 'visual_encoder.blocks.0.attn.qkv.weight', 'text_encoder.embeddings.word_embeddings.weight', 'text_encoder.encoder.layer.0.attention.self.query.weight']) {
+    assert.ok(sameBytes(trained.get(name), start.get(name)), `${name} is as initialised`)
+  }
+  for (const name of ['itm_head.weight', `text_encoder.encoder.layer.${c.text.textLayers}.crossattention.self.query.weight`]) assert.not.ok(sameBytes(trained.get(name), start.get(name)), `${name} is trained`)
+  const again = await cli(...trainArgs(out, 5, '--objectives', 'itm', '--resume'))
+  assert.match(errorLine(again), /--itm-detach differs from the run being resumed \(true there, none here\)/)
+})
+
 test('--resume with more --steps extends the run (random ITM negatives, no flips); another flag is named', async () => {
   await train
   const out = join(root, 'extend')
@@ -195,6 +211,7 @@ test('bad use: one clear message each', async () => {
     [trainArgs(join(root, 'x6'), 10, '--objectives', 'itc', '--mode', 'retrieval'), /pass --mode or --objectives, not both/],
     [trainArgs(join(root, 'x7'), 10, '--flip', 'sideways'), /--flip must be one of swap, plain, none/],
     [trainArgs(join(root, 'x8'), 10, '--objectives', 'itc,ftc', '--itm-negatives', 'random'), /--itm-negatives needs the itm objective/],
+    [trainArgs(join(root, 'x15'), 10, '--objectives', 'itc,ftc', '--itm-detach'), /--itm-detach needs the itm objective/],
     [trainArgs(join(root, 'x9'), 10, '--neg-temp', '0.1'), /--neg-temp is the temperature of --itm-negatives sample/],
     [trainArgs(join(root, 'x10'), 10, '--lr-floor', '2'), /--lr-floor must be a number in \[0, 1\]/],
     [trainArgs(join(root, 'x11'), 10, '--near-misses', '0.7'), /--near-misses must be a number in \[0, 0.5\]/],

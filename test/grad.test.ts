@@ -289,6 +289,7 @@ const nonDifferentiable: Readonly<Partial<Record<OpKind, string>>> = {
   Greater: 'bool output',
   And: 'bool output',
   Not: 'bool output',
+  StopGradient: 'stops the gradient by definition (its own test below)',
   ArgMax: 'int64 output',
   OneHot: 'its only input is int64 indices',
   MultiHeadAttention: 'fused inference op: fusions run after grad',
@@ -378,6 +379,19 @@ test('a wrt node the loss does not use gets zeros; stop drops a path', () => {
   assert.equal(Array.from(toNumbers(out['grad.x'])), [2, 4, 6, 8])
   assert.equal(out['grad.z'].shape, [2, 3])
   assert.equal(Array.from(toNumbers(out['grad.z'])), [0, 0, 0, 0, 0, 0])
+})
+
+test('stopGradient: the value passes, the gradient does not, and the ONNX graph has no node for it', async () => {
+  const x = D.input('x', 'float32', [3])
+  // loss = sum(stop(2x) * x): the value is 2 sum(x^2), the gradient 2x (4x without the stop)
+  const g = graph('stop-op', [x], { loss: D.sum(D.mul(D.stopGradient(D.mul(x, 2)), x), 0) })
+  const gg = grad(g, 'loss', [x])
+  if (E.isLeft(gg)) throw new Error(gg.left.message)
+  const feeds = { x: fromNumbers('float32', [3], [1, -2, 3]) }
+  for (const out of [run(gg.right, feeds), await runGraph(gg.right, feeds)]) {
+    assert.equal(Array.from(toNumbers(out.loss)), [28])
+    assert.equal(Array.from(toNumbers(out['grad.x'])), [2, -4, 6])
+  }
 })
 
 test('ties: ReduceMax splits the gradient evenly, Max gives half to each side', () => {

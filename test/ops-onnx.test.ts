@@ -91,6 +91,10 @@ const cases: Case[] = [
   ...(['Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Abs'] as const).map((op) =>
     mk(op, (f) => ({ y: make(op, [inp(f, 'x', f32, ['B', 6], op === 'Log' || op === 'Sqrt' ? { low: 0.01, high: 4 } : { low: -3, high: 3 })], {}) }))
   ),
+  mk('StopGradient', (f) => {
+    const x = inp(f, 'x', f32, ['B', 3])
+    return { y: d.stopGradient(x), z: d.exp(d.stopGradient(x)) } // an output that is the identity of an input, and one computed from it
+  }),
   mk('Neg Abs int64', (f) => ({ y: d.neg(inp(f, 'x', i64, ['B', 3], { low: -5, high: 5 })), z: d.abs(inp(f, 'u', i64, ['B'], { low: -5, high: 5 })) })),
   mk('Not', (f) => ({ y: d.not(inp(f, 'x', 'bool', ['B', 4])) })),
   mk('Cast', (f) => {

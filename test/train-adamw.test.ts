@@ -108,6 +108,34 @@ for (const [label, opts] of [
   })
 }
 
+test('a parameter no gradient reaches (used through a StopGradient) comes back unchanged, moments and all, even with weight decay', async () => {
+  // loss = 0.5 |W|^2 + stop(b) . x: b is used, but nothing trains it
+  const g = (): d.Graph => {
+    const xi = d.input('x', 'float32', [2])
+    const W = d.param('W', [2, 2])
+    const b = d.param('b', [2, 2])
+    return d.graph('stopped', [xi], { loss: d.add(d.mul(d.sum(d.mul(W, W), [0, 1]), 0.5), d.sum(d.matmul(d.stopGradient(b), d.reshape(xi, [2, 1])), [0, 1])) })
+  }
+  const step = get(adamwStep(g(), 'loss', { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 }))
+  assert.equal(step.params.map((p) => p.name), ['W', 'b'], 'both are fed')
+  const b = f32([2, 2], [1, -2, 3, 0.5])
+  const [mb, vb] = [f32([2, 2], [0.1, 0.2, 0.3, 0.4]), f32([2, 2], [1, 2, 3, 4])]
+  const feeds: Record<string, HostTensor> = {
+    x: f32([2], x), lr: f32([], [0.1]), [trainNames.step]: { dtype: 'int64', shape: [], data: BigInt64Array.from([0n]) },
+    W: f32([2, 2], start.W), [trainNames.m('W')]: f32([2, 2], [0, 0, 0, 0]), [trainNames.v('W')]: f32([2, 2], [0, 0, 0, 0]),
+    b, [trainNames.m('b')]: mb, [trainNames.v('b')]: vb
+  }
+  const session = get(await openSession(get(compileTraining(step.graph)).model)())
+  const interp = get(evaluate(step.graph, feeds, new Map([['W', feeds.W], ['b', b]])))
+  for (const out of [interp, get(await session.run(feeds)())]) {
+    assert.equal([...(out[trainNames.next('b')].data as Float32Array)], [...b.data])
+    assert.equal([...(out[trainNames.next(trainNames.m('b'))].data as Float32Array)], [...mb.data])
+    assert.equal([...(out[trainNames.next(trainNames.v('b'))].data as Float32Array)], [...vb.data])
+    assert.not.equal([...(out[trainNames.next('W')].data as Float32Array)], start.W, 'W is trained')
+    close(out[trainNames.gradNorm].data, [Math.sqrt(start.W.reduce((a, w) => a + w * w, 0))], 'grad_norm counts W alone')
+  }
+})
+
 test('a projection maps the updated value; bad options and names are errors', () => {
   const step = get(adamwStep(lossGraph(), 'loss', { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, project: (n, y) => (n === 's' ? d.minimum(y, 1) : y) }))
   const out = interpret(step.graph, feedsOf(start, zerosLike(start), zerosLike(start), 0, 0.01))

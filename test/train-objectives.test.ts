@@ -8,7 +8,9 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { backwardReached } from '../compiler/autodiff/grad.js'
 import { evaluate } from '../compiler/eval/evaluate.js'
+import { paramsOf } from '../compiler/ir/graph.js'
 import { printGraph } from '../compiler/ir/print.js'
 import type { HostTensor } from '../compiler/ir/tensor.js'
 import { adamwDefaults } from '../compiler/train/adamw.js'
@@ -110,6 +112,28 @@ test('a mode is the graph it was; hard negatives take no noise input, the others
   const noise = random.inputs.find((i) => i.attrs.name === ITM_NOISE)
   assert.equal(noise?.shape, [2, 4, 4])
   assert.equal(random.outputs.map((o) => o.name), ['loss', 'loss_itc', 'loss_itm', 'itm_neg_image', 'itm_neg_text'])
+})
+
+test('--itm-detach: ITM reaches the relation module and the ITM head only; with ITC and FTC the encoders get theirs alone', () => {
+  /** The parameters a gradient of `loss` reaches. */
+  const reached = (o: Parameters<typeof trainingLossGraph>[3]): string[] => {
+    const g = trainingLossGraph(c, 4, 6, o)
+    const loss = g.outputs.find((x) => x.name === 'loss')?.node
+    if (loss === undefined) throw new Error('no loss')
+    const ps = [...paramsOf(g)]
+    const r = backwardReached(loss, ps)
+    return ps.filter((_, i) => r[i] !== null).map((p) => p.attrs.name)
+  }
+  const fusion = (n: string): boolean => n.startsWith('itm_head') || /encoder\.layer\.[23]\./.test(n)
+  const itm = { objectives: ['itm'] as const, negatives: { kind: 'hard' } as const }
+  const attached = reached(itm)
+  const detached = reached({ ...itm, itmDetach: true })
+  assert.ok(detached.length > 0 && detached.every(fusion), detached.filter((n) => !fusion(n)).join(' '))
+  assert.ok(attached.some((n) => n.startsWith('visual_encoder.')) && attached.some((n) => n.includes('embeddings')), 'without it, ITM trains the encoders')
+  assert.equal(detached, attached.filter(fusion))
+  const all = { objectives: ['itc', 'ftc', 'itm'] as const, negatives: { kind: 'hard' } as const }
+  assert.equal(reached({ ...all, itmDetach: true }).sort(), reached(all).sort(), 'ITC and FTC still train every encoder parameter')
+  assert.match(trainingLossGraph(c, 4, 6, { ...all, itmDetach: true }).name, /detached/)
 })
 
 test('ITC alone: its AdamW step updates only what ITC uses', () => {

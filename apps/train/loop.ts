@@ -36,6 +36,8 @@ export interface RunOptions {
   readonly itmNegatives: NegativeChoice['kind']
   /** The sampling temperature of `sample` negatives. */
   readonly negTemp: number
+  /** ITM trains the relation module and the ITM head only (`TrainObjective.itmDetach`). */
+  readonly itmDetach?: boolean
   /** The horizontal-flip augmentation. */
   readonly flip: FlipMode
   /** The vertical-flip augmentation (`VerticalFlip`); none when absent. */
@@ -102,7 +104,8 @@ export interface LoopResult {
 /** The objectives and ITM negatives a run's train-step graphs minimize. */
 export const trainObjectiveOf = (o: RunOptions): TrainObjective => ({
   objectives: o.objectives,
-  negatives: o.itmNegatives === 'sample' ? { kind: 'sample', temperature: o.negTemp } : { kind: o.itmNegatives }
+  negatives: o.itmNegatives === 'sample' ? { kind: 'sample', temperature: o.negTemp } : { kind: o.itmNegatives },
+  ...(o.itmDetach === true ? { itmDetach: true } : {})
 })
 
 // -------------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--objectives (or --mode)', (o) => o.objectives?.join(',')],
   ['--itm-negatives', (o) => o.itmNegatives],
   ['--neg-temp', (o) => o.negTemp],
+  ['--itm-detach', (o) => (o.itmDetach === true ? true : undefined)],
   ['--flip', (o) => o.flip],
   ['--vflip / --vflip-skip', (o) => (o.vflip === undefined ? undefined : `swap, skip ${o.vflip.skip.join(',') || 'none'}`)],
   ['--near-misses', (o) => o.nearMisses],

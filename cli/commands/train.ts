@@ -61,6 +61,10 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          negative, the rest hard, and never a caption meaning the same as the
                          positive's (equal words, or a shapes-world synonym)
   --neg-temp T           sampling temperature of --itm-negatives sample (default 0.05)
+  --itm-detach           ITM trains only the relation module and the ITM head: its gradient
+                         stops at the text and vision encoders' outputs, which ITC and FTC
+                         then train alone (not ALBEF's sum; the step skips ITM's backward
+                         pass through the joint vision encoder)
   --flip F               horizontal flip of each image with probability 1/2: swap (default) mirrors
                          the image and swaps the words left and right in its caption; plain mirrors
                          the image only, which makes "left of" / "right of" unlearnable (the
@@ -142,8 +146,8 @@ const negativesOf = (values: Values, objectives: readonly Objective[]) =>
     E.bind('itmNegatives', () => oneOf<NegativeChoice['kind']>('train', values, 'itm-negatives', ['hard', 'sample', 'random', 'mixed', 'partner'], 'hard')),
     E.bind('negTemp', () => number('train', values, 'neg-temp', 0.05, (x) => x > 0 && x <= 100, 'a number in (0, 100]')),
     E.chainFirst(({ itmNegatives }) =>
-      values['itm-negatives'] !== undefined && !objectives.includes('itm')
-        ? fail('usage', `cmga train: --itm-negatives needs the itm objective (the objectives are ${objectives.join(',')})`)
+      (values['itm-negatives'] !== undefined || values['itm-detach'] === true) && !objectives.includes('itm')
+        ? fail('usage', `cmga train: ${values['itm-negatives'] !== undefined ? '--itm-negatives' : '--itm-detach'} needs the itm objective (the objectives are ${objectives.join(',')})`)
         : values['neg-temp'] !== undefined && itmNegatives !== 'sample'
           ? fail('usage', `cmga train: --neg-temp is the temperature of --itm-negatives sample (here ${itmNegatives})`)
           : E.right(undefined)
@@ -232,6 +236,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         objectives: f.objectives,
         itmNegatives: f.negatives.itmNegatives,
         negTemp: f.negatives.negTemp as number,
+        ...(values['itm-detach'] === true ? { itmDetach: true } : {}),
         flip: f.flips.flip,
         ...(f.flips.vflip === undefined ? {} : { vflip: f.flips.vflip }),
         nearMisses: f.nearMisses as number,
@@ -331,7 +336,7 @@ export const trainCommand: Command = {
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
-    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }, 'near-miss-spans': { type: 'boolean' }
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }, 'near-miss-spans': { type: 'boolean' }, 'itm-detach': { type: 'boolean' }
   },
   run: async (values, log) => {
     const req = parse(aliased(values, 'max-length', 'max-len'))

@@ -41,7 +41,14 @@ const isLeaf = (n: Node): n is Leaf => n.op === 'Input' || n.op === 'Param'
  * only the nodes that lie on a path from some `wrt` node to the loss. A `wrt` node the
  * loss does not depend on gets zeros.
  */
-export const backward = (loss: Node, wrt: readonly Node[], opts: GradOptions = {}): readonly Node[] => {
+export const backward = (loss: Node, wrt: readonly Node[], opts: GradOptions = {}): readonly Node[] =>
+  backwardReached(loss, wrt, opts).map((c, i) => c ?? zerosOf(wrt[i].dtype, wrt[i].shape))
+
+/**
+ * `backward`, with null for each `wrt` node no gradient reaches: one the loss does not
+ * use, or uses only through what carries none (indices, a `StopGradient`, a `stop` node).
+ */
+export const backwardReached = (loss: Node, wrt: readonly Node[], opts: GradOptions = {}): ReadonlyArray<Node | null> => {
   const stop = opts.stop ?? new Set<Node>()
   const ctx = { dimBounds: opts.dimBounds ?? {} }
   const order = topoFrom([loss])
@@ -64,7 +71,7 @@ export const backward = (loss: Node, wrt: readonly Node[], opts: GradOptions = {
       cotangent.set(m, prev === undefined ? c : add(prev, c))
     })
   }
-  return wrt.map((w) => cotangent.get(w) ?? zerosOf(w.dtype, w.shape))
+  return wrt.map((w) => cotangent.get(w) ?? null)
 }
 
 /**

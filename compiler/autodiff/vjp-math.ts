@@ -93,6 +93,7 @@ export const mathRules: Pick<VjpTable, MathKind> = {
   // The subgradient at 0 is 0, as in PyTorch.
   Abs: unary((x, _y, g) => where(greater(x, 0), g, where(less(x, 0), neg(g), 0))),
   Not: none,
+  StopGradient: none,
   Cast: ({ inputs: [x], dtype }, g) => [isFloat(x.dtype) && isFloat(dtype) ? (x.dtype === dtype ? g : cast(g, x.dtype)) : null],
   MatMul: ({ inputs: [a, b] }, g) => [sumTo(matmul(g, mT(b)), a.shape), sumTo(matmul(mT(a), g), b.shape)],
   Conv: convGrad,

@@ -99,6 +99,8 @@ export const lowerRules: { readonly [K in OpKind]: Lower<OpAttrs[K]> } = {
   Erf: direct('Erf'),
   Abs: direct('Abs'),
   Not: direct('Not'),
+  // the identity: no node of its own
+  StopGradient: (_ctx, _node, ins) => ins[0],
   Cast: (ctx, { attrs }, ins) => ctx.emit('Cast', ins, { to: int(onnxDataType[attrs.to]) })[0],
   // contractions
   MatMul: direct('MatMul'),

@@ -98,5 +98,6 @@ export const elementwiseRules: { readonly [K in Kind]: Rule<OpAttrs[K]> } = {
   Erf: unary(erf),
   Abs: unary(Math.abs),
   Not: unary((x) => bool(x === 0)),
+  StopGradient: ([x]) => x,
   Cast: ([x], { to }) => value(to, x.shape, x.data.map(castTo(to)))
 }

@@ -85,6 +85,9 @@ export const tanh = unary('Tanh')
 export const erf = unary('Erf')
 export const abs = unary('Abs')
 
+/** `x`, through which no gradient flows. */
+export const stopGradient = (x: Node): Node => make('StopGradient', [x], {})
+
 /** Converts the element type. */
 export const cast = (x: Node, to: DType): Node => make('Cast', [x], { to })
 

@@ -116,6 +116,7 @@ export const inferRules: { readonly [K in OpKind]: Rule<OpAttrs[K]> } = {
   Erf: unary('float'),
   Abs: unary('numeric'),
   Not: unary('bool'),
+  StopGradient: (inputs) => arity(inputs, 1) ?? inputs[0],
   Cast: (inputs, { to }) => arity(inputs, 1) ?? { dtype: to, shape: inputs[0].shape },
   MatMul: (inputs) => {
     const err = arity(inputs, 2) ?? sameDtype(inputs)

@@ -1,5 +1,6 @@
 /**
- * The op set. Op kinds are ONNX op names (plus `Input`, `Param`, `Constant` leaves);
+ * The op set. Op kinds are ONNX op names (plus `Input`, `Param`, `Constant` leaves, and
+ * `StopGradient`: the identity, through which no gradient flows; ONNX `Identity` has none);
  * `OpAttrs` maps each kind to its typed attributes. Every per-op table of the compiler
  * (`infer`, `evaluate`, `lower`, `vjp`) is a `{ [K in OpKind]: ... }`, and `opInfo` is the
  * one record of what else is known per op (group, commutativity, float32-only) from
@@ -51,6 +52,8 @@ export interface OpAttrs {
   readonly Abs: None
   readonly Not: None
   readonly Cast: { readonly to: DType }
+  /** The identity in value; the vector-Jacobian product stops here (a training choice, e.g. a loss that must not train what feeds it). */
+  readonly StopGradient: None
   // contractions
   readonly MatMul: None
   readonly Conv: { readonly kernel: readonly number[]; readonly strides: readonly number[] }
@@ -156,6 +159,7 @@ export const opInfo = {
   Abs: { group: 'unary' },
   Not: { group: 'unary' },
   Cast: { group: 'unary' },
+  StopGradient: { group: 'unary' },
   MatMul: { group: 'contraction' },
   Conv: { group: 'contraction', float32Only: true },
   ReduceSum: { group: 'reduce' },

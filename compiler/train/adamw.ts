@@ -17,14 +17,14 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type { GradOptions } from '../autodiff/grad.js'
-import { backward } from '../autodiff/grad.js'
+import { backwardReached } from '../autodiff/grad.js'
 import type { CmgaError } from '../errors.js'
 import { fail, tryBuild } from '../errors.js'
 import type { Graph, Output } from '../ir/graph.js'
 import { graph, paramsOf } from '../ir/graph.js'
 import type { Node } from '../ir/node.js'
 import { showType } from '../ir/node.js'
-import { add, cast, div, input, minimum, mul, pow, sqrt, sub, sum } from '../ir/build.js'
+import { add, cast, div, input, minimum, mul, pow, scalar, sqrt, sub, sum } from '../ir/build.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -69,7 +69,7 @@ export const trainNames = {
 /** A train-step graph and what it updates. */
 export interface TrainStep {
   readonly graph: Graph
-  /** The parameters the step updates (every parameter the loss uses), by name, in graph order. */
+  /** The parameters the step takes and gives back, by name, in graph order: every parameter the loss uses; those no gradient reaches come back unchanged. */
   readonly params: ReadonlyArray<{ readonly name: string; readonly shape: readonly number[] }>
 }
 
@@ -81,28 +81,35 @@ const decaysByRank = (p: Node<'Param'>): boolean => p.shape.length >= 2
 
 /** The global L2 norm of the gradients, float32 []. */
 const globalNorm = (grads: readonly Node[]): Node =>
-  sqrt(grads.map((g) => (g.shape.length === 0 ? mul(g, g) : sum(mul(g, g), g.shape.map((_, i) => i)))).reduce((a, b) => add(a, b)))
+  grads.length === 0 ? scalar(0, 'float32') : sqrt(grads.map((g) => (g.shape.length === 0 ? mul(g, g) : sum(mul(g, g), g.shape.map((_, i) => i)))).reduce((a, b) => add(a, b)))
 
 const build = (g: Graph, loss: Node, opts: AdamWOptions): TrainStep => {
   const params = [...paramsOf(g)]
-  const grads = backward(loss, params, opts.grad)
+  // A parameter no gradient reaches (used only through indices or a StopGradient) is fed
+  // and passed on unchanged: decayed, it would shrink towards 0 with nothing to hold it.
+  const grads = backwardReached(loss, params, opts.grad)
   const lr = input(trainNames.lr, 'float32', [])
   const step = input(trainNames.step, 'int64', [])
   const t = add(step, 1)
   const tf = cast(t, 'float32')
   const bc1 = sub(1, pow(opts.beta1, tf))
   const bc2 = sub(1, pow(opts.beta2, tf))
-  const norm = globalNorm(grads)
+  const norm = globalNorm(grads.filter((c): c is Node => c !== null))
   const scale = opts.clipNorm === undefined ? undefined : minimum(div(opts.clipNorm, add(norm, 1e-6)), 1)
   const decays = opts.decays ?? decaysByRank
   const state: Node<'Input'>[] = []
   const outputs: Output[] = [...g.outputs, { name: trainNames.gradNorm, node: norm }]
   params.forEach((p, i) => {
     const name = p.attrs.name
-    const grad = scale === undefined ? grads[i] : mul(grads[i], scale)
     const m = input(trainNames.m(name), 'float32', p.shape)
     const v = input(trainNames.v(name), 'float32', p.shape)
     state.push(m, v)
+    const gi = grads[i]
+    if (gi === null) {
+      outputs.push({ name: trainNames.next(name), node: p }, { name: trainNames.next(trainNames.m(name)), node: m }, { name: trainNames.next(trainNames.v(name)), node: v })
+      return
+    }
+    const grad = scale === undefined ? gi : mul(gi, scale)
     const m1 = add(mul(m, opts.beta1), mul(grad, 1 - opts.beta1))
     const v1 = add(mul(v, opts.beta2), mul(mul(grad, grad), 1 - opts.beta2))
     const update = div(div(m1, bc1), add(sqrt(div(v1, bc2)), opts.eps))

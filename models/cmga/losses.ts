@@ -8,7 +8,7 @@
 import type { F32, I64 } from '../../dsl/index.js'
 import {
   add, argmax, cast, concat, constant, div, equal, gather, gelu, linear, logSoftmax, maximum, mean, minimum, mul, neg,
-  not, oneHot, reshape, slice, sub, sum, where
+  not, oneHot, reshape, slice, stopGradient, sub, sum, where
 } from '../../dsl/index.js'
 import { fromNumbers } from '../../compiler/ir/tensor.js'
 import { globalFeature, globalScore, localScore, tokenFeatures } from './align.js'
@@ -140,16 +140,22 @@ export const contrastiveLosses = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batc
   return { itc: symmetricCE(div(sg, temp)), ftc: symmetricCE(div(sl, temp)), score: sg, T }
 }
 
-/** ITM: B positives, then for each text j its negative image, then for each image i its negative text. */
-export const itmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'mask'>, T: F32, neg: Negatives): F32 => {
+/**
+ * ITM: B positives, then for each text j its negative image, then for each image i its
+ * negative text. `detach` (a training choice, not the spec's): the text and vision
+ * encoders' outputs enter with their gradient stopped, so ITM trains the relation module
+ * and the ITM head only.
+ */
+export const itmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels' | 'mask'>, T: F32, neg: Negatives, detach = false): F32 => {
   const { pixels, mask } = batch
   const B = size(pixels.shape[0])
   const arange = constant(fromNumbers('int64', [B], Array.from({ length: B }, (_, i) => i)))
   const imageOf = concat([arange, neg.negImage, arange], 0) // [3B]
   const textOf = concat([arange, arange, neg.negText], 0)
-  const Tp = gather(T, textOf, 0)
+  const Tp = gather(detach ? stopGradient(T) : T, textOf, 0)
   const maskP = gather(mask, textOf, 0)
-  const Vj = visionEncoder(c, p.vision, gather(pixels, imageOf, 0), 'joint', clsOf(Tp)).V
+  const V = visionEncoder(c, p.vision, gather(pixels, imageOf, 0), 'joint', clsOf(Tp)).V
+  const Vj = detach ? stopGradient(V) : V
   const logits = itmHead(relationModule(c, p.text, Tp, maskP, Vj), p.itmHead)
   const labels = constant(fromNumbers('int64', [3 * B], Array.from({ length: 3 * B }, (_, k) => (k < B ? 1 : 0))))
   return crossEntropy(logits, labels)

@@ -39,6 +39,8 @@ export interface TrainObjective {
   /** In `objectiveNames` order, no repeats. */
   readonly objectives: readonly Objective[]
   readonly negatives: NegativeChoice
+  /** ITM trains the relation module and the ITM head only: its gradient stops at the encoders' outputs (default false: the spec's sum trains everything). */
+  readonly itmDetach?: boolean
 }
 
 /** The name of the noise input of ITM negatives other than `hard`, float32 [2, B, B]. */
@@ -99,7 +101,7 @@ export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, what: Tra
     if (has('ftc')) parts.ftc = con.ftc
     if (has('itm')) {
       const neg = chooseNegatives(con.score, o.negatives, noise)
-      parts.itm = itmLoss(c, p, { pixels, mask }, con.T, neg)
+      parts.itm = itmLoss(c, p, { pixels, mask }, con.T, neg, o.itmDetach === true)
       Object.assign(negatives, { itm_neg_image: neg.negImage, itm_neg_text: neg.negText })
     }
   }
@@ -107,7 +109,8 @@ export const trainingLossGraph = (c: CmgaConfig, B: number, L: number, what: Tra
   const chosen = objectiveNames.filter(has)
   const inputs = [pixels, ids, mask, ...(has('mlm') ? [mlmIds, mlmLabels] : []), ...(noise === undefined ? [] : [noise])]
   const mode = (Object.keys(modeObjectives) as TrainMode[]).find((m) => modeObjectives[m].join() === chosen.join())
-  const name = mode !== undefined && noise === undefined ? mode : [...chosen, ...(noise === undefined ? [] : [o.negatives.kind])].join('_')
+  const detached = has('itm') && o.itmDetach === true
+  const name = mode !== undefined && noise === undefined && !detached ? mode : [...chosen, ...(noise === undefined ? [] : [o.negatives.kind]), ...(detached ? ['detached'] : [])].join('_')
   return graph(`${name}_loss`, inputs, {
     loss: total(chosen.map((x) => parts[x] as F32)),
     ...Object.fromEntries(chosen.map((x) => [`loss_${x}`, parts[x] as F32])),
