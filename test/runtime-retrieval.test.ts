@@ -246,6 +246,33 @@ test('int8 (--quantize int8 --int8-min-elements): every stage a re-rank runs is 
   assert.match(errorLine(small), /--int8-min-elements goes with --quantize int8/)
 })
 
+test('compile --serve-k: the manifest carries the model\'s ranking defaults, which cmga retrieve uses unless --k says otherwise', async () => {
+  const tiny = ['--config', 'test/fixtures/cmga-tiny/config.json', '--weights', 'test/fixtures/cmga-tiny/weights.safetensors']
+  const s = join(root, 'model-serve')
+  await ok('compile', ...tiny, '--vocab', join(model, 'vocab.txt'), '--serve-k', '0', '--serve-why', 'its ITM head ranks worse here', '--out', s)
+  const ranking = { k: 0, why: 'its ITM head ranks worse here' }
+  assert.equal(json(join(s, 'manifest.json')).ranking, ranking)
+  const sIndex = join(root, 'index-serve')
+  await ok('index', '--model', s, '--images', ds.images, '--out', sIndex, '--workers', '0')
+  const plain = join(root, 'hits-serve.json')
+  const r = await cli('retrieve', '--model', s, '--index', sIndex, '--query', 'a red square on black', '--top', '5', '--out', plain)
+  assert.is(r.code, 0, errorLine(r))
+  assert.ok(r.stderr.some((l) => l.includes("ranking: the model's default, stage 1 only (--k 0): its ITM head ranks worse here; --k N overrides it")), r.stderr.join('\n'))
+  const hits = json(plain)
+  assert.equal(hits.modelRanking, ranking)
+  assert.ok(hits.hits.length === 5 && hits.hits.every((h: { itm?: unknown; score: number; stage1: number }) => h.itm === undefined && h.score === h.stage1), 'stage 1 only')
+  const told = join(root, 'hits-serve-k.json')
+  const r4 = await cli('retrieve', '--model', s, '--index', sIndex, '--query', 'a red square on black', '--top', '5', '--k', '4', '--out', told)
+  assert.is(r4.code, 0, errorLine(r4))
+  assert.not.ok(r4.stderr.some((l) => l.startsWith('ranking:')), 'the flags chose')
+  assert.ok(json(told).hits.slice(0, 4).every((h: { itm?: unknown }) => h.itm !== undefined))
+  for (const [flags, message] of [[['--serve-why', 'x'], /--serve-why goes with --serve-k/], [['--serve-k', 'many'], /--serve-k must be an integer in \[0, 4096\]/], [['--serve-k', '2', '--serve-itm-weight', 'high'], /--serve-itm-weight must be a number/]] as const) {
+    const bad = await cli('compile', ...tiny, ...flags, '--out', join(root, 'no-serve'))
+    assert.ok(bad.code !== 0)
+    assert.match(errorLine(bad), message)
+  }
+})
+
 test('cmga eval retrieval (Karpathy format, --split test; candidates below the set size)', async () => {
   const out = join(root, 'eval-k.json')
   await ok('eval', 'retrieval', '--model', model, '--annotations', ds.karpathy, '--images', ds.images, '--split', 'test', '--candidates', '5', '--k', '2', '--workers', '0', '--out', out)

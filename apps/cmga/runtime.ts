@@ -35,6 +35,7 @@ import { workerEngine } from '../../runtime/workers/pool.js'
 import type { Engine } from '../../runtime/model/engine.js'
 import { localEngine } from '../../runtime/model/engine.js'
 import type { ImageFeatures, TextFeatures } from './features.js'
+import type { RankingDefaults } from '../../runtime/model/manifest.js'
 import type { ModelIdentity } from '../../runtime/model/fingerprint.js'
 import { modelIdentity } from '../../runtime/model/fingerprint.js'
 import type { Candidate, Match, Ranked, RerankRule } from './rank.js'
@@ -112,6 +113,8 @@ export interface Runtime {
   readonly hasPrefixCache: boolean
   /** Whether the model has the VQA head. */
   readonly hasVqa: boolean
+  /** How the model is ranked with unless told otherwise (the manifest's `ranking`, from `cmga compile --serve-k`). */
+  readonly ranking?: RankingDefaults
   /** Text-agnostic (`image` guidance) features of preprocessed images [B, 3, S, S]. */
   readonly encodeImages: (pixels: HostTensor<'float32'>) => TE.TaskEither<CmgaError, ImageFeatures>
   /** Tokenizes (padding to the longest text) and encodes texts. */
@@ -337,7 +340,7 @@ export const makeRuntime = (engine: Engine, manifest: CmgaManifest, tokenizer: B
     })(relation(pixels, texts, pairs, [n]))
   }
 
-  return { config: c, tokenizer, identity, engine, batchSize, hasPrefixCache, hasVqa, encodeImages, encodeTexts, score, match, matchQueries, rerank, vqa, close: engine.close }
+  return { config: c, tokenizer, identity, engine, batchSize, hasPrefixCache, hasVqa, ...(manifest.ranking === undefined ? {} : { ranking: manifest.ranking }), encodeImages, encodeTexts, score, match, matchQueries, rerank, vqa, close: engine.close }
 }
 
 /** Opens a compiled model directory with its tokenizer, on this thread or on worker threads. */

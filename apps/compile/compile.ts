@@ -29,7 +29,7 @@ import { MIN_ELEMENTS, quantizeInt8 } from '../../compiler/quantize/dynamic-int8
 import type { Derived } from '../../compiler/weights/fold-transposes.js'
 import { foldParamTransposes, transposeTensor } from '../../compiler/weights/fold-transposes.js'
 import { deployGraphs } from './deploy.js'
-import type { Manifest, StageSpec } from '../../runtime/model/manifest.js'
+import type { Manifest, RankingDefaults, StageSpec } from '../../runtime/model/manifest.js'
 import { describeGraph } from '../../runtime/model/manifest.js'
 
 /** The external data file every stage's large weights live in, each once. */
@@ -58,6 +58,8 @@ export interface CompileRequest {
   readonly force?: boolean
   /** More files to write into the model directory (name, contents), e.g. `vocab.txt`. */
   readonly files?: ReadonlyArray<readonly [string, Uint8Array | string]>
+  /** How `cmga retrieve` ranks with the model unless told otherwise (the manifest's `ranking`). */
+  readonly ranking?: RankingDefaults
 }
 
 /** Per stage: pass statistics, node count and file size. */
@@ -174,7 +176,8 @@ export const compileModel = (req: CompileRequest): E.Either<CmgaError, CompileRe
     weights: { source: req.weightsSource, summary: req.weightsSummary },
     quantize: req.quantize ?? 'none',
     stages: specs,
-    data: DATA_FILE
+    data: DATA_FILE,
+    ...(req.ranking === undefined ? {} : { ranking: req.ranking })
   }
   try {
     for (const [name, data] of req.files ?? []) writeFileSync(join(tmp, name), data)

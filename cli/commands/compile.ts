@@ -24,10 +24,12 @@ import type { TokenizerSource } from '../../runtime/text/index.js'
 import { readTokenizerSource } from '../../runtime/text/index.js'
 import type { Command, Values } from '../command.js'
 import { integer, required, requiredOutput } from '../command.js'
+import { numberFlag } from '../runtime-flags.js'
+import type { RankingDefaults } from '../../runtime/model/manifest.js'
 
 const help = `Usage: cmga compile --config CONFIG.json (--weights WEIGHTS | --random-init SEED) --out DIR
                     [--vocab VOCAB.txt] [--quantize int8 [--int8-min-elements N]]
-                    [--no-fuse] [--force]
+                    [--serve-k N [--serve-itm-weight W] [--serve-why TEXT]] [--no-fuse] [--force]
 
 Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
 
@@ -47,6 +49,13 @@ Compiles CMGA into DIR: one ONNX graph per deployment stage and a manifest.json.
   --int8-min-elements N  with --quantize int8: weights of fewer than N elements stay
                        float32 (default ${MIN_ELEMENTS}, a [256, 256] matrix; the small
                        trained shapes model's [64, 64] ones need N <= 4096)
+  --serve-k N          how many candidates cmga retrieve re-ranks with the ITM head by
+                       default with this model (0: stage 1 only), written into the
+                       manifest; without it, cmga retrieve's own default (16). Choose it
+                       on held-out data: cmga eval retrieval reports stage 1 and both
+                       re-ranking rules
+  --serve-itm-weight W with --serve-k: the combined rule's default weight (else 0.1)
+  --serve-why TEXT     with --serve-k: why (cmga retrieve says it when it uses them)
   --no-fuse            skip the fusion passes (attention, skip layer norm, bias GELU,
                        token dropping)
   --force              replace an existing DIR (only once the new one is complete)
@@ -86,6 +95,20 @@ const vocabFiles = (c: CmgaConfig, values: Values, log: (line: string) => void):
   )
 }
 
+/** `--serve-k`, `--serve-itm-weight`, `--serve-why`: the manifest's ranking defaults (none without --serve-k). */
+const rankingOf = (values: Values): E.Either<CmgaError, RankingDefaults | undefined> => {
+  if (values['serve-k'] === undefined) {
+    const stray = ['serve-itm-weight', 'serve-why'].find((f) => values[f] !== undefined)
+    return stray === undefined ? E.right(undefined) : fail('usage', `cmga compile: --${stray} goes with --serve-k`)
+  }
+  return pipe(
+    E.Do,
+    E.bind('k', () => integer('compile', values, 'serve-k', 0, 0, 4096)),
+    E.bind('weight', () => (values['serve-itm-weight'] === undefined ? E.right(undefined) : numberFlag('compile', values, 'serve-itm-weight', 0.1))),
+    E.map(({ k, weight }) => ({ k, ...(weight === undefined ? {} : { itmWeight: weight }), ...(typeof values['serve-why'] === 'string' ? { why: values['serve-why'] } : {}) }))
+  )
+}
+
 /** Entries of a vocabulary (the largest id + 1). */
 const vocabEntries = (src: TokenizerSource): number => Math.max(-1, ...Object.values(src.json.model.vocab)) + 1
 
@@ -102,6 +125,9 @@ export const compileCommand: Command = {
     quantize: { type: 'string' },
     'int8-min-elements': { type: 'string' },
     'no-fuse': { type: 'boolean' },
+    'serve-k': { type: 'string' },
+    'serve-itm-weight': { type: 'string' },
+    'serve-why': { type: 'string' },
     vocab: { type: 'string' },
     force: { type: 'boolean' }
   },
@@ -117,11 +143,13 @@ export const compileCommand: Command = {
       E.bind('out', () => requiredOutput('compile', values, 'out', 'directory')),
       E.bind('config', ({ configPath }) => readConfigFile(configPath)),
       E.bind('files', ({ config }) => vocabFiles(config, values, log)),
+      E.bind('ranking', () => rankingOf(values)),
       E.bind('w', ({ config }) => weightsFor(config, values, log)),
       E.chainFirst(({ w }) => E.right(log(w.summary))),
-      E.map(({ config, out, w, files }) => ({
+      E.map(({ config, out, w, files, ranking }) => ({
         config,
         files,
+        ...(ranking === undefined ? {} : { ranking }),
         force: values.force === true,
         weights: w.weights,
         weightsSource: w.source,

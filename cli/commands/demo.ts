@@ -19,6 +19,7 @@ import { openRuntime } from '../../apps/cmga/runtime.js'
 import { readAnnotations } from '../../apps/retrieval/annotations.js'
 import { demoLines, flipRelation, runShapesDemo, swapColours } from '../../apps/demo/shapes-demo.js'
 import type { Command } from '../command.js'
+import type { RankingDefaults } from '../../runtime/model/manifest.js'
 import { outputFlag } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
 
@@ -48,6 +49,8 @@ interface ShippedModel {
   readonly description: string
   readonly training: string
   readonly heldOut: string
+  /** How `cmga retrieve` ranks with it by default (the compiled manifest's `ranking`). */
+  readonly serving?: RankingDefaults
 }
 
 const readShipped = (): E.Either<CmgaError, ShippedModel> => {
@@ -81,10 +84,11 @@ export const demoCommand: Command = {
           log(`${about.name}: ${about.description}`)
           log(`trained: ${about.training}`)
           log(`held out: ${about.heldOut}`)
+          if (about.serving !== undefined) log(`cmga retrieve ranks with it by ${about.serving.k === 0 ? 'stage 1 alone' : `re-ranking the top ${about.serving.k}`} unless --k says otherwise${about.serving.why === undefined ? '' : `: ${about.serving.why}`}`)
           log(describeCheckpoint(ck))
           return E.right(undefined)
         }),
-        E.chainFirst(({ config, ck }) =>
+        E.chainFirst(({ about, config, ck }) =>
           compileModel({
             config,
             weights: ck.weights,
@@ -93,6 +97,7 @@ export const demoCommand: Command = {
             out,
             force: values.force === true,
             files: [['vocab.txt', readFileSync(shipped('vocab.txt'), 'utf8')]],
+            ...(about.serving === undefined ? {} : { ranking: about.serving }),
             onStage: (s, i, n) => log(`compile [${i + 1}/${n}] ${s}`)
           })
         ),

@@ -8,6 +8,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { RerankRule } from '../../apps/cmga/rank.js'
+import type { RankingDefaults } from '../../runtime/model/manifest.js'
 import { openIndex } from '../../apps/retrieval/gallery.js'
 import type { RetrieveOptions } from '../../apps/retrieval/retrieve.js'
 import { checkRetrieveOptions, defaultRetrieveOptions, retrieveImages, retrieveTexts } from '../../apps/retrieval/retrieve.js'
@@ -34,11 +35,13 @@ re-ranked, and score (what it is ordered by).
   --image FILE         an image query (image to text)
   --top N              results to return (default 10)
   --candidates N       candidates given the stage-1 score (default 128)
-  --k N                candidates re-ranked with ITM (default 16, at most --candidates;
-                       0: stage 1 only, no re-ranking; --rerank is an old name of it)
+  --k N                candidates re-ranked with ITM (default: the model's, which cmga
+                       compile --serve-k writes into its manifest, else 16; at most
+                       --candidates; 0: stage 1 only, no re-ranking; --rerank is an old
+                       name of it)
   --rule RULE          re-ranking rule: combined (default): stage1 + weight x ITM
                        log-odds; itm: the ITM match probability alone (ALBEF's rule)
-  --itm-weight W       the weight of the combined rule (default 0.1)
+  --itm-weight W       the weight of the combined rule (default: the model's, else 0.1)
 ${rerankGuidanceHelp}
 ${searchHelp}
 ${jsonOutHelp}
@@ -50,6 +53,22 @@ export const ruleFrom = (cmd: string, values: Values): E.Either<CmgaError, Reran
   const rule = values.rule ?? 'combined'
   if (rule !== 'itm' && rule !== 'combined') return fail('usage', `cmga ${cmd}: --rule must be itm or combined, got "${String(rule)}"`)
   return E.map((weight: number): RerankRule => (rule === 'itm' ? { kind: 'itm' } : { kind: 'combined', weight }))(numberFlag(cmd, values, 'itm-weight', 0.1))
+}
+
+/** The flags, with the model's ranking defaults (`--serve-k` at compile time) where --k or --itm-weight is not given. */
+export const withModelRanking = (values: Values, ranking: RankingDefaults | undefined): Values => {
+  if (ranking === undefined) return values
+  const k = values.k === undefined && values.rerank === undefined ? { k: String(ranking.k) } : {}
+  const weight = values['itm-weight'] === undefined && ranking.itmWeight !== undefined ? { 'itm-weight': String(ranking.itmWeight) } : {}
+  return Object.keys(k).length + Object.keys(weight).length === 0 ? values : { ...values, ...k, ...weight }
+}
+
+/** What the model's defaults chose, for the log (null when the flags chose everything). */
+const rankingNote = (values: Values, ranking: RankingDefaults | undefined): string | null => {
+  const filled = withModelRanking(values, ranking)
+  if (ranking === undefined || filled === values) return null
+  const what = filled.k === '0' ? 'stage 1 only (--k 0)' : `re-ranking the top ${String(filled.k)}${filled['itm-weight'] === undefined ? '' : ` (--itm-weight ${String(filled['itm-weight'])})`}`
+  return `ranking: the model's default, ${what}${ranking.why === undefined ? '' : `: ${ranking.why}`}; --k N overrides it`
 }
 
 const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>
@@ -73,16 +92,22 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   const image = typeof values.image === 'string' ? values.image : undefined
   if ((query === undefined) === (image === undefined)) return fail('usage', 'cmga retrieve: give exactly one of --query TEXT or --image FILE (see cmga retrieve --help)')
   if (typeof values.index !== 'string') return fail('usage', 'cmga retrieve: --index is required (see cmga retrieve --help)')
-  const opts = optionsFrom(aliased(values, 'k', 'rerank'))
-  if (E.isLeft(opts)) return opts
+  const checked = optionsFrom(aliased(values, 'k', 'rerank'))
+  if (E.isLeft(checked)) return checked
   const rt = runtimeFrom('retrieve', values, log)
   if (E.isLeft(rt)) return rt
   return withRuntime(rt.right, (runtime) =>
     pipe(
-      openIndex(values.index as string, runtime),
-      TE.chain((g) =>
+      TE.fromEither(optionsFrom(aliased(withModelRanking(values, runtime.ranking), 'k', 'rerank'))),
+      TE.chainFirst(() => TE.fromIO(() => {
+        const note = rankingNote(values, runtime.ranking)
+        if (note !== null) log(note)
+      })),
+      TE.bindTo('opts'),
+      TE.bind('g', () => openIndex(values.index as string, runtime)),
+      TE.chain(({ opts, g }) =>
         pipe(
-          query !== undefined ? retrieveImages(runtime, g, query, opts.right) : retrieveTexts(runtime, g, image as string, opts.right),
+          query !== undefined ? retrieveImages(runtime, g, query, opts) : retrieveTexts(runtime, g, image as string, opts),
           (run) => async () => {
             const r = await run()
             await g.close()
@@ -90,7 +115,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
           }
         )
       ),
-      TE.chainEitherK((r) => writeResult(values, { model: runtime.identity, index: values.index, ...r }, log))
+      TE.chainEitherK((r) => writeResult(values, { model: runtime.identity, index: values.index, ...(runtime.ranking === undefined ? {} : { modelRanking: runtime.ranking }), ...r }, log))
     )()
   )
 }

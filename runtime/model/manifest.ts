@@ -14,6 +14,16 @@ const ValueSpec = t.type({ name: t.string, dtype: t.string, shape: t.array(t.uni
 
 const StageSpec = t.type({ file: t.string, inputs: t.array(ValueSpec), outputs: t.array(ValueSpec) })
 
+/**
+ * How `cmga retrieve` ranks with this model unless told otherwise: the candidates it
+ * re-ranks with the ITM head (`k`, 0: stage 1 only), the combined rule's weight, and why
+ * (e.g. the held-out recall that chose them). Set at compile time (`cmga compile --serve-k`).
+ */
+export const RankingDefaultsCodec = t.intersection([t.type({ k: t.number }), t.partial({ itmWeight: t.number, why: t.string })])
+
+/** A decoded `ranking`. */
+export type RankingDefaults = t.TypeOf<typeof RankingDefaultsCodec>
+
 /** The manifest's codec (the config inside is left to the model's own decoder). */
 export const ManifestCodec = t.intersection([
   t.type({
@@ -25,8 +35,8 @@ export const ManifestCodec = t.intersection([
     quantize: t.union([t.literal('none'), t.literal('int8')]),
     stages: t.record(t.string, StageSpec)
   }),
-  /** `data`: the external data file the stages share (their large weights, each once). */
-  t.partial({ data: t.string })
+  /** `data`: the external data file the stages share (their large weights, each once); `ranking`: `RankingDefaults`. */
+  t.partial({ data: t.string, ranking: RankingDefaultsCodec })
 ])
 
 /** A decoded manifest. */
