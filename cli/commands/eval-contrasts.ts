@@ -3,7 +3,6 @@
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
-import * as TE from 'fp-ts/lib/TaskEither.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError } from '../../compiler/errors.js'
@@ -13,9 +12,8 @@ import { evaluateContrasts } from '../../apps/retrieval/contrasts.js'
 import type { Command, Values } from '../command.js'
 import { outputFlag, required } from '../command.js'
 import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp, stage1Flag, stage1FlagDef, stage1Help } from '../rerank-flags.js'
-import { whileInterruptible } from '../interrupt.js'
-import { progressReporter } from '../progress.js'
-import { jsonOutHelp, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { runEvaluation } from '../evaluation.js'
+import { jsonOutHelp, runtimeFlags, runtimeHelp, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga eval contrasts --model DIR --annotations FILE --images ROOT [flags]
 
@@ -48,23 +46,17 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('annotations', ({ file }) => readAnnotations(file, 'test'))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom(cmd, values, log)
-  if (E.isLeft(rt)) return rt
-  const bar = progressReporter(cmd, log)
   const a = args.right
-  const kept = (): string => 'an evaluation keeps nothing until it ends (--out is written only then); run the same command again'
-  return whileInterruptible(kept, () => withRuntime(rt.right, (runtime) =>
-    pipe(
-      evaluateContrasts(runtime, a.annotations, { root: a.root, guidance: a.guidance, stage1: a.stage1, onProgress: (phase, done, total) => bar.update(phase, done, total) }),
-      TE.map((r) => (bar.stop(), r)),
-      TE.mapLeft((e) => (bar.stop(), e)),
-      TE.chainEitherK((r: ContrastReport) =>
-        r.images === 0
-          ? E.left(cmgaError('input', `${a.file}: no image has a shapes-world caption ("a red circle left of a blue square"), so there is nothing to contrast`))
-          : writeResult(values, { model: runtime.identity, annotations: a.file, ...r }, log)
-      )
-    )()
-  ))
+  return runEvaluation(
+    cmd,
+    values,
+    log,
+    (runtime, onProgress) => evaluateContrasts(runtime, a.annotations, { root: a.root, guidance: a.guidance, stage1: a.stage1, onProgress }),
+    (runtime, r: ContrastReport) =>
+      r.images === 0
+        ? E.left(cmgaError('input', `${a.file}: no image has a shapes-world caption ("a red circle left of a blue square"), so there is nothing to contrast`))
+        : writeResult(values, { model: runtime.identity, annotations: a.file, ...r }, log)
+  )
 }
 
 /** @since 0.1.0 */

@@ -15,9 +15,8 @@ import { openIndex } from '../../apps/retrieval/gallery.js'
 import type { Command, Values } from '../command.js'
 import { integer, outputFlag, required } from '../command.js'
 import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp, stage1Flag, stage1FlagDef, stage1Help } from '../rerank-flags.js'
-import { whileInterruptible } from '../interrupt.js'
-import { progressReporter } from '../progress.js'
-import { jsonOutHelp, numberFlag, numberListFlag, onErrorFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
+import { runEvaluation } from '../evaluation.js'
+import { jsonOutHelp, numberFlag, numberListFlag, onErrorFlag, runtimeFlags, runtimeHelp, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga eval retrieval --model DIR --annotations FILE --images ROOT [flags]
 
@@ -83,40 +82,38 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
     E.bind('annotations', ({ file }) => readAnnotations(file, typeof values.split === 'string' ? values.split : 'test'))
   )
   if (E.isLeft(args)) return args
-  const rt = runtimeFrom(cmd, values, log)
-  if (E.isLeft(rt)) return rt
-  const bar = progressReporter(cmd, log)
   const a = args.right
-  const kept = (): string => 'an evaluation keeps nothing until it ends (--out is written only then); run the same command again'
   const indexed = (runtime: Parameters<typeof openIndex>[1]): TE.TaskEither<CmgaError, Gallery | null> =>
     typeof values.index !== 'string'
       ? TE.right(null)
       : TE.chain((g: Gallery) => (g.images === null ? TE.left(cmgaError('input', `index ${g.path} holds no images`)) : TE.right<CmgaError, Gallery | null>(g)))(openIndex(values.index, runtime))
-  return whileInterruptible(kept, () => withRuntime(rt.right, (runtime) =>
-    pipe(
-      indexed(runtime),
-      TE.chain((g) => TE.map((r: EvalReport) => (void g?.close(), r))(TE.mapLeft((e: CmgaError) => (void g?.close(), e))(evaluateRetrieval(runtime, a.annotations, {
-        ...(g?.images == null ? {} : { index: g.images }),
-        root: a.root,
-        candidates: a.candidates,
-        k: Math.min(a.k, a.candidates),
-        itmWeight: a.itmWeight,
-        ...(a.itmWeightSweep === undefined ? {} : { itmWeightSweep: a.itmWeightSweep }),
-        confusions: values.confusions === true,
-        rerankGuidance: a.rerankGuidance,
-        stage1: a.stage1,
-        onError: a.onError,
-        cleanCaptions: values['raw-captions'] !== true,
-        onProgress: (phase, done, total) => bar.update(phase, done, total)
-      })))),
-      TE.map((r) => (bar.stop(), r)),
-      TE.mapLeft((e) => (bar.stop(), e)),
-      TE.chainEitherK((r) => {
-        for (const s of r.skipped) log(`skipped ${s.path}: ${s.reason}`)
-        return writeResult(values, { model: runtime.identity, annotations: a.file, format: a.annotations.format, split: a.annotations.format === 'karpathy' ? (values.split ?? 'test') : null, ...r }, log)
-      })
-    )()
-  ))
+  return runEvaluation(
+    cmd,
+    values,
+    log,
+    (runtime, onProgress) =>
+      pipe(
+        indexed(runtime),
+        TE.chain((g) => TE.map((r: EvalReport) => (void g?.close(), r))(TE.mapLeft((e: CmgaError) => (void g?.close(), e))(evaluateRetrieval(runtime, a.annotations, {
+          ...(g?.images == null ? {} : { index: g.images }),
+          root: a.root,
+          candidates: a.candidates,
+          k: Math.min(a.k, a.candidates),
+          itmWeight: a.itmWeight,
+          ...(a.itmWeightSweep === undefined ? {} : { itmWeightSweep: a.itmWeightSweep }),
+          confusions: values.confusions === true,
+          rerankGuidance: a.rerankGuidance,
+          stage1: a.stage1,
+          onError: a.onError,
+          cleanCaptions: values['raw-captions'] !== true,
+          onProgress
+        }))))
+      ),
+    (runtime, r) => {
+      for (const s of r.skipped) log(`skipped ${s.path}: ${s.reason}`)
+      return writeResult(values, { model: runtime.identity, annotations: a.file, format: a.annotations.format, split: a.annotations.format === 'karpathy' ? (values.split ?? 'test') : null, ...r }, log)
+    }
+  )
 }
 
 /** @since 0.1.0 */
