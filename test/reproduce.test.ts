@@ -15,6 +15,7 @@ import { objectShares } from '../apps/reproduce/coverage.js'
 import { quickPlan } from '../apps/reproduce/plan.js'
 import { missedNote, resultsMarkdown, targets } from '../apps/reproduce/report.js'
 import type { ReproduceResults } from '../apps/reproduce/reproduce.js'
+import { servingOf } from '../apps/reproduce/reproduce.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
 
 const out = join(tempDir('cmga-reproduce-'), 'run')
@@ -49,6 +50,9 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
   assert.ok(a.confusions !== undefined && clip.confusions === undefined)
   assert.ok(md.includes('## Where re-ranking goes wrong') && md.includes('| CMGA (keep 0.7) | other objects |'))
   assert.ok(md.includes('## What each model tells apart') && md.includes('| CMGA (keep 0.7) | ITM head |') && !md.includes('| CLIP-style (ITC only, no compression) | ITM head |'))
+  // the shipped candidate says how to rank with it, from its own re-ranking results
+  const shipped = JSON.parse(readFileSync(join(out, 'shipped/model.json'), 'utf8'))
+  assert.equal(shipped.serving, servingOf(a, quickPlan.k, quickPlan.testCount))
   const png = await sharp(join(out, 'chart.png')).metadata()
   assert.equal([png.format, png.width, png.height], ['png', 1000, 440])
   // Compiled curve models are removed once scored; the final ones stay.
@@ -105,6 +109,14 @@ test('targets: each of issue 11 met or missed by the measured numbers', () => {
   assert.ok(all.every((t) => t.met), JSON.stringify(all.filter((t) => !t.met)))
   const missed = targets(fake(79, 81, 78, 60, 80.5, [10, 12], 0.8)).filter((t) => !t.met).map((t) => t.what)
   assert.equal(missed.length, 7, missed.join('; '))
+})
+
+test('serving: the shipped model re-ranks by default only where re-ranking measured better than stage 1', () => {
+  const [worse, better] = [fake(82, 80, 79, 55, 82.5, [10, 14], 0.95), fake(82, 86, 83, 55, 82.5, [10, 14], 0.95)]
+  assert.equal(servingOf(worse.models[0], 16, 500), { k: 0, why: 'on 500 held-out pairs its ITM head re-ranked worse than stage 1 (top 16: combined rule 80.0, ITM alone 79.0, stage 1 82.0)' })
+  assert.equal(servingOf(better.models[0], 16, 500)?.k, 16)
+  assert.is(servingOf(better.models[2], 16, 500), undefined, 'no ITM head')
+  assert.is(servingOf(better.models[0], 0, 500), undefined, 'nothing was re-ranked')
 })
 
 test('results file: a missed target sends the reader to what was tried, which the repository holds', () => {

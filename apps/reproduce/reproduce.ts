@@ -18,6 +18,7 @@ import { writeFileAtomic, writeFilesAtomic } from '../../compiler/atomic.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
+import type { RankingDefaults } from '../../runtime/model/manifest.js'
 import { loadImages } from '../../runtime/images/index.js'
 import { loadCmgaModel } from '../cmga/model.js'
 import { readAnnotations } from '../retrieval/annotations.js'
@@ -295,6 +296,21 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
 const r1 = (x: number): string => x.toFixed(1)
 
 /**
+ * How `cmga retrieve` should rank with a model (`model.json`'s `serving`, compiled into
+ * the manifest by `cmga demo`): re-rank the top k only where a re-ranking rule measured
+ * better than stage 1 on the held-out pairs, else stage 1 alone. None for a model without
+ * an ITM head.
+ */
+export const servingOf = (m: ModelResult, k: number, testCount: number): RankingDefaults | undefined => {
+  if (m.rerank_combined === undefined || m.rerank_itm === undefined || k === 0) return undefined
+  const [s1, comb, itm] = [m.stage1.r_mean, m.rerank_combined.r_mean, m.rerank_itm.r_mean]
+  const measured = `(top ${k}: combined rule ${r1(comb)}, ITM alone ${r1(itm)}, stage 1 ${r1(s1)})`
+  return comb > s1
+    ? { k, itmWeight: 0.1, why: `on ${testCount} held-out pairs re-ranking by the combined rule beat stage 1 ${measured}` }
+    : { k: 0, why: `on ${testCount} held-out pairs its ITM head re-ranked worse than stage 1 ${measured}` }
+}
+
+/**
  * `OUT/shipped/`: the first model with compression below keep rate 1, as `cmga demo`
  * ships it (`models/cmga/shapes/`): config.json, weights.safetensors, vocab.txt and
  * model.json (what it is, how it was trained, its held-out recall).
@@ -309,6 +325,7 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
   cpSync(join(req.out, 'runs', m.model.name, 'weights.safetensors'), join(dir, 'weights.safetensors'))
   cpSync(join(req.out, 'data/train/vocab.txt'), join(dir, 'vocab.txt'))
   const rerank = m.rerank_combined === undefined ? '' : `; re-ranked top ${p.k} (stage 1 + ${0.1} x ITM log-odds): ${r1(m.rerank_combined.r_mean)}`
+  const serving = servingOf(m, p.k, p.testCount)
   const about = {
     name: `cmga-shapes (${m.model.name})`,
     description:
@@ -319,7 +336,8 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
       `cmga reproduce: ${p.steps} steps x ${p.batch} pairs from ${p.trainCount} generated pairs (seed ${p.trainSeed}), lr ${p.lr}, objectives ${m.model.objectives}, ` +
       `${[...p.trainFlags, ...(m.model.trainFlags ?? [])].join(' ')}; ${(m.trainSeconds / 60).toFixed(1)} min on ${r.machine.cpu} (${r.machine.cores} cores)`,
     heldOut:
-      `${p.testCount} new pairs (seed ${p.testSeed}): stage-1 mean recall ${r1(m.stage1.r_mean)} (R@1 image->text ${r1(m.stage1.txt_r1)}, text->image ${r1(m.stage1.img_r1)})${rerank}`
+      `${p.testCount} new pairs (seed ${p.testSeed}): stage-1 mean recall ${r1(m.stage1.r_mean)} (R@1 image->text ${r1(m.stage1.txt_r1)}, text->image ${r1(m.stage1.img_r1)})${rerank}`,
+    ...(serving === undefined ? {} : { serving })
   }
   return writeFilesAtomic([
     [join(dir, 'config.json'), JSON.stringify(c, null, 2) + '\n'],
