@@ -20,7 +20,7 @@ import type { CmgaError } from '../../compiler/errors.js'
 import { cmgaError, fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { trainNames } from '../../compiler/train/adamw.js'
-import { toOrt } from '../../runtime/session.js'
+import { threadOptions, toOrt } from '../../runtime/session.js'
 import type { TrainState } from './checkpoint.js'
 import { momentOf } from './checkpoint.js'
 
@@ -70,7 +70,7 @@ const host = (t: ort.Tensor): HostTensor<'float32'> => ({ dtype: 'float32', shap
 /** Opens a train-step session from ONNX bytes. */
 export const openStepSession = async (model: Uint8Array, params: StepSession['params'], threads: number): Promise<E.Either<CmgaError, StepSession>> => {
   try {
-    const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' })
+    const session = await ort.InferenceSession.create(model, { ...threadOptions(threads, true), graphOptimizationLevel: 'all', executionMode: 'sequential' })
     return E.right({ session, params })
   } catch (e) {
     return fail('runtime', `cannot open the train-step graph: ${message(e)}`)
