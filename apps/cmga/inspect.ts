@@ -10,7 +10,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../../compiler/errors.js'
 import { fail } from '../../compiler/errors.js'
 import { onnx } from '../../compiler/emit/proto.js'
-import type { StageSpec } from '../../runtime/model/manifest.js'
+import type { RankingDefaults, StageSpec } from '../../runtime/model/manifest.js'
 import type { ModelIdentity } from '../../runtime/model/fingerprint.js'
 import { modelIdentity } from '../../runtime/model/fingerprint.js'
 import { readManifest } from '../../runtime/model/model.js'
@@ -32,6 +32,8 @@ export interface ModelInfo {
   readonly compiler: string
   readonly quantize: string
   readonly data: { readonly file: string; readonly bytes: number } | null
+  /** The manifest's ranking defaults (`cmga compile --serve-k`), or null. */
+  readonly ranking: RankingDefaults | null
   readonly stages: Readonly<Record<string, StageInfo>>
 }
 
@@ -71,7 +73,7 @@ export const inspectModel = (dir: string): E.Either<CmgaError, ModelInfo> =>
       try {
         const stages = Object.fromEntries(Object.entries(manifest.stages).map(([name, spec]) => [name, stageInfo(dir, spec)]))
         const data = manifest.data === undefined ? null : { file: manifest.data, bytes: statSync(join(dir, manifest.data)).size }
-        return E.right({ identity, compiler: `${manifest.compiler.name} ${manifest.compiler.version}`, quantize: manifest.quantize, data, stages })
+        return E.right({ identity, compiler: `${manifest.compiler.name} ${manifest.compiler.version}`, quantize: manifest.quantize, data, ranking: manifest.ranking ?? null, stages })
       } catch (e) {
         return fail<ModelInfo>('format', `${dir}: cannot read a stage graph: ${(e as Error).message}`)
       }

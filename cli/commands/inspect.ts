@@ -32,6 +32,9 @@ const values = (vs: StageInfo['inputs']): string => vs.map((v) => `${v.name} ${v
 export const describeInfo = (m: ModelInfo): string[] => [
   `model ${describeModel(m.identity)}`,
   `compiler ${m.compiler}; quantize ${m.quantize}${m.data === null ? '' : `; shared weights ${m.data.file} ${MiB(m.data.bytes)}`}`,
+  ...(m.ranking === null
+    ? []
+    : [`ranking  cmga retrieve by default: ${m.ranking.k === 0 ? 'stage 1 only (--k 0)' : `re-rank the top ${m.ranking.k}${m.ranking.itmWeight === undefined ? '' : ` (--itm-weight ${m.ranking.itmWeight})`}`}${m.ranking.why === undefined ? '' : `: ${m.ranking.why}`}`]),
   ...Object.entries(m.stages).flatMap(([name, s]) => [
     '',
     `${name} (${s.file}, ${MiB(s.bytes)}, ${s.nodes} nodes; opsets ${Object.entries(s.opsets).map(([d, v]) => `${d} ${v}`).join(', ')})`,
