@@ -21,7 +21,8 @@ test('demo --keep: the model described, its queries answered, its ranking defaul
   const err = r.stderr.split('\n')
   const about = JSON.parse(readFileSync('models/cmga/shapes/model.json', 'utf8'))
   assert.ok(err.some((l) => l.startsWith(`${about.name}: `)) && err.some((l) => l.startsWith('held out: ')), r.stderr)
-  assert.ok(err.some((l) => l.startsWith('cmga retrieve ranks with it by stage 1 alone unless --k says otherwise: ')), r.stderr)
+  const ranks = about.serving.k === 0 ? 'stage 1 alone' : `re-ranking the top ${about.serving.k} (stage 1 + ${about.serving.itmWeight} x ITM log-odds)`
+  assert.ok(err.some((l) => l.startsWith(`cmga retrieve ranks with it by ${ranks} unless --k says otherwise: `)), r.stderr)
   const out = r.stdout
   // the first query is the caption of a bundled image: it comes first
   assert.match(out, /text -> images: "a green circle above a red circle"\n.*\n +1\. .*images\/00002\.png .*<- the match/)

@@ -84,7 +84,7 @@ export const demoCommand: Command = {
           log(`${about.name}: ${about.description}`)
           log(`trained: ${about.training}`)
           log(`held out: ${about.heldOut}`)
-          if (about.serving !== undefined) log(`cmga retrieve ranks with it by ${about.serving.k === 0 ? 'stage 1 alone' : `re-ranking the top ${about.serving.k}`} unless --k says otherwise${about.serving.why === undefined ? '' : `: ${about.serving.why}`}`)
+          if (about.serving !== undefined) log(`cmga retrieve ranks with it by ${about.serving.k === 0 ? 'stage 1 alone' : `re-ranking the top ${about.serving.k}${about.serving.itmWeight === undefined ? '' : ` (stage 1 + ${about.serving.itmWeight} x ITM log-odds)`}`} unless --k says otherwise${about.serving.why === undefined ? '' : `: ${about.serving.why}`}`)
           log(describeCheckpoint(ck))
           return E.right(undefined)
         }),
