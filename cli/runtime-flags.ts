@@ -25,7 +25,8 @@ export const runtimeFlags: Flags = {
   workers: { type: 'string' },
   threads: { type: 'string' },
   batch: { type: 'string' },
-  device: { type: 'string' }
+  device: { type: 'string' },
+  spin: { type: 'boolean' }
 }
 
 /** The help lines of `--device`, continuation lines indented by `pad`. */
@@ -42,6 +43,9 @@ export const runtimeHelp = (): string => `  --model DIR          a model directo
   --threads N          onnxruntime intra-op threads per worker (default: the
                        cores shared among the workers; 2 with --workers 0)
   --batch N            rows per model run (default 8)
+  --spin               let onnxruntime's idle threads spin (its own default): lower
+                       latency when cores are free, slower when they are few and the
+                       stages many (by default they sleep; see README, Threads)
 ${deviceHelp(23)}`
 
 /** The `--out FILE` and `--force` help lines of a command that prints JSON. */
@@ -59,7 +63,7 @@ export const runtimeFrom = (cmd: string, values: Values, warn: (line: string) =>
     E.bind('maxLength', () => (values['max-length'] === undefined ? E.right(undefined) : integer(cmd, values, 'max-length', 30, 2, 1 << 20))),
     E.bind('device', () => deviceFlag(cmd, values)),
     E.chain(({ dir, workers, threads, batchSize, maxLength, device }) =>
-      openRuntime(dir, { workers, batchSize, device, warn, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
+      openRuntime(dir, { workers, batchSize, device, warn, spinning: values.spin === true, ...(threads === undefined ? {} : { threads }), ...(maxLength === undefined ? {} : { maxLength }), ...(typeof values.vocab === 'string' ? { vocab: values.vocab } : {}) })
     )
   )
 

@@ -123,6 +123,12 @@ test('cmga eval retrieval (ALBEF format): stage-1 R@K equals recall by hand from
     // Re-ranking only re-orders the top 4: recall at 5 and 10 cannot change.
     assert.equal([r[rule].txt_r5, r[rule].txt_r10, r[rule].img_r5, r[rule].img_r10], [t5, t10, i5, i10], rule)
   }
+  // --spin only changes how idle onnxruntime threads wait: the same recall, in-process and on a worker
+  for (const workers of ['0', '1']) {
+    const spun = join(root, `eval-spin-${workers}.json`)
+    await ok('eval', 'retrieval', '--model', model, '--annotations', ds.albef, '--images', ds.images, '--k', '4', '--workers', workers, '--spin', '--out', spun)
+    for (const part of ['stage1', 'rerank_itm', 'rerank_combined']) assert.equal(json(spun)[part], r[part], `${part}, --workers ${workers}`)
+  }
 })
 
 test('texts for scoring are encoded in shards, padded to the longest, equal to one call over the set', async () => {

@@ -64,6 +64,8 @@ export interface RuntimeOptions {
   readonly batchSize?: number
   /** Where onnxruntime runs (default 'cpu'); checked before anything starts. */
   readonly device?: Device
+  /** Whether idle onnxruntime threads spin (default false; see `threadOptions` in runtime/session.ts). */
+  readonly spinning?: boolean
 }
 
 /** Global and local scores of every image against every text, [images, texts] row-major. */
@@ -351,8 +353,8 @@ export const openRuntime = (dir: string, opts: RuntimeOptions = {}): E.Either<Cm
   const device = opts.device ?? 'cpu'
   const engine =
     workers === 0
-      ? localEngine(dir, { threads: opts.threads ?? 2, device })
-      : workerEngine(dir, { workers, device, merge: MERGEABLE_STAGES, threads: opts.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)) })
+      ? localEngine(dir, { threads: opts.threads ?? 2, device, spinning: opts.spinning === true })
+      : workerEngine(dir, { workers, device, spinning: opts.spinning === true, merge: MERGEABLE_STAGES, threads: opts.threads ?? Math.max(1, Math.floor(availableParallelism() / workers)) })
   if (E.isLeft(engine)) return engine
   const parts = pipe(
     cmgaManifest(dir, engine.right.manifest),

@@ -38,6 +38,8 @@ export interface PoolOptions {
   readonly threads?: number
   /** Where each worker's onnxruntime runs (default 'cpu'). */
   readonly device?: Device
+  /** Whether idle onnxruntime threads spin (default false; `threadOptions`). */
+  readonly spinning?: boolean
   /** Stages whose waiting requests may be merged (default none). */
   readonly merge?: readonly string[]
   /** Most rows in one merged run (default 64). */
@@ -162,7 +164,7 @@ export const workerEngine = (dir: string, opts: PoolOptions): E.Either<CmgaError
   }
 
   const start = (): Slot => {
-    const data: WorkerData = { dir, threads: opts.threads ?? 1, device: opts.device ?? 'cpu' }
+    const data: WorkerData = { dir, threads: opts.threads ?? 1, device: opts.device ?? 'cpu', spinning: opts.spinning === true }
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data })
     const slot: Slot = { worker, busy: null }
     worker.on('message', (msg: RunResponse) => {

@@ -12,6 +12,8 @@ export interface WorkerData {
   readonly dir: string
   readonly threads: number
   readonly device: Device
+  /** Whether idle onnxruntime threads spin (`threadOptions`). */
+  readonly spinning: boolean
 }
 
 /** Run one stage. */

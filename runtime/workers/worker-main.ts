@@ -12,7 +12,7 @@ import type { RunRequest, RunResponse, WorkerData } from './protocol.js'
 import { CLOSE, CLOSED } from './protocol.js'
 
 const data = workerData as WorkerData
-const model = loadModel(data.dir, { threads: data.threads, device: data.device })
+const model = loadModel(data.dir, { threads: data.threads, device: data.device, spinning: data.spinning })
 const port = parentPort
 if (port === null) throw new Error('worker-main: not started as a worker thread')
 
