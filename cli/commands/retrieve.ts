@@ -63,9 +63,8 @@ export const withModelRanking = (values: Values, ranking: RankingDefaults | unde
   return Object.keys(k).length + Object.keys(weight).length === 0 ? values : { ...values, ...k, ...weight }
 }
 
-/** What the model's defaults chose, for the log (null when the flags chose everything). */
-const rankingNote = (values: Values, ranking: RankingDefaults | undefined): string | null => {
-  const filled = withModelRanking(values, ranking)
+/** What the model's defaults chose (`filled` from `withModelRanking`), for the log; null when the flags chose everything. */
+const rankingNote = (values: Values, filled: Values, ranking: RankingDefaults | undefined): string | null => {
   if (ranking === undefined || filled === values) return null
   const what = filled.k === '0' ? 'stage 1 only (--k 0)' : `re-ranking the top ${String(filled.k)}${filled['itm-weight'] === undefined ? '' : ` (--itm-weight ${String(filled['itm-weight'])})`}`
   return `ranking: the model's default, ${what}${ranking.why === undefined ? '' : `: ${ranking.why}`}; --k N overrides it`
@@ -96,11 +95,12 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   if (E.isLeft(checked)) return checked
   const rt = runtimeFrom('retrieve', values, log)
   if (E.isLeft(rt)) return rt
-  return withRuntime(rt.right, (runtime) =>
-    pipe(
-      TE.fromEither(optionsFrom(aliased(withModelRanking(values, runtime.ranking), 'k', 'rerank'))),
+  return withRuntime(rt.right, (runtime) => {
+    const filled = withModelRanking(values, runtime.ranking)
+    return pipe(
+      TE.fromEither(optionsFrom(aliased(filled, 'k', 'rerank'))),
       TE.chainFirst(() => TE.fromIO(() => {
-        const note = rankingNote(values, runtime.ranking)
+        const note = rankingNote(values, filled, runtime.ranking)
         if (note !== null) log(note)
       })),
       TE.bindTo('opts'),
@@ -117,7 +117,7 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
       ),
       TE.chainEitherK((r) => writeResult(values, { model: runtime.identity, index: values.index, ...(runtime.ranking === undefined ? {} : { modelRanking: runtime.ranking }), ...r }, log))
     )()
-  )
+  })
 }
 
 /** @since 0.1.0 */
