@@ -1,13 +1,14 @@
 /**
  * Scoring flags shared by commands: which visual tokens the ITM head reads when
  * re-ranking (`cmga retrieve`, `cmga eval retrieval`, `cmga eval contrasts`) and what
- * stage 1 ranks by (the two evaluations).
+ * stage 1 ranks by (the two evaluations); the one phrasing of a ranking.
  * @since 0.2.0
  */
 import type * as E from 'fp-ts/lib/Either.js'
 import type { CmgaError } from '../compiler/errors.js'
 import type { RerankGuidance } from '../apps/cmga/runtime.js'
 import type { Stage1Score } from '../apps/retrieval/evaluate.js'
+import type { RankingDefaults } from '../runtime/model/manifest.js'
 import type { Flags, Values } from './command.js'
 import { oneOf } from './command.js'
 
@@ -33,3 +34,21 @@ export const stage1FlagDef: Flags = { stage1: { type: 'string' } }
 
 /** What `--stage1` asks stage 1 to rank by (default global+local). */
 export const stage1Flag = (cmd: string, values: Values): E.Either<CmgaError, Stage1Score> => oneOf(cmd, values, 'stage1', ['global+local', 'global'] as const, 'global+local')
+
+/** `--itm-weight`'s default where neither the flag nor the model gives one: the combined rule's weight of the ITM log-odds. */
+export const defaultItmWeight = 0.1
+
+/**
+ * One phrasing of a ranking, the same wherever it is shown (`cmga demo`, `cmga inspect`,
+ * `cmga retrieve`'s log): a model's defaults, or what the flags and they chose.
+ */
+export const describeRanking = (r: RankingDefaults, rule: 'combined' | 'itm' = 'combined'): string => {
+  const weight = r.itmWeight ?? defaultItmWeight
+  const how =
+    r.k === 0
+      ? 'stage 1 only (--k 0)'
+      : rule === 'itm'
+        ? `re-ranking the top ${r.k} by the ITM match probability (--k ${r.k} --rule itm)`
+        : `re-ranking the top ${r.k} by stage 1 + ${weight} x ITM log-odds (--k ${r.k} --itm-weight ${weight})`
+  return r.why === undefined ? how : `${how}: ${r.why}`
+}

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert'
 import * as E from 'fp-ts/lib/Either.js'
 import { onnx } from '../compiler/emit/proto.js'
 import { describeInfo } from '../cli/commands/inspect.js'
+import { describeRanking } from '../cli/rerank-flags.js'
 import { inspectModel } from '../apps/cmga/inspect.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
 import { compileTinyModel } from './support/retrieval-data.js'
@@ -44,10 +45,15 @@ test('cmga inspect: text by default; a folder that is not a model is one message
   assert.match(text, /shared weights weights\.bin [\d.]+ (KiB|MiB)/)
   assert.not.match(text, /^ranking/m, 'no ranking defaults compiled in')
   assert.ok(describeInfo({ ...info.right, ranking: { k: 0, why: 'measured' } }).includes('ranking  cmga retrieve by default: stage 1 only (--k 0): measured'))
-  assert.ok(describeInfo({ ...info.right, ranking: { k: 8, itmWeight: 0.05 } }).includes('ranking  cmga retrieve by default: re-rank the top 8 (--itm-weight 0.05)'))
+  assert.ok(describeInfo({ ...info.right, ranking: { k: 8, itmWeight: 0.05 } }).includes('ranking  cmga retrieve by default: re-ranking the top 8 by stage 1 + 0.05 x ITM log-odds (--k 8 --itm-weight 0.05)'))
   const bad = await cli('inspect', '--model', root)
   assert.is(bad.code, 1)
   assert.match(errorLine(bad), /is not a compiled model directory/)
+})
+
+test('one phrasing of a ranking: a weight the model leaves out is retrieve\'s default, and --rule itm is named', () => {
+  assert.is(describeRanking({ k: 16 }), 're-ranking the top 16 by stage 1 + 0.1 x ITM log-odds (--k 16 --itm-weight 0.1)')
+  assert.is(describeRanking({ k: 4, itmWeight: 0.003, why: 'validated' }, 'itm'), 're-ranking the top 4 by the ITM match probability (--k 4 --rule itm): validated')
 })
 
 test.run()

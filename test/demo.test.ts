@@ -21,8 +21,8 @@ test('demo --keep: the model described, its queries answered, its ranking defaul
   const err = r.stderr.split('\n')
   const about = JSON.parse(readFileSync('models/cmga/shapes/model.json', 'utf8'))
   assert.ok(err.some((l) => l.startsWith(`${about.name}: `)) && err.some((l) => l.startsWith('held out: ')), r.stderr)
-  const ranks = about.serving.k === 0 ? 'stage 1 alone' : `re-ranking the top ${about.serving.k} (stage 1 + ${about.serving.itmWeight} x ITM log-odds)`
-  assert.ok(err.some((l) => l.startsWith(`cmga retrieve ranks with it by ${ranks} unless --k says otherwise: `)), r.stderr)
+  const ranks = about.serving.k === 0 ? 'stage 1 only (--k 0)' : `re-ranking the top ${about.serving.k} by stage 1 + ${about.serving.itmWeight} x ITM log-odds (--k ${about.serving.k} --itm-weight ${about.serving.itmWeight})`
+  assert.ok(err.some((l) => l.startsWith(`ranking: cmga retrieve's default for it, ${ranks}: `) && l.endsWith('; --k N overrides it')), r.stderr)
   const out = r.stdout
   // the first query is the caption of a bundled image: it comes first
   assert.match(out, /text -> images: "a green circle above a red circle"\n.*\n +1\. .*images\/00002\.png .*<- the match/)

@@ -22,6 +22,7 @@ import type { Command } from '../command.js'
 import type { RankingDefaults } from '../../runtime/model/manifest.js'
 import { outputFlag } from '../command.js'
 import { deviceFlag, deviceHelp } from '../runtime-flags.js'
+import { describeRanking } from '../rerank-flags.js'
 
 const shipped = (p: string): string => fileURLToPath(new URL(`../../models/cmga/shapes/${p}`, import.meta.url))
 
@@ -84,7 +85,7 @@ export const demoCommand: Command = {
           log(`${about.name}: ${about.description}`)
           log(`trained: ${about.training}`)
           log(`held out: ${about.heldOut}`)
-          if (about.serving !== undefined) log(`cmga retrieve ranks with it by ${about.serving.k === 0 ? 'stage 1 alone' : `re-ranking the top ${about.serving.k}${about.serving.itmWeight === undefined ? '' : ` (stage 1 + ${about.serving.itmWeight} x ITM log-odds)`}`} unless --k says otherwise${about.serving.why === undefined ? '' : `: ${about.serving.why}`}`)
+          if (about.serving !== undefined) log(`ranking: cmga retrieve's default for it, ${describeRanking(about.serving)}; --k N overrides it`)
           log(describeCheckpoint(ck))
           return E.right(undefined)
         }),

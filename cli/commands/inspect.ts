@@ -9,6 +9,7 @@ import { describeModel } from '../../runtime/model/fingerprint.js'
 import type { Command } from '../command.js'
 import { outputFlag, required } from '../command.js'
 import { writeResult } from '../runtime-flags.js'
+import { describeRanking } from '../rerank-flags.js'
 
 const help = `Usage: cmga inspect --model DIR [--json] [--out FILE [--force]]
 
@@ -34,7 +35,7 @@ export const describeInfo = (m: ModelInfo): string[] => [
   `compiler ${m.compiler}; quantize ${m.quantize}${m.data === null ? '' : `; shared weights ${m.data.file} ${MiB(m.data.bytes)}`}`,
   ...(m.ranking === null
     ? []
-    : [`ranking  cmga retrieve by default: ${m.ranking.k === 0 ? 'stage 1 only (--k 0)' : `re-rank the top ${m.ranking.k}${m.ranking.itmWeight === undefined ? '' : ` (--itm-weight ${m.ranking.itmWeight})`}`}${m.ranking.why === undefined ? '' : `: ${m.ranking.why}`}`]),
+    : [`ranking  cmga retrieve by default: ${describeRanking(m.ranking)}`]),
   ...Object.entries(m.stages).flatMap(([name, s]) => [
     '',
     `${name} (${s.file}, ${MiB(s.bytes)}, ${s.nodes} nodes; opsets ${Object.entries(s.opsets).map(([d, v]) => `${d} ${v}`).join(', ')})`,

@@ -15,7 +15,7 @@ import { checkRetrieveOptions, defaultRetrieveOptions, retrieveImages, retrieveT
 import type { Command, Values } from '../command.js'
 import { aliased, integer, outputFlag } from '../command.js'
 import { searchFlagDefs, searchFlags, searchHelp } from '../search-flags.js'
-import { rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
+import { defaultItmWeight, describeRanking, rerankGuidanceFlag, rerankGuidanceFlagDef, rerankGuidanceHelp } from '../rerank-flags.js'
 import { jsonOutHelp, numberFlag, runtimeFlags, runtimeFrom, runtimeHelp, withRuntime, writeResult } from '../runtime-flags.js'
 
 const help = `Usage: cmga retrieve --model DIR --index INDEX (--query "TEXT" | --image FILE) [flags]
@@ -52,7 +52,7 @@ ${runtimeHelp()}
 export const ruleFrom = (cmd: string, values: Values): E.Either<CmgaError, RerankRule> => {
   const rule = values.rule ?? 'combined'
   if (rule !== 'itm' && rule !== 'combined') return fail('usage', `cmga ${cmd}: --rule must be itm or combined, got "${String(rule)}"`)
-  return E.map((weight: number): RerankRule => (rule === 'itm' ? { kind: 'itm' } : { kind: 'combined', weight }))(numberFlag(cmd, values, 'itm-weight', 0.1))
+  return E.map((weight: number): RerankRule => (rule === 'itm' ? { kind: 'itm' } : { kind: 'combined', weight }))(numberFlag(cmd, values, 'itm-weight', defaultItmWeight))
 }
 
 /** The flags, with the model's ranking defaults (`--serve-k` at compile time) where --k or --itm-weight is not given. */
@@ -66,8 +66,8 @@ export const withModelRanking = (values: Values, ranking: RankingDefaults | unde
 /** What the model's defaults chose (`filled` from `withModelRanking`), for the log; null when the flags chose everything. */
 const rankingNote = (values: Values, filled: Values, ranking: RankingDefaults | undefined): string | null => {
   if (ranking === undefined || filled === values) return null
-  const what = filled.k === '0' ? 'stage 1 only (--k 0)' : `re-ranking the top ${String(filled.k)}${filled['itm-weight'] === undefined ? '' : ` (--itm-weight ${String(filled['itm-weight'])})`}`
-  return `ranking: the model's default, ${what}${ranking.why === undefined ? '' : `: ${ranking.why}`}; --k N overrides it`
+  const chosen = { k: Number(filled.k ?? filled.rerank), itmWeight: filled['itm-weight'] === undefined ? undefined : Number(filled['itm-weight']), why: ranking.why }
+  return `ranking: the model's default, ${describeRanking(chosen, filled.rule === 'itm' ? 'itm' : 'combined')}; --k N overrides it`
 }
 
 const optionsFrom = (values: Values): E.Either<CmgaError, RetrieveOptions> =>

@@ -22,8 +22,6 @@ import { vjp } from './vjp.js'
 
 /** Options of `grad`. */
 export interface GradOptions {
-  /** Nodes whose cotangent is dropped (stop-gradient): nothing flows through them. */
-  readonly stop?: ReadonlySet<Node>
   /** Upper bounds of named dims, for slices along named axes (see `VjpContext`). */
   readonly dimBounds?: Readonly<Record<string, number>>
 }
@@ -46,16 +44,15 @@ export const backward = (loss: Node, wrt: readonly Node[], opts: GradOptions = {
 
 /**
  * `backward`, with null for each `wrt` node no gradient reaches: one the loss does not
- * use, or uses only through what carries none (indices, a `StopGradient`, a `stop` node).
+ * use, or uses only through what carries none (indices, a `StopGradient`).
  */
 export const backwardReached = (loss: Node, wrt: readonly Node[], opts: GradOptions = {}): ReadonlyArray<Node | null> => {
-  const stop = opts.stop ?? new Set<Node>()
   const ctx = { dimBounds: opts.dimBounds ?? {} }
   const order = topoFrom([loss])
   const targets = new Set(wrt)
   const onPath = new Set<Node>()
   for (const n of order) {
-    if (!stop.has(n) && (targets.has(n) || n.inputs.some((m) => onPath.has(m)))) onPath.add(n)
+    if (targets.has(n) || n.inputs.some((m) => onPath.has(m))) onPath.add(n)
   }
   const cotangent = new Map<Node, Node>([[loss, scalar(1, loss.dtype)]])
   for (let i = order.length - 1; i >= 0; i--) {
