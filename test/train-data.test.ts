@@ -97,31 +97,44 @@ test('swapLeftRight: whole words, any case, kept', () => {
   assert.is(swapLeftRight('a green triangle above a white circle'), 'a green triangle above a white circle')
 })
 
-test('flips: swap mirrors the pixels and swaps left/right in the caption, plain mirrors only, none leaves both', async () => {
-  const dir = tempDir('cmga-flip-')
-  const S = 8
+// The flip tests' pictures: S x S px, a red band along one edge and a blue one parallel to it.
+const S = 8
+
+/** n such pictures (bands of columns for 'x', of rows for 'y'; the blue one at k % 5 + 2), captioned by `caption`, with a tokenizer of `words`. */
+const bandedSet = async (prefix: string, n: number, axis: 'x' | 'y', caption: (k: number) => string, words: readonly string[]): Promise<{ examples: Array<{ image: string; caption: string }>; tk: Parameters<typeof makePipeline>[1] }> => {
+  const dir = tempDir(prefix)
   const examples: Array<{ image: string; caption: string }> = []
-  for (let k = 0; k < 6; k++) {
-    // an asymmetric picture: a red band at the left, a blue one at column k + 2
+  for (let k = 0; k < n; k++) {
     const rgb = Buffer.alloc(S * S * 3, 20)
-    for (let y = 0; y < S; y++) for (const [x, c] of [[0, 0], [k % 5 + 2, 2]] as const) rgb[(y * S + x) * 3 + c] = 230
+    for (let a = 0; a < S; a++) for (const [b, c] of [[0, 0], [k % 5 + 2, 2]] as const) rgb[((axis === 'x' ? a * S + b : b * S + a)) * 3 + c] = 230
     const image = join(dir, `${k}.png`)
     await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(image)
-    examples.push({ image, caption: k % 2 === 0 ? 'a red square left of a blue circle' : 'a red square right of a blue circle' })
+    examples.push({ image, caption: caption(k) })
   }
-  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'blue', 'circle', 'left', 'of', 'red', 'right', 'square']
   writeFileSync(join(dir, 'vocab.txt'), words.join('\n') + '\n')
-  const tk = (loadTokenizer(join(dir, 'vocab.txt'), { maxLength: 12 }) as E.Right<Parameters<typeof makePipeline>[1]>).right
+  return { examples, tk: (loadTokenizer(join(dir, 'vocab.txt'), { maxLength: 12 }) as E.Right<Parameters<typeof makePipeline>[1]>).right }
+}
+
+/** Picture i of a batch. */
+const picture = (b: Batch, i: number): Float32Array => (b.pixels.data as Float32Array).subarray(i * 3 * S * S, (i + 1) * 3 * S * S)
+
+/** Caption i of a batch (12 tokens), as token ids. */
+const caption = (b: Batch, i: number): bigint[] => [...(b.input_ids.data as BigInt64Array).subarray(i * 12, (i + 1) * 12)]
+
+const mirrorLR = (x: Float32Array): Float32Array => x.map((_, j) => x[j - (j % S) + S - 1 - (j % S)])
+
+const mirrorTB = (x: Float32Array): Float32Array => x.map((_, j) => { const [c, y, xx] = [Math.floor(j / (S * S)), Math.floor(j / S) % S, j % S]; return x[c * S * S + (S - 1 - y) * S + xx] })
+
+test('flips: swap mirrors the pixels and swaps left/right in the caption, plain mirrors only, none leaves both', async () => {
+  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'blue', 'circle', 'left', 'of', 'red', 'right', 'square']
+  const { examples, tk } = await bandedSet('cmga-flip-', 6, 'x', (k) => (k % 2 === 0 ? 'a red square left of a blue circle' : 'a red square right of a blue circle'), words)
   const batches = async (flip: FlipMode): Promise<Batch[]> => {
     const p = makePipeline(examples, tk, undefined, { objectives: ['itc'], itmNoise: false, batch: 3, length: 12, imageSize: S, seed: 5, flip })
     return Promise.all([0, 1, 2, 3].map(async (k) => (await p.batchAt(k) as E.Right<Batch>).right))
   }
   const [none, plain, swap] = [await batches('none'), await batches('plain'), await batches('swap')]
   const [left, right] = [BigInt(words.indexOf('left')), BigInt(words.indexOf('right'))]
-  const plane = 3 * S * S
-  const row = (b: Batch, i: number): Float32Array => (b.pixels.data as Float32Array).subarray(i * plane, (i + 1) * plane)
-  const mirrored = (x: Float32Array): Float32Array => x.map((_, j) => x[j - (j % S) + S - 1 - (j % S)])
-  const ids = (b: Batch, i: number): bigint[] => [...(b.input_ids.data as BigInt64Array).subarray(i * 12, (i + 1) * 12)]
+  const [row, ids] = [picture, caption]
   let flipped = 0
   for (let k = 0; k < 4; k++) {
     for (let i = 0; i < 3; i++) {
@@ -134,7 +147,7 @@ test('flips: swap mirrors the pixels and swaps left/right in the caption, plain 
         continue
       }
       flipped++
-      assert.equal(s, mirrored(n), 'a flipped image is mirrored')
+      assert.equal(s, mirrorLR(n), 'a flipped image is mirrored')
       assert.equal(ids(swap[k], i), ids(none[k], i).map((t) => (t === left ? right : t === right ? left : t)), 'its caption has left and right swapped')
       assert.ok(ids(none[k], i).some((t) => t === left || t === right))
     }
@@ -156,30 +169,16 @@ test('flips: swap mirrors the pixels and swaps left/right in the caption, plain 
 test('vertical flip: swap mirrors top-bottom and swaps above/below; a caption with a skip word is never flipped; the left-right flips are drawn as without it', async () => {
   assert.is(swapAboveBelow('a red circle above a blue square'), 'a red circle below a blue square')
   assert.is(swapAboveBelow('Below it, ABOVE that; aboveground'), 'Above it, BELOW that; aboveground')
-  const dir = tempDir('cmga-vflip-')
-  const S = 8
-  const examples: Array<{ image: string; caption: string }> = []
-  for (let k = 0; k < 8; k++) {
-    // an asymmetric picture: a red row at the top, a blue one at row k % 5 + 2
-    const rgb = Buffer.alloc(S * S * 3, 20)
-    for (let x = 0; x < S; x++) for (const [y, c] of [[0, 0], [k % 5 + 2, 2]] as const) rgb[(y * S + x) * 3 + c] = 230
-    const image = join(dir, `${k}.png`)
-    await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(image)
-    examples.push({ image, caption: k % 4 === 3 ? 'a red triangle above a blue circle' : k % 2 === 0 ? 'a red square above a blue circle' : 'a red square below a blue circle' })
-  }
   const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'above', 'below', 'blue', 'circle', 'red', 'square', 'triangle']
-  writeFileSync(join(dir, 'vocab.txt'), words.join('\n') + '\n')
-  const tk = (loadTokenizer(join(dir, 'vocab.txt'), { maxLength: 12 }) as E.Right<Parameters<typeof makePipeline>[1]>).right
+  const captioned = (k: number): string => (k % 4 === 3 ? 'a red triangle above a blue circle' : k % 2 === 0 ? 'a red square above a blue circle' : 'a red square below a blue circle')
+  const { examples, tk } = await bandedSet('cmga-vflip-', 8, 'y', captioned, words)
   const batches = async (vflip?: { skip: string[] }, flip: FlipMode = 'none'): Promise<Batch[]> => {
     const p = makePipeline(examples, tk, undefined, { objectives: ['itc'], itmNoise: false, batch: 4, length: 12, imageSize: S, seed: 3, flip, ...(vflip === undefined ? {} : { vflip }) })
     return Promise.all([0, 1, 2, 3, 4, 5].map(async (k) => (await p.batchAt(k) as E.Right<Batch>).right))
   }
   const [none, v] = [await batches(), await batches({ skip: ['triangle'] })]
   const [above, below, triangle] = ['above', 'below', 'triangle'].map((w) => BigInt(words.indexOf(w)))
-  const plane = 3 * S * S
-  const row = (b: Batch, i: number): Float32Array => (b.pixels.data as Float32Array).subarray(i * plane, (i + 1) * plane)
-  const upsideDown = (x: Float32Array): Float32Array => x.map((_, j) => { const [c, y, xx] = [Math.floor(j / (S * S)), Math.floor(j / S) % S, j % S]; return x[c * S * S + (S - 1 - y) * S + xx] })
-  const ids = (b: Batch, i: number): bigint[] => [...(b.input_ids.data as BigInt64Array).subarray(i * 12, (i + 1) * 12)]
+  const [row, ids] = [picture, caption]
   let flipped = 0
   for (let k = 0; k < 6; k++) {
     for (let i = 0; i < 4; i++) {
@@ -189,7 +188,7 @@ test('vertical flip: swap mirrors top-bottom and swaps above/below; a caption wi
         continue
       }
       flipped++
-      assert.equal(f, upsideDown(n), 'a flipped image is mirrored top-bottom')
+      assert.equal(f, mirrorTB(n), 'a flipped image is mirrored top-bottom')
       assert.ok(!ids(none[k], i).includes(triangle), 'a caption with a skip word is never flipped')
       assert.equal(ids(v[k], i), ids(none[k], i).map((t) => (t === above ? below : t === below ? above : t)), 'its caption has above and below swapped')
     }
@@ -202,8 +201,7 @@ test('vertical flip: swap mirrors top-bottom and swaps above/below; a caption wi
     const mirroredLR = !row(h[k], i).every((x, j) => x === row(hn[k], i)[j])
     const both = row(hv[k], i)
     const vOnly = row(vn[k], i)
-    const mirror = (x: Float32Array): Float32Array => x.map((_, j) => x[j - (j % S) + S - 1 - (j % S)])
-    assert.equal(both, mirroredLR ? mirror(vOnly) : vOnly, 'left-right flips do not move')
+    assert.equal(both, mirroredLR ? mirrorLR(vOnly) : vOnly, 'left-right flips do not move')
   }
 })
 
