@@ -15,7 +15,7 @@ import { objectShares } from '../apps/reproduce/coverage.js'
 import { quickPlan } from '../apps/reproduce/plan.js'
 import { missedNote, resultsMarkdown, targets } from '../apps/reproduce/report.js'
 import type { ReproduceResults } from '../apps/reproduce/reproduce.js'
-import { servingOf } from '../apps/reproduce/reproduce.js'
+import { chosenWeight, servingOf } from '../apps/reproduce/reproduce.js'
 import { cli, errorLine, tempDir } from './support/cli.js'
 
 const out = join(tempDir('cmga-reproduce-'), 'run')
@@ -30,8 +30,14 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
     assert.equal(m.curve.map(([s]) => s), [5, 10], `${m.model.name}: a stage-1 point per checkpoint`)
     assert.ok(m.stepsPerSecond > 0)
   }
-  const [a, , clip] = res.models
+  const [a, b, clip] = res.models
   assert.ok(a.rerank_itm !== undefined && a.rerank_combined !== undefined, 'CMGA is re-ranked')
+  // the head phase: keep 0.7's ITM head alone, from its trained weights; stage 1 exactly as before it
+  assert.ok(a.head !== undefined && b.head === undefined && clip.head === undefined, 'keep 0.7 alone has a head phase')
+  assert.is(a.head.steps, quickPlan.head.steps)
+  assert.equal(a.head.before.stage1, a.stage1, 'stage 1 unchanged by the head phase')
+  assert.ok(a.head.before.rerank_itm !== undefined && a.head.finalLosses.loss_itm !== undefined && a.head.finalLosses.loss_itc === undefined, 'the phase trains ITM alone')
+  assert.equal(readFileSync(join(out, 'shipped/weights.safetensors')), readFileSync(join(out, 'runs/cmga-0.7-head/weights.safetensors')), 'the shipped weights are the head phase\'s')
   assert.ok(clip.rerank_itm === undefined, 'the CLIP-style model is not')
   assert.is(clip.finalLosses.loss_itm, undefined, 'the CLIP-style model trains ITC alone')
   const clipEval = JSON.parse(readFileSync(join(out, 'eval/clip.json'), 'utf8'))
@@ -43,6 +49,7 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
   assert.ok(res.coverage !== undefined && res.coverage.images === quickPlan.coverageCount && res.coverage.mean >= 0 && res.coverage.mean <= 1)
   const md = readFileSync(join(out, 'results.md'), 'utf8')
   assert.ok(md.includes('## Targets (issue 11)') && md.includes('| CMGA (keep 0.7) | stage 1 (global + local) |'))
+  assert.ok(md.includes('| CMGA (keep 0.7) | re-rank: ITM, before the head phase |') && md.includes('| CMGA (keep 0.7), ITM head phase |'))
   // what each model tells apart: every held-out image against three contrasts, ITM only for the re-ranked models
   for (const m of res.models) assert.is(Object.values(m.contrasts ?? {}).reduce((n, k) => n + k.pairs, 0), 3 * quickPlan.testCount, m.model.name)
   assert.is(JSON.parse(readFileSync(join(out, 'eval/clip-contrasts.json'), 'utf8')).stage1Score, 'global')
@@ -52,7 +59,13 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
   assert.ok(md.includes('## What each model tells apart') && md.includes('| CMGA (keep 0.7) | ITM head |') && !md.includes('| CLIP-style (ITC only, no compression) | ITM head |'))
   // the shipped candidate says how to rank with it, from its own re-ranking results
   const shipped = JSON.parse(readFileSync(join(out, 'shipped/model.json'), 'utf8'))
-  assert.equal(shipped.serving, servingOf(a, quickPlan.k, quickPlan.testCount))
+  assert.equal(shipped.serving, servingOf(a, quickPlan.k, quickPlan.validationCount))
+  // chosen on the validation pairs (a third seed), every weight of the plan tried there and on the held-out set
+  assert.ok(a.validation !== undefined && b.validation !== undefined && clip.validation === undefined)
+  assert.equal(a.validation.sweep.map((x) => x.weight), quickPlan.itmWeights)
+  assert.equal(JSON.parse(readFileSync(join(out, 'data/validation/annotations.json'), 'utf8')).length, quickPlan.validationCount)
+  assert.equal(JSON.parse(readFileSync(join(out, 'eval/cmga-0.7.json'), 'utf8')).rerank_combined_sweep.map((x: { weight: number }) => x.weight), quickPlan.itmWeights)
+  assert.is(a.rerank_validated?.weight, chosenWeight(a.validation))
   const png = await sharp(join(out, 'chart.png')).metadata()
   assert.equal([png.format, png.width, png.height], ['png', 1000, 440])
   // Compiled curve models are removed once scored; the final ones stay.
@@ -111,12 +124,15 @@ test('targets: each of issue 11 met or missed by the measured numbers', () => {
   assert.equal(missed.length, 7, missed.join('; '))
 })
 
-test('serving: the shipped model re-ranks by default only where re-ranking measured better than stage 1', () => {
-  const [worse, better] = [fake(82, 80, 79, 55, 82.5, [10, 14], 0.95), fake(82, 86, 83, 55, 82.5, [10, 14], 0.95)]
-  assert.equal(servingOf(worse.models[0], 16, 500), { k: 0, why: 'on 500 held-out pairs its ITM head re-ranked worse than stage 1 (top 16: combined rule 80.0, ITM alone 79.0, stage 1 82.0)' })
-  assert.equal(servingOf(better.models[0], 16, 500)?.k, 16)
-  assert.is(servingOf(better.models[2], 16, 500), undefined, 'no ITM head')
-  assert.is(servingOf(better.models[0], 0, 500), undefined, 'nothing was re-ranked')
+test('serving: the shipped model re-ranks by default only at a weight that beat stage 1 on the validation pairs', () => {
+  const m = fake(82, 86, 83, 55, 82.5, [10, 14], 0.95).models[0]
+  const sweep = (...r: number[]) => [0.01, 0.1, 1].map((weight, i) => ({ weight, r_mean: r[i] }))
+  assert.equal(servingOf({ ...m, validation: { stage1: 80, sweep: sweep(79, 78.5, 70) } }, 16, 500), { k: 0, why: 'on 500 validation pairs no weight of the combined rule re-ranked above stage 1 (80.00; best: 79.00 at weight 0.01)' })
+  assert.equal(servingOf({ ...m, validation: { stage1: 80, sweep: sweep(80.5, 81, 70) } }, 16, 500), { k: 16, itmWeight: 0.1, why: 'the weight whose re-ranking of the top 16 beat stage 1 most on 500 validation pairs (81.00 vs 80.00)' })
+  assert.is(servingOf(m, 16, 500), undefined, 'no validation measurement (no ITM head)')
+  assert.is(servingOf({ ...m, validation: { stage1: 80, sweep: sweep(81, 81, 81) } }, 0, 500), undefined, 'nothing was re-ranked')
+  assert.is(chosenWeight({ stage1: 80, sweep: sweep(81, 81, 80) }), 0.01, 'the smaller of equals')
+  assert.is(chosenWeight({ stage1: 80, sweep: sweep(80, 80, 80) }), undefined, 'a tie with stage 1 is no gain')
 })
 
 test('results file: a missed target sends the reader to what was tried, which the repository holds', () => {

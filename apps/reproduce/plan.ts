@@ -29,6 +29,19 @@ export interface ModelPlan {
   readonly rerank: boolean
   /** `cmga train` flags of this model alone. */
   readonly trainFlags?: readonly string[]
+  /** Whether its ITM head is then trained alone for the plan's `head` phase. */
+  readonly headPhase?: boolean
+}
+
+/**
+ * A second phase for a model's ITM head: `cmga train --objectives itm --itm-detach` from
+ * the trained weights, so only the relation module and the ITM head learn and stage 1
+ * (the encoders, the projections) stays exactly as trained.
+ */
+export interface HeadPhase {
+  readonly steps: number
+  /** Its `cmga train` flags (objectives, negatives, augmentation, schedule). */
+  readonly flags: readonly string[]
 }
 
 /** The whole reproduction. */
@@ -40,6 +53,11 @@ export interface ReproducePlan {
   readonly trainSeed: number
   /** The held-out set's seed: another draw from the same world. */
   readonly testSeed: number
+  /** Validation pairs, a third seed: the combined rule's weight is chosen on them, never on the held-out set. */
+  readonly validationCount: number
+  readonly validationSeed: number
+  /** The combined rule's weights tried (`eval retrieval --itm-weight-sweep`). */
+  readonly itmWeights: readonly number[]
   /** Image size of the world and the models. */
   readonly size: number
   readonly steps: number
@@ -49,6 +67,8 @@ export interface ReproducePlan {
   readonly trainFlags: readonly string[]
   /** Stage-1 recall is measured every this many steps (the recall-vs-step curve). */
   readonly evalEvery: number
+  /** The ITM-head phase of the models that ask for one. */
+  readonly head: HeadPhase
   /** Candidates re-ranked per query. */
   readonly k: number
   /** Rounds of the side-by-side vision-encoder timing. */
@@ -65,13 +85,27 @@ export const comparedModels: readonly ModelPlan[] = [
   // Keep-rate warm-up (EViT's): measured without it, keep 0.7 trained at the same steps
   // ended at ITC loss 0.39 against keep 1.0's 0.22 (token dropping guided by an
   // untrained model drops object patches from the first step on).
-  { name: 'cmga-0.7', label: 'CMGA (keep 0.7)', keepRate: 0.7, compress: true, objectives: 'itc,ftc,itm', stage1: 'global+local', rerank: true, trainFlags: ['--warmup-keep', '1000'] },
+  // Its ITM head then trains alone (the head phase, below): the model whose re-ranking
+  // issue 11's targets measure and which is shipped. The keep 1.0 model does without, to
+  // keep the run in its hour; stage 1 of either is unchanged by it.
+  { name: 'cmga-0.7', label: 'CMGA (keep 0.7)', keepRate: 0.7, compress: true, objectives: 'itc,ftc,itm', stage1: 'global+local', rerank: true, trainFlags: ['--warmup-keep', '1000'], headPhase: true },
   { name: 'cmga-1.0', label: 'CMGA (keep 1.0)', keepRate: 1, compress: true, objectives: 'itc,ftc,itm', stage1: 'global+local', rerank: true },
   { name: 'clip', label: 'CLIP-style (ITC only, no compression)', keepRate: 1, compress: false, objectives: 'itc', stage1: 'global', rerank: false }
 ]
 
 /** The recipe every model is trained with (see README "Training on the shapes world"). */
 export const recipeFlags: readonly string[] = ['--flip', 'swap', '--lr-floor', '0', '--max-length', '10', '--near-misses', '0.5']
+
+/**
+ * The ITM head's own phase. Measured on the recorded model (docs/reproduce/missed-targets.md):
+ * with the recipe's ITM the head re-ranks 24 points under stage 1 after 2000 steps; alone on
+ * the frozen encoders for 3000 steps, half its negatives near-miss partners and half the
+ * batch's hardest other captions, it re-ranks above it.
+ */
+export const headPhase: HeadPhase = {
+  steps: 3000,
+  flags: ['--objectives', 'itm', '--itm-detach', '--itm-negatives', 'partner', '--near-misses', '0.25', '--near-miss-spans', '--flip', 'swap', '--lr-floor', '0', '--max-length', '10']
+}
 
 /** The recorded run: fits in about an hour on 2 cores. */
 export const fullPlan: ReproducePlan = {
@@ -80,12 +114,16 @@ export const fullPlan: ReproducePlan = {
   coverageCount: 100,
   trainSeed: 0,
   testSeed: 1000,
+  validationCount: 500,
+  validationSeed: 2000,
+  itmWeights: [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1],
   size: 32,
   steps: 2000,
   batch: 64,
   lr: 5e-4,
   trainFlags: recipeFlags,
   evalEvery: 250,
+  head: headPhase,
   k: 16,
   timingRounds: 30,
   models: comparedModels
@@ -96,10 +134,12 @@ export const quickPlan: ReproducePlan = {
   ...fullPlan,
   trainCount: 200,
   testCount: 40,
+  validationCount: 40,
   coverageCount: 8,
   steps: 10,
   batch: 8,
   evalEvery: 5,
+  head: { ...headPhase, steps: 6 },
   k: 4,
   timingRounds: 3
 }

@@ -26,7 +26,7 @@ import { chartPng } from './chart.js'
 import { runCmga } from './cli-steps.js'
 import type { Coverage } from './coverage.js'
 import { measureCoverage } from './coverage.js'
-import type { ModelPlan, ReproducePlan } from './plan.js'
+import type { HeadPhase, ModelPlan, ReproducePlan } from './plan.js'
 import { configFor } from './plan.js'
 import { resultsMarkdown } from './report.js'
 import type { EncoderTiming } from './timing.js'
@@ -70,6 +70,32 @@ export interface ModelResult {
   readonly stepsPerSecond: number
   readonly trainSeconds: number
   readonly finalLosses: Readonly<Record<string, number>>
+  /** The plan's head phase, when the model has one: its run, and the model re-ranked before it. */
+  readonly head?: HeadResult
+  /** Mean recall on the validation pairs, stage 1 and by each weight of the combined rule, when it re-ranks. */
+  readonly validation?: WeightChoice
+  /** The held-out set re-ranked by the combined rule at the weight the validation pairs chose, when one beat stage 1 there. */
+  readonly rerank_validated?: { readonly weight: number; readonly recall: Recall }
+}
+
+/** Stage 1 and the combined rule by weight, on the validation pairs (mean recall). */
+export interface WeightChoice {
+  readonly stage1: number
+  readonly sweep: ReadonlyArray<{ readonly weight: number; readonly r_mean: number }>
+}
+
+/** The weight of the combined rule with the best validation recall above stage 1's (the smaller of equals); none where no weight beat it. */
+export const chosenWeight = (v: WeightChoice): number | undefined =>
+  v.sweep.reduce<{ weight: number; r_mean: number } | undefined>((best, x) => (x.r_mean > v.stage1 && (best === undefined || x.r_mean > best.r_mean || (x.r_mean === best.r_mean && x.weight < best.weight)) ? x : best), undefined)?.weight
+
+/** What the head phase ran, and what the model measured before it. */
+export interface HeadResult {
+  readonly steps: number
+  readonly stepsPerSecond: number
+  readonly seconds: number
+  readonly finalLosses: Readonly<Record<string, number>>
+  /** The first phase's weights on the held-out set (stage 1 is the same after the phase: only the relation module and the ITM head train). */
+  readonly before: { readonly stage1: Recall; readonly rerank_itm?: Recall; readonly rerank_combined?: Recall }
 }
 
 /** Everything `results.json` holds. */
@@ -109,15 +135,22 @@ const compile = async (req: ReproduceRequest, config: string, weights: string, d
   return E.map(() => undefined)(r)
 }
 
-/** The flags every evaluation of a model takes: the held-out set, its stage-1 score, the run's threads, the output. */
-const evalFlags = (req: ReproduceRequest, m: ModelPlan, dir: string, out: string): string[] => [
-  '--model', dir, '--annotations', join(req.out, 'data/test/annotations.json'), '--images', join(req.out, 'data/test'),
+/** The flags every evaluation of a model takes: the set (the held-out one unless said), its stage-1 score, the run's threads, the output. */
+const evalFlags = (req: ReproduceRequest, m: ModelPlan, dir: string, out: string, set: 'test' | 'validation' = 'test'): string[] => [
+  '--model', dir, '--annotations', join(req.out, `data/${set}/annotations.json`), '--images', join(req.out, `data/${set}`),
   '--max-length', '10', '--stage1', m.stage1, '--workers', '0', '--threads', String(req.threads), '--out', out
 ]
 
-/** `cmga eval retrieval` of a model directory on the held-out set, re-ranking the top k (0: stage 1 only; else with --confusions). */
+/** `cmga eval retrieval` of a model directory on the held-out set, re-ranking the top k (0: stage 1 only; else with --confusions and the plan's weights of the combined rule). */
 const evalArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, k: number, out: string): string[] => [
-  'eval', 'retrieval', ...evalFlags(req, m, dir, out), '--candidates', String(req.plan.testCount), '--k', String(k), ...(k > 0 ? ['--confusions'] : [])
+  'eval', 'retrieval', ...evalFlags(req, m, dir, out), '--candidates', String(req.plan.testCount), '--k', String(k), ...(k > 0 ? ['--confusions', ...weightSweep(req.plan)] : [])
+]
+
+const weightSweep = (p: ReproducePlan): string[] => ['--itm-weight-sweep', p.itmWeights.join(',')]
+
+/** `cmga eval retrieval` on the validation set, re-ranking the top k with each of the plan's weights. */
+const validationArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, out: string): string[] => [
+  'eval', 'retrieval', ...evalFlags(req, m, dir, out, 'validation'), '--candidates', String(req.plan.validationCount), '--k', String(req.plan.k), ...weightSweep(req.plan)
 ]
 
 /** The model whose compression the run measures and ships: the first below keep rate 1. */
@@ -168,9 +201,15 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
     curve.push([s, readJson<{ stage1: Recall }>(file).stage1.r_mean])
   }
 
+  // The ITM head's own phase, from the trained weights.
+  const trainedWeights = join(run, 'weights.safetensors')
+  const head = m.headPhase === true ? await headPhase(req, m, p.head, config, trainedWeights, vocab, prefix) : undefined
+  if (head !== undefined && E.isLeft(head)) return head
+  const weights = head === undefined ? trainedWeights : join(req.out, 'runs', `${m.name}-head`, 'weights.safetensors')
+
   // The final model, re-ranked.
   const dir = join(req.out, 'models', m.name)
-  const c = await compile(req, config, join(run, 'weights.safetensors'), dir, vocab, prefix)
+  const c = await compile(req, config, weights, dir, vocab, prefix)
   if (E.isLeft(c)) return c
   const file = join(req.out, 'eval', `${m.name}.json`)
   const ev = await step(file, evalArgs(req, m, dir, m.rerank ? p.k : 0, file), req, prefix)
@@ -179,7 +218,20 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   const contrastFile = join(req.out, 'eval', `${m.name}-contrasts.json`)
   const contrasted = await step(contrastFile, ['eval', 'contrasts', ...evalFlags(req, m, dir, contrastFile)], req, prefix)
   if (E.isLeft(contrasted)) return contrasted
-  const log = readJson<{ summary: { stepsPerSecond: number; seconds: number; final: Record<string, number> } }>(join(run, 'log.json'))
+  type Swept = { readonly stage1: Recall; readonly rerank_combined_sweep?: ReadonlyArray<{ readonly weight: number; readonly recall: Recall }> }
+  let validation: WeightChoice | undefined
+  let validated: ModelResult['rerank_validated']
+  if (m.rerank && p.k > 0) {
+    const vFile = join(req.out, 'eval', `${m.name}-validation.json`)
+    const v = await step(vFile, validationArgs(req, m, dir, vFile), req, prefix)
+    if (E.isLeft(v)) return v
+    const vr = readJson<Swept>(vFile)
+    validation = { stage1: vr.stage1.r_mean, sweep: (vr.rerank_combined_sweep ?? []).map((x) => ({ weight: x.weight, r_mean: x.recall.r_mean })) }
+    const w = chosenWeight(validation)
+    const held = readJson<Swept>(file).rerank_combined_sweep?.find((x) => x.weight === w)
+    validated = w === undefined || held === undefined ? undefined : { weight: w, recall: held.recall }
+  }
+  const log = readJson<TrainLog>(join(run, 'log.json'))
   return E.right({
     model: m,
     stage1: report.stage1,
@@ -190,7 +242,48 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
     curve,
     stepsPerSecond: log.summary.stepsPerSecond,
     trainSeconds: log.summary.seconds,
-    finalLosses: log.summary.final
+    finalLosses: log.summary.final,
+    ...(head === undefined ? {} : { head: head.right }),
+    ...(validation === undefined ? {} : { validation }),
+    ...(validated === undefined ? {} : { rerank_validated: validated })
+  })
+}
+
+/** What `cmga train` writes into a run's log.json that the results use. */
+interface TrainLog {
+  readonly summary: { readonly steps: number; readonly stepsPerSecond: number; readonly seconds: number; readonly final: Record<string, number> }
+}
+
+/** Trains the model's ITM head alone from its trained weights (runs/NAME-head), and re-ranks with the weights before it. */
+const headPhase = async (req: ReproduceRequest, m: ModelPlan, h: HeadPhase, config: string, trained: string, vocab: string, prefix: string): Promise<E.Either<CmgaError, HeadResult>> => {
+  const p = req.plan
+  const run = join(req.out, 'runs', `${m.name}-head`)
+  const args = [
+    'train', '--config', config, '--annotations', join(req.out, 'data/train/annotations.json'), '--images', join(req.out, 'data/train'),
+    '--out', run, '--init', trained, '--vocab', vocab, '--steps', String(h.steps), '--batch', String(p.batch), '--lr', String(p.lr), '--seed', String(p.trainSeed),
+    '--threads', String(req.threads), ...h.flags
+  ]
+  const resume = existsSync(run) && !existsSync(join(run, 'weights.safetensors'))
+  req.log(`${prefix}the ITM head alone for ${h.steps} steps (the encoders stay as trained)`)
+  const trainedHead = await step(join(run, 'weights.safetensors'), resume ? [...args, '--resume'] : args, req, prefix)
+  if (E.isLeft(trainedHead)) return trainedHead
+  const file = join(req.out, 'eval', `${m.name}-before-head.json`)
+  if (!existsSync(file)) {
+    const dir = join(req.out, 'models', `${m.name}-before-head`)
+    const c = await compile(req, config, trained, dir, vocab, prefix)
+    if (E.isLeft(c)) return c
+    const r = await runCmga(evalArgs(req, m, dir, p.k, file), req.log, prefix)
+    if (E.isLeft(r)) return r
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const before = readJson<HeadResult['before']>(file)
+  const log = readJson<TrainLog>(join(run, 'log.json'))
+  return E.right({
+    steps: log.summary.steps,
+    stepsPerSecond: log.summary.stepsPerSecond,
+    seconds: log.summary.seconds,
+    finalLosses: log.summary.final,
+    before: { stage1: before.stage1, ...(before.rerank_itm === undefined ? {} : { rerank_itm: before.rerank_itm }), ...(before.rerank_combined === undefined ? {} : { rerank_combined: before.rerank_combined }) }
   })
 }
 
@@ -228,7 +321,8 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
   const prepared = prepareOut(req)
   if (E.isLeft(prepared)) return prepared
   const S = String(p.size)
-  for (const [name, count, seed, masks] of [['train', p.trainCount, p.trainSeed, false], ['test', p.testCount, p.testSeed, true]] as const) {
+  const sets = [['train', p.trainCount, p.trainSeed, false], ['test', p.testCount, p.testSeed, true], ['validation', p.validationCount, p.validationSeed, false]] as const
+  for (const [name, count, seed, masks] of sets) {
     const dir = join(req.out, 'data', name)
     const r = await step(join(dir, 'annotations.json'), ['data', 'shapes', '--out', dir, '--count', String(count), '--seed', String(seed), '--size', S, ...(masks ? ['--masks'] : [])], req, `[data ${name}] `)
     if (E.isLeft(r)) return r
@@ -297,18 +391,24 @@ const r1 = (x: number): string => x.toFixed(1)
 
 /**
  * How `cmga retrieve` should rank with a model (`model.json`'s `serving`, compiled into
- * the manifest by `cmga demo`): re-rank the top k only where a re-ranking rule measured
- * better than stage 1 on the held-out pairs, else stage 1 alone. None for a model without
- * an ITM head.
+ * the manifest by `cmga demo`): re-rank the top k by the combined rule at the weight the
+ * validation pairs chose, where one beat stage 1 there; else stage 1 alone. None for a
+ * model without an ITM head or without a validation measurement.
  */
-export const servingOf = (m: ModelResult, k: number, testCount: number): RankingDefaults | undefined => {
-  if (m.rerank_combined === undefined || m.rerank_itm === undefined || k === 0) return undefined
-  const [s1, comb, itm] = [m.stage1.r_mean, m.rerank_combined.r_mean, m.rerank_itm.r_mean]
-  const measured = `(top ${k}: combined rule ${r1(comb)}, ITM alone ${r1(itm)}, stage 1 ${r1(s1)})`
-  return comb > s1
-    ? { k, itmWeight: 0.1, why: `on ${testCount} held-out pairs re-ranking by the combined rule beat stage 1 ${measured}` }
-    : { k: 0, why: `on ${testCount} held-out pairs its ITM head re-ranked worse than stage 1 ${measured}` }
+export const servingOf = (m: ModelResult, k: number, validationCount: number): RankingDefaults | undefined => {
+  if (m.validation === undefined || k === 0) return undefined
+  const v = m.validation
+  const w = chosenWeight(v)
+  const best = [...v.sweep].sort((a, b) => b.r_mean - a.r_mean)[0]
+  if (w === undefined) {
+    const tried = best === undefined ? 'no weight was tried' : `best: ${r2(best.r_mean)} at weight ${best.weight}`
+    return { k: 0, why: `on ${validationCount} validation pairs no weight of the combined rule re-ranked above stage 1 (${r2(v.stage1)}; ${tried})` }
+  }
+  const at = v.sweep.find((x) => x.weight === w)?.r_mean ?? Number.NaN
+  return { k, itmWeight: w, why: `the weight whose re-ranking of the top ${k} beat stage 1 most on ${validationCount} validation pairs (${r2(at)} vs ${r2(v.stage1)})` }
 }
+
+const r2 = (x: number): string => x.toFixed(2)
 
 /**
  * `OUT/shipped/`: the first model with compression below keep rate 1, as `cmga demo`
@@ -322,10 +422,13 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
   const c = configFor(req.config, m.model)
   const dir = join(req.out, 'shipped')
   mkdirSync(dir, { recursive: true })
-  cpSync(join(req.out, 'runs', m.model.name, 'weights.safetensors'), join(dir, 'weights.safetensors'))
+  cpSync(join(req.out, 'runs', m.head === undefined ? m.model.name : `${m.model.name}-head`, 'weights.safetensors'), join(dir, 'weights.safetensors'))
   cpSync(join(req.out, 'data/train/vocab.txt'), join(dir, 'vocab.txt'))
-  const rerank = m.rerank_combined === undefined ? '' : `; re-ranked top ${p.k} (stage 1 + ${0.1} x ITM log-odds): ${r1(m.rerank_combined.r_mean)}`
-  const serving = servingOf(m, p.k, p.testCount)
+  const rerank =
+    m.rerank_validated !== undefined
+      ? `; re-ranked top ${p.k} (stage 1 + ${m.rerank_validated.weight} x ITM log-odds, the weight chosen on ${p.validationCount} validation pairs of seed ${p.validationSeed}): ${r1(m.rerank_validated.recall.r_mean)}`
+      : m.rerank_combined === undefined ? '' : `; re-ranked top ${p.k} (stage 1 + ${0.1} x ITM log-odds): ${r1(m.rerank_combined.r_mean)}`
+  const serving = servingOf(m, p.k, p.validationCount)
   const about = {
     name: `cmga-shapes (${m.model.name})`,
     description:
@@ -334,7 +437,9 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
       `BERT width ${c.text.width}, ${c.text.textLayers} text + ${c.text.fusionLayers} fusion layers, ${c.text.vocabSize}-token vocabulary; embeddings of ${c.align.embedDim}`,
     training:
       `cmga reproduce: ${p.steps} steps x ${p.batch} pairs from ${p.trainCount} generated pairs (seed ${p.trainSeed}), lr ${p.lr}, objectives ${m.model.objectives}, ` +
-      `${[...p.trainFlags, ...(m.model.trainFlags ?? [])].join(' ')}; ${(m.trainSeconds / 60).toFixed(1)} min on ${r.machine.cpu} (${r.machine.cores} cores)`,
+      `${[...p.trainFlags, ...(m.model.trainFlags ?? [])].join(' ')}; ${(m.trainSeconds / 60).toFixed(1)} min` +
+      (m.head === undefined ? '' : `; then its ITM head alone, ${m.head.steps} steps: ${p.head.flags.join(' ')}; ${(m.head.seconds / 60).toFixed(1)} min`) +
+      ` on ${r.machine.cpu} (${r.machine.cores} cores)`,
     heldOut:
       `${p.testCount} new pairs (seed ${p.testSeed}): stage-1 mean recall ${r1(m.stage1.r_mean)} (R@1 image->text ${r1(m.stage1.txt_r1)}, text->image ${r1(m.stage1.img_r1)})${rerank}`,
     ...(serving === undefined ? {} : { serving })

@@ -27,7 +27,9 @@ cmga's own commands, each model trained on the same data and steps:
              the global score alone, no re-ranking
 Steps: cmga data shapes (${fullPlan.trainCount} training pairs, seed ${fullPlan.trainSeed}; ${fullPlan.testCount} held-out pairs with masks,
 seed ${fullPlan.testSeed}); cmga train per model (${fullPlan.steps} steps x ${fullPlan.batch}, lr ${fullPlan.lr}, ${fullPlan.trainFlags.join(' ')}),
-checkpoints every ${fullPlan.evalEvery} steps scored by stage-1 recall; cmga eval retrieval on the final
+checkpoints every ${fullPlan.evalEvery} steps scored by stage-1 recall; then cmga-0.7's ITM head alone
+for ${fullPlan.head.steps} steps from its trained weights (${fullPlan.head.flags.join(' ')}):
+the relation module and the ITM head learn, stage 1 stays as trained; cmga eval retrieval on the final
 models (stage 1, rerank_itm, rerank_combined, top ${fullPlan.k}); the vision encoders timed side by
 side (alternating rounds, one process); the share of the objects' pixels that the
 compression keeps (joint guidance, last layer, ${fullPlan.coverageCount} held-out images).
