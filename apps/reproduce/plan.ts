@@ -100,7 +100,8 @@ export const recipeFlags: readonly string[] = ['--flip', 'swap', '--lr-floor', '
  * The ITM head's own phase. Measured on the recorded model (docs/reproduce/missed-targets.md):
  * with the recipe's ITM the head re-ranks 24 points under stage 1 after 2000 steps; alone on
  * the frozen encoders for 3000 steps, half its negatives near-miss partners and half the
- * batch's hardest other captions, it re-ranks above it.
+ * batch's hardest other captions, it re-ranks about as well as stage 1 (within half a point
+ * either way, by seed); what stays beyond it is the relation, which those encoders lack.
  */
 export const headPhase: HeadPhase = {
   steps: 3000,

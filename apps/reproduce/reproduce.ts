@@ -370,7 +370,7 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
   }
   const png = await chartPng(
     models.map((r) => ({
-      label: r.model.label,
+      label: r.head === undefined ? r.model.label : `${r.model.label} + head phase`,
       stages: { stage1: r.stage1.r_mean, ...(r.rerank_itm === undefined ? {} : { rerank_itm: r.rerank_itm.r_mean }), ...(r.rerank_combined === undefined ? {} : { rerank_combined: r.rerank_combined.r_mean }) },
       curve: r.curve
     })),
