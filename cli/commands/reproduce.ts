@@ -30,14 +30,17 @@ seed ${fullPlan.testSeed}); cmga train per model (${fullPlan.steps} steps x ${fu
 checkpoints every ${fullPlan.evalEvery} steps scored by stage-1 recall; then cmga-0.7's ITM head alone
 for ${fullPlan.head.steps} steps from its trained weights (${fullPlan.head.flags.join(' ')}):
 the relation module and the ITM head learn, stage 1 stays as trained; cmga eval retrieval on the final
-models (stage 1, rerank_itm, rerank_combined, top ${fullPlan.k}); the vision encoders timed side by
+models (stage 1, rerank_itm, rerank_combined, top ${fullPlan.k}), and on ${fullPlan.validationCount} validation pairs
+(seed ${fullPlan.validationSeed}), where the combined rule's weight is chosen among ${fullPlan.itmWeights.join(', ')} (the
+shipped model's ranking default: that weight where it beat stage 1 there, else stage 1
+alone); the vision encoders timed side by
 side (alternating rounds, one process); the share of the objects' pixels that the
 compression keeps (joint guidance, last layer, ${fullPlan.coverageCount} held-out images).
 
 Writes into DIR: data/, configs/, runs/ (training runs), models/ (compiled final
 models), eval/ (every evaluation as JSON), results.json, results.md (tables and the
-targets met or missed) and chart.png (recall per model and stage; stage-1 recall vs
-step). About an hour on 2 cores. Run the same command again after an interruption
+targets met or missed), chart.png (recall per model and stage; stage-1 recall vs
+step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model). About an hour on 2 cores. Run the same command again after an interruption
 (Ctrl-C, SIGTERM: the steps running are stopped) to continue: finished steps are kept.
 
   --out DIR      where everything goes (an existing DIR is continued when it holds a
