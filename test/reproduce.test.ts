@@ -50,6 +50,7 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
   const md = readFileSync(join(out, 'results.md'), 'utf8')
   assert.ok(md.includes('## Targets (issue 11)') && md.includes('| CMGA (keep 0.7) | stage 1 (global + local) |'))
   assert.ok(md.includes('| CMGA (keep 0.7) | re-rank: ITM, before the head phase |') && md.includes('| CMGA (keep 0.7), ITM head phase |'))
+  assert.match(md, /CMGA \(keep 0\.7\)'s head phase trained only the relation module and the ITM head: stage 1 \(mean recall\) [\d.]+ before it, [\d.]+ after \(the same\)\./)
   // what each model tells apart: every held-out image against three contrasts, ITM only for the re-ranked models
   for (const m of res.models) assert.is(Object.values(m.contrasts ?? {}).reduce((n, k) => n + k.pairs, 0), 3 * quickPlan.testCount, m.model.name)
   assert.is(JSON.parse(readFileSync(join(out, 'eval/clip-contrasts.json'), 'utf8')).stage1Score, 'global')

@@ -10,6 +10,8 @@ import { CONFUSION_KINDS, CONTRAST_KINDS } from '../data/contrasts.js'
 
 const f1 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(1))
 
+const f2 = (x: number): string => x.toFixed(2)
+
 /** One target: what was wanted, what was measured, and whether it holds. */
 export interface Target {
   readonly what: string
@@ -98,6 +100,15 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
             'a perfect model scores them alike, so the right item wins such a tie by chance: the last row is the expected recall of such a model.',
           ''
         ]),
+    ...r.models.flatMap((m) =>
+      m.head === undefined
+        ? []
+        : [
+            `${m.model.label}'s head phase trained only the relation module and the ITM head: stage 1 (mean recall) ${f2(m.head.before.stage1.r_mean)} before it, ${f2(m.stage1.r_mean)} after` +
+              (m.head.before.stage1.r_mean === m.stage1.r_mean ? ' (the same).' : ' (they differ: the encoders changed).'),
+            ''
+          ]
+    ),
     '## Stage-1 mean recall during training',
     '',
     `| step | ${r.models.map((m) => m.model.label).join(' | ')} |`,
