@@ -12,7 +12,7 @@ import sharp from 'sharp'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { objectShares } from '../apps/reproduce/coverage.js'
-import { quickPlan } from '../apps/reproduce/plan.js'
+import { quickPlan, withoutHeadPhase } from '../apps/reproduce/plan.js'
 import { missedNote, resultsMarkdown, targets } from '../apps/reproduce/report.js'
 import type { ReproduceResults } from '../apps/reproduce/reproduce.js'
 import { chosenWeight, servingOf } from '../apps/reproduce/reproduce.js'
@@ -21,7 +21,7 @@ import { cli, errorLine, tempDir } from './support/cli.js'
 const out = join(tempDir('cmga-reproduce-'), 'run')
 
 test('reproduce --quick: three models, recall, curve, timing, coverage, files', async () => {
-  const r = await cli('reproduce', '--quick', '--out', out)
+  const r = await cli('reproduce', '--quick', '--head-phase', '--out', out)
   assert.is(r.code, 0, errorLine(r) + r.stderr.slice(-5).join('\n'))
   const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults
   assert.equal(res.models.map((m) => m.model.name), ['cmga-0.7', 'cmga-1.0', 'clip'])
@@ -76,16 +76,25 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
 
 test('reproduce: the same command continues; another plan in the same folder is refused', async () => {
   const before = statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs
-  const again = await cli('reproduce', '--quick', '--out', out)
+  const again = await cli('reproduce', '--quick', '--head-phase', '--out', out)
   assert.is(again.code, 0, errorLine(again))
   assert.ok(again.stderr.some((l) => l.includes('continuing the run')))
   assert.is(statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs, before, 'not retrained')
+  const withoutHead = await cli('reproduce', '--quick', '--out', out)
+  assert.is(withoutHead.code, 2, 'without --head-phase it is another plan')
   const other = await cli('reproduce', '--quick', '--steps', '12', '--out', out)
   assert.is(other.code, 2)
   assert.match(errorLine(other), /already exists \(use --force to replace it\); it holds a run of another plan/)
   const bad = await cli('reproduce', '--quick', '--steps', '0', '--out', out)
   assert.is(bad.code, 2)
   assert.match(errorLine(bad), /--steps must be an integer/)
+})
+
+test('without --head-phase no model has one; the rest of the plan is the same', () => {
+  const p = withoutHeadPhase(quickPlan)
+  assert.ok(quickPlan.models.some((m) => m.headPhase === true) && p.models.every((m) => m.headPhase !== true))
+  assert.equal({ ...p, models: [] }, { ...quickPlan, models: [] })
+  assert.equal(p.models.map((m) => m.name), quickPlan.models.map((m) => m.name))
 })
 
 test('objectShares: the kept share of each object pixel count, by patch', () => {
