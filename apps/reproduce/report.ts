@@ -10,7 +10,8 @@ import { CONFUSION_KINDS, CONTRAST_KINDS } from '../data/contrasts.js'
 
 const f1 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(1))
 
-const f2 = (x: number): string => x.toFixed(2)
+/** Two decimals (the results file's and the shipped model's finer figures). */
+export const f2 = (x: number): string => x.toFixed(2)
 
 /** One target: what was wanted, what was measured, and whether it holds. */
 export interface Target {

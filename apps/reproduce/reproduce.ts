@@ -28,7 +28,7 @@ import type { Coverage } from './coverage.js'
 import { measureCoverage } from './coverage.js'
 import type { HeadPhase, ModelPlan, ReproducePlan } from './plan.js'
 import { configFor } from './plan.js'
-import { resultsMarkdown } from './report.js'
+import { f2, resultsMarkdown } from './report.js'
 import type { EncoderTiming } from './timing.js'
 import { timeEncoders } from './timing.js'
 import { recallCeiling } from './ceiling.js'
@@ -156,6 +156,12 @@ const validationArgs = (req: ReproduceRequest, m: ModelPlan, dir: string, out: s
 /** The model whose compression the run measures and ships: the first below keep rate 1. */
 const compressedModel = <A>(xs: readonly A[], plan: (x: A) => ModelPlan): A | undefined => xs.find((x) => plan(x).compress && plan(x).keepRate < 1)
 
+/** The folder of a model's head-phase run. */
+const headRun = (out: string, name: string): string => join(out, 'runs', `${name}-head`)
+
+/** The run whose weights are the model's final ones: the head phase's where it has one. */
+const finalRun = (out: string, m: ModelPlan): string => (m.headPhase === true ? headRun(out, m.name) : join(out, 'runs', m.name))
+
 /** Checkpoints of a run, by step. */
 const checkpoints = (run: string): Array<[number, string]> => {
   const dir = join(run, 'checkpoints')
@@ -205,7 +211,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   const trainedWeights = join(run, 'weights.safetensors')
   const head = m.headPhase === true ? await headPhase(req, m, p.head, config, trainedWeights, vocab, prefix) : undefined
   if (head !== undefined && E.isLeft(head)) return head
-  const weights = head === undefined ? trainedWeights : join(req.out, 'runs', `${m.name}-head`, 'weights.safetensors')
+  const weights = join(finalRun(req.out, m), 'weights.safetensors')
 
   // The final model, re-ranked.
   const dir = join(req.out, 'models', m.name)
@@ -214,11 +220,10 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   const file = join(req.out, 'eval', `${m.name}.json`)
   const ev = await step(file, evalArgs(req, m, dir, m.rerank ? p.k : 0, file), req, prefix)
   if (E.isLeft(ev)) return ev
-  const report = readJson<{ stage1: Recall; rerank_itm?: Recall; rerank_combined?: Recall; confusions?: EvalReport['confusions'] }>(file)
+  const report = readJson<Swept & { rerank_itm?: Recall; rerank_combined?: Recall; confusions?: EvalReport['confusions'] }>(file)
   const contrastFile = join(req.out, 'eval', `${m.name}-contrasts.json`)
   const contrasted = await step(contrastFile, ['eval', 'contrasts', ...evalFlags(req, m, dir, contrastFile)], req, prefix)
   if (E.isLeft(contrasted)) return contrasted
-  type Swept = { readonly stage1: Recall; readonly rerank_combined_sweep?: ReadonlyArray<{ readonly weight: number; readonly recall: Recall }> }
   let validation: WeightChoice | undefined
   let validated: ModelResult['rerank_validated']
   if (m.rerank && p.k > 0) {
@@ -228,7 +233,7 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
     const vr = readJson<Swept>(vFile)
     validation = { stage1: vr.stage1.r_mean, sweep: (vr.rerank_combined_sweep ?? []).map((x) => ({ weight: x.weight, r_mean: x.recall.r_mean })) }
     const w = chosenWeight(validation)
-    const held = readJson<Swept>(file).rerank_combined_sweep?.find((x) => x.weight === w)
+    const held = report.rerank_combined_sweep?.find((x) => x.weight === w)
     validated = w === undefined || held === undefined ? undefined : { weight: w, recall: held.recall }
   }
   const log = readJson<TrainLog>(join(run, 'log.json'))
@@ -249,6 +254,9 @@ const runModel = async (req: ReproduceRequest, m: ModelPlan): Promise<E.Either<C
   })
 }
 
+/** What `cmga eval retrieval` writes of stage 1 and the combined rule at each weight of `--itm-weight-sweep`. */
+type Swept = { readonly stage1: Recall; readonly rerank_combined_sweep?: ReadonlyArray<{ readonly weight: number; readonly recall: Recall }> }
+
 /** What `cmga train` writes into a run's log.json that the results use. */
 interface TrainLog {
   readonly summary: { readonly steps: number; readonly stepsPerSecond: number; readonly seconds: number; readonly final: Record<string, number> }
@@ -257,7 +265,7 @@ interface TrainLog {
 /** Trains the model's ITM head alone from its trained weights (runs/NAME-head), and re-ranks with the weights before it. */
 const headPhase = async (req: ReproduceRequest, m: ModelPlan, h: HeadPhase, config: string, trained: string, vocab: string, prefix: string): Promise<E.Either<CmgaError, HeadResult>> => {
   const p = req.plan
-  const run = join(req.out, 'runs', `${m.name}-head`)
+  const run = headRun(req.out, m.name)
   const args = [
     'train', '--config', config, '--annotations', join(req.out, 'data/train/annotations.json'), '--images', join(req.out, 'data/train'),
     '--out', run, '--init', trained, '--vocab', vocab, '--steps', String(h.steps), '--batch', String(p.batch), '--lr', String(p.lr), '--seed', String(p.trainSeed),
@@ -401,14 +409,12 @@ export const servingOf = (m: ModelResult, k: number, validationCount: number): R
   const w = chosenWeight(v)
   const best = [...v.sweep].sort((a, b) => b.r_mean - a.r_mean)[0]
   if (w === undefined) {
-    const tried = best === undefined ? 'no weight was tried' : `best: ${r2(best.r_mean)} at weight ${best.weight}`
-    return { k: 0, why: `on ${validationCount} validation pairs no weight of the combined rule re-ranked above stage 1 (${r2(v.stage1)}; ${tried})` }
+    const tried = best === undefined ? 'no weight was tried' : `best: ${f2(best.r_mean)} at weight ${best.weight}`
+    return { k: 0, why: `on ${validationCount} validation pairs no weight of the combined rule re-ranked above stage 1 (${f2(v.stage1)}; ${tried})` }
   }
   const at = v.sweep.find((x) => x.weight === w)?.r_mean ?? Number.NaN
-  return { k, itmWeight: w, why: `the weight whose re-ranking of the top ${k} beat stage 1 most on ${validationCount} validation pairs (${r2(at)} vs ${r2(v.stage1)})` }
+  return { k, itmWeight: w, why: `the weight whose re-ranking of the top ${k} beat stage 1 most on ${validationCount} validation pairs (${f2(at)} vs ${f2(v.stage1)})` }
 }
-
-const r2 = (x: number): string => x.toFixed(2)
 
 /**
  * `OUT/shipped/`: the first model with compression below keep rate 1, as `cmga demo`
@@ -422,7 +428,7 @@ const shippable = (req: ReproduceRequest, r: ReproduceResults): E.Either<CmgaErr
   const c = configFor(req.config, m.model)
   const dir = join(req.out, 'shipped')
   mkdirSync(dir, { recursive: true })
-  cpSync(join(req.out, 'runs', m.head === undefined ? m.model.name : `${m.model.name}-head`, 'weights.safetensors'), join(dir, 'weights.safetensors'))
+  cpSync(join(finalRun(req.out, m.model), 'weights.safetensors'), join(dir, 'weights.safetensors'))
   cpSync(join(req.out, 'data/train/vocab.txt'), join(dir, 'vocab.txt'))
   const rerank =
     m.rerank_validated !== undefined
