@@ -74,7 +74,8 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
   const lines = [
     '# Shapes-world reproduction (`cmga reproduce`)',
     '',
-    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. Whole run: ${(r.seconds / 60).toFixed(1)} min.`,
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. Whole run: ${(r.seconds / 60).toFixed(1)} min` +
+      (r.continued === true ? ' (this invocation alone: it continued an earlier run of the plan in the same folder and kept its finished steps; the training minutes below are the runs\' own).' : '.'),
     `Data: ${p.trainCount} training pairs (seed ${p.trainSeed}), ${p.testCount} held-out pairs (seed ${p.testSeed}), ${p.size} px.`,
     `Training: ${p.steps} steps x ${p.batch} pairs, lr ${p.lr}, \`${p.trainFlags.join(' ')}\`, the same for every model` +
       p.models.filter((m) => m.trainFlags !== undefined).map((m) => `; ${m.label} also \`${(m.trainFlags ?? []).join(' ')}\``).join('') + '.' +
@@ -118,11 +119,11 @@ export const resultsMarkdown = (r: ReproduceResults): string => {
     '',
     '## Speed',
     '',
-    '| model | training steps/s | final losses |',
-    '| --- | ---: | --- |',
+    '| model | training steps/s | training min | final losses |',
+    '| --- | ---: | ---: | --- |',
     ...r.models.flatMap((m) => [
-      `| ${m.model.label} | ${m.stepsPerSecond.toFixed(2)} | ${losses(m.finalLosses)} |`,
-      ...(m.head === undefined ? [] : [`| ${m.model.label}, ITM head phase | ${m.head.stepsPerSecond.toFixed(2)} | ${losses(m.head.finalLosses)} |`])
+      `| ${m.model.label} | ${m.stepsPerSecond.toFixed(2)} | ${f1(m.trainSeconds / 60)} | ${losses(m.finalLosses)} |`,
+      ...(m.head === undefined ? [] : [`| ${m.model.label}, ITM head phase | ${m.head.stepsPerSecond.toFixed(2)} | ${f1(m.head.seconds / 60)} | ${losses(m.head.finalLosses)} |`])
     ]),
     '',
     `Vision encoders (\`vision_image\`, text-agnostic), one batch of ${r.timing.batch} held-out images, ${r.timing.rounds} alternating rounds in one process:`,

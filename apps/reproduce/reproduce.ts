@@ -109,7 +109,10 @@ export interface ReproduceResults {
   readonly coverage?: Coverage
   /** The best recall any model can reach on the held-out set (synonymous captions tie). */
   readonly ceiling?: Recall
+  /** Wall time of this invocation. */
   readonly seconds: number
+  /** This invocation continued an earlier run of the plan in OUT (its finished steps kept, so `seconds` leaves them out). */
+  readonly continued?: true
 }
 
 // -------------------------------------------------------------------------------------
@@ -295,15 +298,15 @@ const headPhase = async (req: ReproduceRequest, m: ModelPlan, h: HeadPhase, conf
   })
 }
 
-/** OUT for this plan: new, or an earlier run of the same plan to continue. */
-const prepareOut = (req: ReproduceRequest): E.Either<CmgaError, void> => {
+/** OUT for this plan: new, or an earlier run of the same plan to continue (then true). */
+const prepareOut = (req: ReproduceRequest): E.Either<CmgaError, boolean> => {
   const planFile = join(req.out, 'plan.json')
   const plan = JSON.stringify({ plan: req.plan, config: req.config }, null, 1) + '\n'
   if (existsSync(req.out)) {
     const same = existsSync(planFile) && readFileSync(planFile, 'utf8') === plan
     if (same) {
       req.log(`reproduce: continuing the run in ${req.out}`)
-      return E.right(undefined)
+      return E.right(true)
     }
     if (!req.force) return fail('usage', `--out ${req.out} already exists (use --force to replace it)${existsSync(planFile) ? '; it holds a run of another plan' : ''}`)
     rmSync(req.out, { recursive: true, force: true })
@@ -315,7 +318,7 @@ const prepareOut = (req: ReproduceRequest): E.Either<CmgaError, void> => {
     const w = writeFileAtomic(join(req.out, 'configs', `${m.name}.json`), JSON.stringify(configFor(req.config, m), null, 2) + '\n')
     if (E.isLeft(w)) return w
   }
-  return writeFileAtomic(planFile, plan)
+  return E.map(() => false)(writeFileAtomic(planFile, plan))
 }
 
 // -------------------------------------------------------------------------------------
@@ -374,7 +377,8 @@ export const reproduce = async (req: ReproduceRequest): Promise<E.Either<CmgaErr
     timing: { batch, rounds: p.timingRounds, encoders: timed.right },
     ...(coverage === undefined ? {} : { coverage }),
     ...(ceiling === undefined ? {} : { ceiling }),
-    seconds: (performance.now() - t0) / 1000
+    seconds: (performance.now() - t0) / 1000,
+    ...(prepared.right ? { continued: true as const } : {})
   }
   const png = await chartPng(
     models.map((r) => ({

@@ -40,7 +40,7 @@ compression keeps (joint guidance, last layer, ${fullPlan.coverageCount} held-ou
 Writes into DIR: data/, configs/, runs/ (training runs), models/ (compiled final
 models), eval/ (every evaluation as JSON), results.json, results.md (tables and the
 targets met or missed), chart.png (recall per model and stage; stage-1 recall vs
-step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model). About 55 minutes on 2 cores, 70 with --head-phase. Run the same command again after an interruption
+step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model). About 58 minutes on 2 cores, 72 with --head-phase (measured on an AMD EPYC). Run the same command again after an interruption
 (Ctrl-C, SIGTERM: the steps running are stopped) to continue: finished steps are kept.
 
   --out DIR      where everything goes (an existing DIR is continued when it holds a
