@@ -107,7 +107,7 @@ test('flags: empty --text, cmga eval alone, --k and --rerank, --max-length and -
     const r = await cli('eval', 'retrieval', '--model', 'm', '--annotations', 'a.json', '--images', 'i', `--itm-weight-sweep=${list}`)
     assert.is([r.code, errorLine(r)].join(' '), `2 cmga: usage error: cmga eval retrieval: --itm-weight-sweep must be numbers separated by commas (e.g. 0,0.01,0.1), got "${list}"`, list)
   }
-  for (const [flags, message] of [[['--vflip-skip', 'triangle'], '--vflip-skip needs --vflip swap'], [['--vflip', 'up'], '--vflip must be one of none, swap'], [['--vflip', 'swap', '--vflip-skip', ','], '--vflip-skip takes comma-listed words'], [['--near-miss-spans'], '--near-miss-spans needs --near-misses above 0']] as const) {
+  for (const [flags, message] of [[['--vflip-skip', 'triangle'], '--vflip-skip needs --vflip swap'], [['--vflip', 'up'], '--vflip must be one of none, swap'], [['--vflip', 'swap', '--vflip-skip', ','], '--vflip-skip takes comma-listed words'], [['--near-miss-spans'], '--near-miss-spans needs --near-misses above 0'], [['--image-cache', 'lots'], '--image-cache must be an integer in [0, 1048576], got "lots"']] as const) {
     const r = await cli('train', '--config', 'c.json', '--annotations', 'a.json', '--images', 'i', '--out', join(root, 'never'), '--steps', '1', '--batch', '2', '--lr', '1e-3', ...flags)
     assert.ok(r.code === 2 && errorLine(r).includes(message), `${flags.join(' ')}: ${errorLine(r)}`)
   }

@@ -4,7 +4,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import sharp from 'sharp'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { IMAGE_MEAN, IMAGE_STD, listImages, loadImage, loadImages, normalizeRgb } from '../runtime/images/index.js'
+import { IMAGE_MEAN, IMAGE_STD, listImages, loadImage, loadImages, normalizeRgb, rgbCache } from '../runtime/images/index.js'
 import { tempDir } from './support/cli.js'
 
 const dir = tempDir('cmga-images-')
@@ -101,6 +101,31 @@ test('loadImages: one batch; bad images skipped and named, or failing the batch'
   assert.is(skip.right.pixels.data[3 * 64], expected(200, 0))
   const failed = await loadImages([a, bad, b], 8, { onError: 'fail' })
   assert.ok(E.isLeft(failed) && failed.left.message.includes('corrupt.png'))
+})
+
+test('loadImages with a cache: the same pixels, mirrored or not, each file decoded once, within its byte budget', async () => {
+  // 4 x 4 pictures with a distinct pixel in one corner, so every mirror shows
+  const paths = await Promise.all([0, 1, 2].map(async (k) => {
+    const raw = Buffer.alloc(4 * 4 * 3, 30 + 40 * k)
+    raw.set([250, 10, 90 + k], 3 * 1) // row 0, column 1
+    return write(`cached-${k}.png`, raw, 4, 4)
+  }))
+  const flips = [[false, false], [true, false], [false, true], [true, true]]
+  const cache = rgbCache(2 * 4 * 4 * 3) // room for two of the three
+  for (const [h, v] of [...flips, ...flips]) {
+    const opts = { onError: 'fail' as const, flip: (i: number) => h && i !== 1, flipVertical: () => v }
+    const fresh = await loadImages(paths, 4, opts)
+    const cached = await loadImages(paths, 4, { ...opts, cache })
+    if (E.isLeft(fresh) || E.isLeft(cached)) return assert.unreachable('both load')
+    assert.equal(cached.right.pixels.data, fresh.right.pixels.data, `flip ${h}, vflip ${v}`)
+  }
+  assert.equal(cache.held(), { bytes: 2 * 48, images: 2 }, 'the first two kept, unmirrored; the third decoded each time')
+  const unmirrored = await loadImages(paths, 4, { onError: 'fail' })
+  const again = await loadImages(paths, 4, { onError: 'fail', cache })
+  assert.equal(E.isRight(again) && again.right.pixels.data, E.isRight(unmirrored) && unmirrored.right.pixels.data, 'mirroring a copy leaves the kept pixels as decoded')
+  const bad = await loadImages([paths[0], join(dir, 'corrupt.png')], 4, { onError: 'fail', cache })
+  assert.ok(E.isLeft(bad) && bad.left.kind === 'format' && bad.left.message.includes('corrupt.png: cannot decode image'), 'a bad file is the same error')
+  assert.is(rgbCache(0).held().images, 0)
 })
 
 test('listImages: sorted relative paths, recursive; missing and empty folders are errors', async () => {

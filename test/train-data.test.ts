@@ -205,6 +205,18 @@ test('vertical flip: swap mirrors top-bottom and swaps above/below; a caption wi
   }
 })
 
+test('image cache: the batches of three epochs, both flips on, are those decoded afresh', async () => {
+  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'above', 'blue', 'circle', 'left', 'of', 'red', 'square']
+  const { examples, tk } = await bandedSet('cmga-cache-', 6, 'x', (k) => (k % 2 === 0 ? 'a red square left of a blue circle' : 'a red square above a blue circle'), words)
+  const opts = { objectives: ['itc' as const], itmNoise: false, batch: 3, length: 12, imageSize: S, seed: 2, flip: 'swap' as const, vflip: { skip: [] } }
+  const [fresh, cached] = [makePipeline(examples, tk, undefined, opts), makePipeline(examples, tk, undefined, { ...opts, imageCacheBytes: 2 ** 20 })]
+  for (let k = 0; k < 6; k++) {
+    const [a, b] = [await fresh.batchAt(k), await cached.batchAt(k)]
+    if (E.isLeft(a) || E.isLeft(b)) return assert.unreachable('both load')
+    assert.equal(b.right, a.right, `step ${k}`)
+  }
+})
+
 test('ITM noise: Gumbel(0, 1) from the seeded stream, finite, the same for the same seed and step', () => {
   const a = gumbelNoise([2, 8, 8], mulberry32(4))
   assert.equal(a.data, gumbelNoise([2, 8, 8], mulberry32(4)).data)

@@ -18,7 +18,7 @@ import type { HostTensor } from '../../compiler/ir/tensor.js'
 import type { Objective } from '../../models/cmga/train-step.js'
 import { ITM_BIAS, ITM_NOISE } from '../../models/cmga/train-step.js'
 import { meaningOf } from '../data/meaning.js'
-import { loadImages } from '../../runtime/images/index.js'
+import { loadImages, rgbCache } from '../../runtime/images/index.js'
 import { mulberry32 } from '../../runtime/prng.js'
 import type { BertTokenizer } from '../../runtime/text/index.js'
 import { preCaption } from '../../runtime/text/index.js'
@@ -156,6 +156,8 @@ export interface PipelineOptions {
   readonly nearMissFocus?: FocusOption
   /** Whether a phrase of one word against two is a near miss too (`nearMissIndex`'s `spans`). */
   readonly nearMissSpans?: boolean
+  /** Decoded images kept for later epochs, in bytes (`rgbCache`; default 0: every image decoded each time it comes). */
+  readonly imageCacheBytes?: number
 }
 
 /** A batch: the feeds of a mode's train-step graph, by input name. */
@@ -234,6 +236,7 @@ export const itmBias = (captions: readonly string[], partners: number): HostTens
 /** The pipeline over `examples`; `vocab` is needed with MLM. */
 export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vocab: MaskingVocab | undefined, opts: PipelineOptions): Pipeline => {
   const cache = new Map<number, Int32Array>()
+  const decoded = (opts.imageCacheBytes ?? 0) > 0 ? rgbCache(opts.imageCacheBytes ?? 0) : undefined
   const partners = partnersIn(opts.batch, opts.nearMisses ?? 0)
   const near = partners > 0 ? nearMissIndex(examples.map((x) => x.caption), { spans: opts.nearMissSpans === true }) : undefined
   const f = opts.nearMissFocus
@@ -269,7 +272,7 @@ export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vo
     }
     if (opts.itmNoise) text[ITM_NOISE] = gumbelNoise([2, opts.batch, opts.batch], streamFor(opts.seed, step, 3))
     if (opts.itmBias === true) text[ITM_BIAS] = itmBias(captions, partners)
-    const images = await loadImages(picked.map((x) => x.image), opts.imageSize, { onError: 'fail', flip: (i) => flips[i], flipVertical: (i) => vflips[i], concurrency: picked.length })
+    const images = await loadImages(picked.map((x) => x.image), opts.imageSize, { onError: 'fail', flip: (i) => flips[i], flipVertical: (i) => vflips[i], concurrency: picked.length, ...(decoded === undefined ? {} : { cache: decoded }) })
     return E.map((l: { pixels: HostTensor<'float32'> }): Batch => ({ pixels: l.pixels, ...text }))(images)
   }
   return { size: examples.length, batchAt }

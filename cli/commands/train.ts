@@ -16,7 +16,7 @@ import type { FlipMode, VerticalFlip } from '../../apps/train/data.js'
 import type { HistoryEntry, RunOptions } from '../../apps/train/loop.js'
 import type { FocusOption } from '../../apps/train/near-misses.js'
 import type { TrainRequest } from '../../apps/train/train.js'
-import { adamwFrom, runTraining } from '../../apps/train/train.js'
+import { DEFAULT_IMAGE_CACHE_MB, adamwFrom, runTraining } from '../../apps/train/train.js'
 import { hasCheckpoint, latestCheckpoint } from '../../apps/train/checkpoint.js'
 import type { Command, Values } from '../command.js'
 import { aliased, checkOutput, integer, oneOf, required } from '../command.js'
@@ -107,6 +107,9 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
   --log-every N          a log line every N steps when stderr is not a terminal, with the mean
                          of each loss over those N steps (default 50)
   --threads N            onnxruntime intra-op threads (default 2)
+  --image-cache MB       decoded training images kept in memory for later epochs, in MiB
+                         (default 1024; 0: decode every image each time it comes); the
+                         same pixels either way
   -h, --help             this text
 
 Checkpoints (DIR/checkpoints/step-N/) are written atomically: weights.safetensors
@@ -224,7 +227,8 @@ const parseRest = (values: Values) =>
     E.bind('saveEvery', () => integer('train', values, 'save-every', 100, 1)),
     E.bind('keepCheckpoints', () => integer('train', values, 'keep-checkpoints', 2, 1)),
     E.bind('logEvery', () => integer('train', values, 'log-every', 50, 1)),
-    E.bind('threads', () => integer('train', values, 'threads', 2, 1, 256))
+    E.bind('threads', () => integer('train', values, 'threads', 2, 1, 256)),
+    E.bind('imageCacheMb', () => integer('train', values, 'image-cache', DEFAULT_IMAGE_CACHE_MB, 0, 2 ** 20))
   )
 
 const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: number }> =>
@@ -266,6 +270,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         threads: rest.threads,
         saveEvery: rest.saveEvery,
         keepCheckpoints: rest.keepCheckpoints,
+        imageCacheMb: rest.imageCacheMb,
         logEvery: rest.logEvery
       }
     })
@@ -334,7 +339,7 @@ export const trainCommand: Command = {
     config: { type: 'string' }, annotations: { type: 'string' }, images: { type: 'string' }, init: { type: 'string' }, out: { type: 'string' },
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean' }, mode: { type: 'string' },
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
-    'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' },
+    'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' }, 'image-cache': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
     'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }, 'near-miss-spans': { type: 'boolean' }, 'itm-detach': { type: 'boolean' }
   },

@@ -12,6 +12,7 @@ import { fail } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { DECODED_EXTENSIONS } from './decode.js'
 import type { ImageSource } from './preprocess.js'
+import type { RgbCache } from './rgb-cache.js'
 import { loadImage } from './preprocess.js'
 
 // -------------------------------------------------------------------------------------
@@ -31,6 +32,8 @@ export interface LoadImagesOptions {
   readonly flipVertical?: (index: number) => boolean
   /** Images decoded at once (default 4). */
   readonly concurrency?: number
+  /** Decoded files kept for the next call (training's epochs); default none. */
+  readonly cache?: RgbCache
 }
 
 /** An image left out of a batch, and why. */
@@ -117,7 +120,7 @@ export const mapLimit = async <A, B>(items: readonly A[], limit: number, f: (a: 
  * images are left out and listed in `skipped`.
  */
 export const loadImages = async (paths: readonly ImageSource[], size: number, opts: LoadImagesOptions): Promise<E.Either<CmgaError, LoadedImages>> => {
-  const results = await mapLimit(paths, opts.concurrency ?? 4, (p, i) => loadImage(p, size, { flip: opts.flip?.(i) ?? false, flipVertical: opts.flipVertical?.(i) ?? false }))
+  const results = await mapLimit(paths, opts.concurrency ?? 4, (p, i) => loadImage(p, size, { flip: opts.flip?.(i) ?? false, flipVertical: opts.flipVertical?.(i) ?? false, ...(opts.cache === undefined ? {} : { cache: opts.cache }) }))
   const plane = 3 * size * size
   const indices: number[] = []
   const skipped: SkippedImage[] = []

@@ -16,7 +16,8 @@ import { fail, readProblem } from '../../compiler/errors.js'
 import type { HostTensor } from '../../compiler/ir/tensor.js'
 import { decodeImage } from './decode.js'
 import type { SquareOptions } from './square.js'
-import { squareRgb } from './square.js'
+import { mirrorInPlace, squareRgb } from './square.js'
+import type { RgbCache } from './rgb-cache.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -30,9 +31,10 @@ export const IMAGE_STD: readonly [number, number, number] = [0.26862954, 0.26130
 
 /**
  * Options of `loadImage`: the filter (default bicubic), torchvision's centre crop
- * (default off), a left-right mirror after resizing (training augmentation).
+ * (default off), a left-right mirror after resizing (training augmentation), and a
+ * cache of decoded files (the same pixels, decoded once).
  */
-export type LoadImageOptions = SquareOptions
+export type LoadImageOptions = SquareOptions & { readonly cache?: RgbCache }
 
 /** Where an image comes from: a file path, or encoded bytes with a name for messages. */
 export type ImageSource = string | { readonly name: string; readonly bytes: Uint8Array }
@@ -87,9 +89,25 @@ export const decodeRgb = async (src: ImageSource, size: number, opts: LoadImageO
   return E.right(squareRgb(img.right, size, opts))
 }
 
+/**
+ * `decodeRgb` through a cache: a file's square unmirrored, decoded once, then a mirrored
+ * copy where `opts` asks (the same bytes as decoding it mirrored: the mirror comes last).
+ */
+const cachedRgb = async (path: string, size: number, opts: LoadImageOptions, cache: RgbCache): Promise<E.Either<CmgaError, Uint8Array>> => {
+  const key = `${size} ${opts.resample ?? 'bicubic'} ${opts.centerCrop === true ? 'crop' : 'resize'} ${path}`
+  let rgb = cache.get(key)
+  if (rgb === undefined) {
+    const decoded = await decodeRgb(path, size, { ...opts, flip: false, flipVertical: false })
+    if (E.isLeft(decoded)) return decoded
+    rgb = decoded.right
+    cache.add(key, rgb)
+  }
+  return E.right(opts.flip === true || opts.flipVertical === true ? mirrorInPlace(rgb.slice(), size, opts) : rgb)
+}
+
 /** One image, preprocessed per spec section 8: float32 [3, size, size]. */
 export const loadImage = async (path: ImageSource, size: number, opts: LoadImageOptions = {}): Promise<E.Either<CmgaError, HostTensor<'float32'>>> => {
   if (!Number.isInteger(size) || size < 1) return fail('input', `loadImage: size must be a positive integer, got ${size}`)
-  const rgb = await decodeRgb(path, size, opts)
+  const rgb = opts.cache !== undefined && typeof path === 'string' ? await cachedRgb(path, size, opts, opts.cache) : await decodeRgb(path, size, opts)
   return E.map((bytes: Uint8Array): HostTensor<'float32'> => ({ dtype: 'float32', shape: [3, size, size], data: normalizeRgb(bytes, size) }))(rgb)
 }

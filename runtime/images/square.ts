@@ -86,7 +86,12 @@ export const squareRgb = (img: RgbImage, size: number, opts: SquareOptions = {})
   } else {
     out = resample(img.rgb, img.width, img.height, 3, size, size, filter, opts.kernel)
   }
-  if (opts.flip === true) flipRows(out, size, size)
-  if (opts.flipVertical === true) flipTopBottom(out, size, size)
-  return out
+  return mirrorInPlace(out, size, opts)
+}
+
+/** An S x S interleaved RGB square mirrored as `opts` asks (left-right, then top-bottom), in place; returns it. */
+export const mirrorInPlace = (rgb: Uint8Array, size: number, opts: Pick<SquareOptions, 'flip' | 'flipVertical'>): Uint8Array => {
+  if (opts.flip === true) flipRows(rgb, size, size)
+  if (opts.flipVertical === true) flipTopBottom(rgb, size, size)
+  return rgb
 }
