@@ -103,7 +103,7 @@ test('loadImages: one batch; bad images skipped and named, or failing the batch'
   assert.ok(E.isLeft(failed) && failed.left.message.includes('corrupt.png'))
 })
 
-test('loadImages with a cache: the same pixels, mirrored or not, each file decoded once, within its byte budget', async () => {
+test('loadImages with a cache: the same pixels, mirrored or not; files kept unmirrored, first come, within its byte budget', async () => {
   // 4 x 4 pictures with a distinct pixel in one corner, so every mirror shows
   const paths = await Promise.all([0, 1, 2].map(async (k) => {
     const raw = Buffer.alloc(4 * 4 * 3, 30 + 40 * k)

@@ -236,7 +236,8 @@ export const itmBias = (captions: readonly string[], partners: number): HostTens
 /** The pipeline over `examples`; `vocab` is needed with MLM. */
 export const makePipeline = (examples: readonly Example[], tk: BertTokenizer, vocab: MaskingVocab | undefined, opts: PipelineOptions): Pipeline => {
   const cache = new Map<number, Int32Array>()
-  const decoded = (opts.imageCacheBytes ?? 0) > 0 ? rgbCache(opts.imageCacheBytes ?? 0) : undefined
+  const cacheBytes = opts.imageCacheBytes ?? 0
+  const decoded = cacheBytes > 0 ? rgbCache(cacheBytes) : undefined
   const partners = partnersIn(opts.batch, opts.nearMisses ?? 0)
   const near = partners > 0 ? nearMissIndex(examples.map((x) => x.caption), { spans: opts.nearMissSpans === true }) : undefined
   const f = opts.nearMissFocus

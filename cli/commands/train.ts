@@ -108,7 +108,7 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          of each loss over those N steps (default 50)
   --threads N            onnxruntime intra-op threads (default 2)
   --image-cache MB       decoded training images kept in memory for later epochs, in MiB
-                         (default 1024; 0: decode every image each time it comes); the
+                         (default ${DEFAULT_IMAGE_CACHE_MB}; 0: decode every image each time it comes); the
                          same pixels either way
   -h, --help             this text
 

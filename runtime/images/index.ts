@@ -11,5 +11,5 @@ export {
 export { DECODED_EXTENSIONS, decodeImage } from './decode.js'
 export { toRgb, type RawImage, type RgbImage, type SampleSpace } from './convert.js'
 export { RESAMPLE_FILTERS, coefficients, resample, resampleKernel, type Coefficients, type ResampleFilter, type ResampleKernel } from './resample.js'
-export { mirrorInPlace, squareRgb, type SquareOptions } from './square.js'
+export { squareRgb, type SquareOptions } from './square.js'
 export { rgbCache, type RgbCache } from './rgb-cache.js'
