@@ -40,13 +40,15 @@ compression keeps (joint guidance, last layer, ${fullPlan.coverageCount} held-ou
 Writes into DIR: data/, configs/, runs/ (training runs), models/ (compiled final
 models), eval/ (every evaluation as JSON), results.json, results.md (tables and the
 targets met or missed), chart.png (recall per model and stage; stage-1 recall vs
-step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model). About 58 minutes on 2 cores, 72 with --head-phase (measured on an AMD EPYC). Run the same command again after an interruption
-(Ctrl-C, SIGTERM: the steps running are stopped) to continue: finished steps are kept.
+step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model).
+About 50 minutes on 2 cores (timed whole on an AMD EPYC), about 61 with --head-phase.
+Run the same command again after an interruption (Ctrl-C, SIGTERM: the steps running
+are stopped) to continue: finished steps are kept.
 
   --out DIR      where everything goes (an existing DIR is continued when it holds a
                  run of the same plan, else refused unless --force)
   --quick        the same pipeline at toy size (${quickPlan.trainCount} pairs, ${quickPlan.steps} steps x ${quickPlan.batch}): minutes
-  --head-phase   train cmga-0.7's ITM head alone after its steps (about 13 minutes more;
+  --head-phase   train cmga-0.7's ITM head alone after its steps (about 11 minutes more;
                  the recorded run in the README did)
   --steps N      training steps per model (default ${fullPlan.steps}; ${quickPlan.steps} with --quick)
   --threads N    onnxruntime intra-op threads (default 2)
