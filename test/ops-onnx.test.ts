@@ -176,7 +176,11 @@ const cases: Case[] = [
     rows: d.gatherRows(inp(f, 'x', f32, ['B', 5, 4]), inp(f, 'i', i64, ['B', 3], { low: 0, high: 5 })),
     pairs: d.gatherND(inp(f, 'u', f32, [3, 5, 2]), inp(f, 'j', i64, [4, 2], { low: 0, high: 3 }), 0)
   })),
-  mk('ScatterNDAdd', (f) => ({ y: d.scatterNDAdd(inp(f, 'x', f32, [4, 3]), inp(f, 'i', i64, [6, 1], { low: 0, high: 4 }), inp(f, 'u', f32, [6, 3])) })),
+  mk('ScatterNDAdd', (f) => ({
+    y: d.scatterNDAdd(inp(f, 'x', f32, [4, 3]), inp(f, 'i', i64, [6, 1], { low: 0, high: 4 }), inp(f, 'u', f32, [6, 3])),
+    rows: d.scatterNDAdd(inp(f, 'e', f32, ['B', 2, 3]), inp(f, 'j', i64, [2, 4, 1], { low: 0, high: B }), inp(f, 'v', f32, [2, 4, 2, 3])),
+    pairs: d.scatterNDAdd(inp(f, 'w', f32, ['B', 4, 2]), inp(f, 'k', i64, [5, 2], { low: 0, high: B }), inp(f, 'z', f32, [5, 2]))
+  })),
   mk('OneHot', (f) => ({ y: d.oneHot(inp(f, 'i', i64, ['B', 4], { low: -5, high: 8 }), 5) })),
   // fused (com.microsoft) ops
   mk('MultiHeadAttention', (f) => {

@@ -9,8 +9,9 @@ import { onnxDataType } from '../ir/dtype.js'
 import type { Node } from '../ir/node.js'
 import type { Dim, OpAttrs, OpKind } from '../ir/ops.js'
 import type { LowerContext } from './context.js'
-import { float, int, ints, str } from './context.js'
+import { float, int, ints } from './context.js'
 import type { Piece } from './shape-tensor.js'
+import { lowerScatterNDAdd } from './scatter-add.js'
 import { assemble, expandShape, reshapeShape } from './shape-tensor.js'
 
 // -------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ export const lowerRules: { readonly [K in OpKind]: Lower<OpAttrs[K]> } = {
   Gather: (ctx, { attrs }, ins) => ctx.emit('Gather', ins, { axis: int(attrs.axis) })[0],
   GatherElements: (ctx, { attrs }, ins) => ctx.emit('GatherElements', ins, { axis: int(attrs.axis) })[0],
   GatherND: (ctx, { attrs }, ins) => ctx.emit('GatherND', ins, { batch_dims: int(attrs.batchDims) })[0],
-  ScatterNDAdd: (ctx, _node, ins) => ctx.emit('ScatterND', ins, { reduction: str('add') })[0],
+  ScatterNDAdd: (ctx, { inputs }, ins) => lowerScatterNDAdd(ctx, { value: ins[0], shape: inputs[0].shape }, { value: ins[1], shape: inputs[1].shape }, ins[2]),
   OneHot: (ctx, { attrs }, ins) => {
     const values = ctx.constTensor({ dtype: 'float32', shape: [2], data: new Float32Array([0, 1]) })
     return ctx.emit('OneHot', [ins[0], ctx.constInt64([attrs.depth]), values], { axis: int(-1) })[0]
