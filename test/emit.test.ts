@@ -16,6 +16,7 @@ import * as d from '../dsl/index.js'
 import { openSession, type Session } from '../runtime/session.js'
 import { checkModel } from './support/onnx-check.js'
 import { randomTensor } from './support/random.js'
+import { right } from './support/right.js'
 
 const { onnx } = pkg
 
@@ -25,11 +26,6 @@ const { onnx } = pkg
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cmga-emit-'))
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }))
-
-const right = <A>(r: E.Either<CmgaError, A>): A => {
-  if (E.isLeft(r)) throw new Error(`${r.left.kind}: ${r.left.message}`)
-  return r.right
-}
 
 const leftOf = <A>(r: E.Either<CmgaError, A>): CmgaError => {
   if (E.isRight(r)) throw new Error('expected a Left')

@@ -6,10 +6,8 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { CmgaError } from '../compiler/errors.js'
 import { emitModel } from '../compiler/emit/model.js'
 import { evaluate } from '../compiler/eval/evaluate.js'
 import type { Graph } from '../compiler/ir/graph.js'
@@ -23,6 +21,7 @@ import { openSession } from '../runtime/session.js'
 import { checkModels } from './support/onnx-check.js'
 import { randomTensor, type Range } from './support/random.js'
 import { WEIGHT_RANGE } from '../compiler/quantize/dynamic-int8.js'
+import { right } from './support/right.js'
 
 // -------------------------------------------------------------------------------------
 // cases
@@ -208,11 +207,6 @@ const cases: Case[] = [
 // -------------------------------------------------------------------------------------
 // comparison
 // -------------------------------------------------------------------------------------
-
-const right = <A>(r: E.Either<CmgaError, A>): A => {
-  if (E.isLeft(r)) throw new Error(`${r.left.kind}: ${r.left.message}`)
-  return r.right
-}
 
 /** Why two tensors differ, or null: exact for int64 and bool, 1e-5 relative (plus 1e-6 absolute) for floats. */
 const difference = (got: HostTensor, want: HostTensor): string | null => {

@@ -3,20 +3,14 @@
  * races there (its threads add into the same rows); the lowering must give the exact sum,
  * the same on every run, with more than one thread.
  */
-import * as E from 'fp-ts/lib/Either.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { CmgaError } from '../compiler/errors.js'
 import { emitModel } from '../compiler/emit/model.js'
-import { fromNumbers, type HostTensor } from '../compiler/ir/tensor.js'
+import { fromNumbers, zeros, type HostTensor } from '../compiler/ir/tensor.js'
 import * as d from '../dsl/index.js'
 import { openSession } from '../runtime/session.js'
 import { randomTensor } from './support/random.js'
-
-const right = <A>(r: E.Either<CmgaError, A>): A => {
-  if (E.isLeft(r)) throw new Error(`${r.left.kind}: ${r.left.message}`)
-  return r.right
-}
+import { right } from './support/right.js'
 
 // 64 rows of 4160 floats (an image prefix of 65 tokens x 64 in training), 192 updates:
 // every row twice, one in three a third time (ITM's positives, negatives and partners)
@@ -29,7 +23,7 @@ test('scatter-add onto repeated rows is exact and the same on every run at 2 thr
   const { model } = right(emitModel(d.graph('scatter', [x, i, u], { y: d.scatterNDAdd(x, i, u) })))
   const session = right(await openSession(model, { threads: 2 })())
   const feeds: Record<string, HostTensor> = {
-    x: fromNumbers('float32', [R, W], new Array<number>(R * W).fill(0)),
+    x: zeros('float32', [R, W]),
     i: fromNumbers('int64', [N, 1], rows),
     u: updates
   }

@@ -30,15 +30,15 @@ export const lowerScatterNDAdd = (ctx: LowerContext, x: ShapedValue, indices: Sh
   const strides = lead.map((_, j) =>
     lead.slice(j + 1).reduce<number>((p, d) => (typeof d === 'number' ? p * d : raise('shape', `ScatterNDAdd indexes dims [${lead.join(', ')}]: only the first may be named`)), 1)
   )
-  const tuples = ctx.emit('Reshape', [indices.value, ctx.constInt64([-1, depth])])[0] // [N, depth]
+  // each tuple's row number ([..., 1]: the index itself)
   const rows =
     depth === 1
-      ? ctx.emit('Reshape', [tuples, ctx.constInt64([-1])])[0]
-      : ctx.emit('ReduceSum', [ctx.emit('Mul', [tuples, ctx.constInt64(strides)])[0], ctx.constInt64([1])], { keepdims: int(0) })[0] // [N]
+      ? indices.value
+      : ctx.emit('ReduceSum', [ctx.emit('Mul', [indices.value, ctx.constInt64(strides)])[0], ctx.constInt64([-1])], { keepdims: int(0) })[0]
   const flat = assemble(ctx, x, [-1, ...rest.map(piece)]) // [rows, ...rest]
   const data = depth === 1 ? x.value : ctx.emit('Reshape', [x.value, flat])[0]
   const slices = ctx.emit('Reshape', [updates, flat])[0] // [N, ...rest]
-  const column = ctx.emit('Reshape', [rows, ctx.constInt64([-1, ...rest.map(() => 1)])])[0]
+  const column = ctx.emit('Reshape', [rows, ctx.constInt64([-1, ...rest.map(() => 1)])])[0] // [N, 1, ...]
   const where = ctx.emit('Expand', [column, ctx.emit('Shape', [slices])[0]])[0]
   const summed = ctx.emit('ScatterElements', [data, where, slices], { axis: int(0), reduction: str('add') })[0]
   return depth === 1 ? summed : ctx.emit('Reshape', [summed, ctx.emit('Shape', [x.value])[0]])[0]
