@@ -17,7 +17,7 @@ import { clsOf, itmHead, relationModule } from './fusion.js'
 import { dense, LN, size } from './layers.js'
 import type { CmgaParams } from './params.js'
 import { textEncoder } from './text.js'
-import { visionEncoder } from './vision.js'
+import { gatherPrefix, visionEncoder, visionPrefix, visionSuffix } from './vision.js'
 
 /** The batch: B pairs of L tokens; MLM labels are -100 where no prediction is made. */
 export interface Batch {
@@ -154,7 +154,8 @@ export const itmLoss = (c: CmgaConfig, p: CmgaParams, batch: Pick<Batch, 'pixels
   const textOf = concat([arange, arange, neg.negText], 0)
   const Tp = gather(detach ? stopGradient(T) : T, textOf, 0)
   const maskP = gather(mask, textOf, 0)
-  const V = visionEncoder(c, p.vision, gather(pixels, imageOf, 0), 'joint', clsOf(Tp)).V
+  // each image's text-independent prefix once (shared with ITC's image-guided encoder), gathered per pair
+  const V = visionSuffix(c, p.vision, gatherPrefix(visionPrefix(c, p.vision, pixels), imageOf), 'joint', clsOf(Tp)).V
   const Vj = detach ? stopGradient(V) : V
   const logits = itmHead(relationModule(c, p.text, Tp, maskP, Vj), p.itmHead)
   const labels = constant(fromNumbers('int64', [3 * B], Array.from({ length: 3 * B }, (_, k) => (k < B ? 1 : 0))))

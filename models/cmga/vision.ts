@@ -3,7 +3,7 @@
  * @since 0.1.0
  */
 import type { F32, I64 } from '../../dsl/index.js'
-import { add, concat, conv2d, expand, reshape, slice, transpose } from '../../dsl/index.js'
+import { add, concat, conv2d, expand, gather, reshape, slice, transpose } from '../../dsl/index.js'
 import type { CmgaConfig } from './config.js'
 import { keptCounts, numPatches } from './config.js'
 import { compress } from './compress.js'
@@ -33,26 +33,76 @@ export const patchEmbed = (c: CmgaConfig, p: VisionParams, pixels: F32): F32 => 
   return add(concat([expand(p.clsToken, [B, 1, D]), tokens], 1), p.posEmbed)
 }
 
-/** The ViT under one guidance mode; `tCls` [B, Dt] is required by `joint` and `text`. */
-export const visionEncoder = (c: CmgaConfig, p: VisionParams, pixels: F32, guidance: Guidance, tCls?: F32): VisionOut => {
-  const { heads, eps } = c.vision
+/** A block's attention half: the residual after it, its probabilities and keys. */
+interface Attended {
+  readonly x: F32
+  /** [B, H, T, T], or only the [CLS] row [B, H, 1, T] (all that compression reads). */
+  readonly probs: F32
+  readonly keys: F32
+}
+
+const attend = (c: CmgaConfig, b: VisionParams['blocks'][number], x: F32): Attended => {
+  const y = LN(x, b.norm1, c.vision.eps)
+  const D = size(y.shape[2])
+  const qkv = dense(y, b.qkv)
+  const third = (i: number): F32 => slice(qkv, -1, i * D, (i + 1) * D)
+  const { out, probs, keys } = MHA(third(0), third(1), third(2), c.vision.heads)
+  return { x: add(x, dense(out, b.proj)), probs, keys }
+}
+
+/**
+ * The text-independent start of the encoder, the same under every guidance: every block
+ * before the first compression layer, and that layer's attention (`layer` is that block;
+ * the depth, and no `attended`, when no layer compresses). Pairs that share an image
+ * share it: gather it (`gatherPrefix`) instead of gathering pixels and running it again.
+ */
+export interface VisionPrefix {
+  readonly layer: number
+  readonly x: F32
+  readonly attended?: Attended
+}
+
+/** The prefix of `visionEncoder` on `pixels`. */
+export const visionPrefix = (c: CmgaConfig, p: VisionParams, pixels: F32): VisionPrefix => {
+  const layers = keptCounts(c).map((k) => k.layer)
+  const first = layers.length === 0 ? p.blocks.length : Math.min(...layers)
+  let x = patchEmbed(c, p, pixels)
+  for (const b of p.blocks.slice(0, first)) {
+    x = attend(c, b, x).x
+    x = add(x, mlp(LN(x, b.norm2, c.vision.eps), b.fc1, b.fc2))
+  }
+  if (first === p.blocks.length) return { layer: first, x }
+  const attended = attend(c, p.blocks[first], x)
+  return { layer: first, x: attended.x, attended }
+}
+
+/** The prefix of the images `rows` (int64 [R]) picks, [CLS] attention row only. */
+export const gatherPrefix = (v: VisionPrefix, rows: I64): VisionPrefix => {
+  const a = v.attended
+  const x = gather(v.x, rows, 0)
+  return a === undefined ? { layer: v.layer, x } : { layer: v.layer, x, attended: { x, probs: gather(slice(a.probs, 2, 0, 1), rows, 0), keys: gather(a.keys, rows, 0) } }
+}
+
+/** The rest of the ViT under one guidance mode, from its prefix; `tCls` [B, Dt] as `visionEncoder`. */
+export const visionSuffix = (c: CmgaConfig, p: VisionParams, v: VisionPrefix, guidance: Guidance, tCls?: F32): VisionOut => {
   const schedule = new Map(keptCounts(c).map((k) => [k.layer, k.kept]))
   const keep: Array<{ layer: number; indices: I64; scores: F32 }> = []
-  let x = patchEmbed(c, p, pixels)
+  let x = v.x
   p.blocks.forEach((b, l) => {
-    const y = LN(x, b.norm1, eps)
-    const D = size(y.shape[2])
-    const qkv = dense(y, b.qkv)
-    const third = (i: number): F32 => slice(qkv, -1, i * D, (i + 1) * D)
-    const { out, probs, keys } = MHA(third(0), third(1), third(2), heads)
-    x = add(x, dense(out, b.proj))
+    if (l < v.layer) return
+    const a = l === v.layer && v.attended !== undefined ? v.attended : attend(c, b, x)
+    x = a.x
     const kept = schedule.get(l)
     if (kept !== undefined && guidance !== 'none') {
-      const r = compress(x, probs, keys, betaOf(c, guidance), kept, tCls === undefined ? undefined : { tCls, qkv: b.qkv })
+      const r = compress(x, a.probs, a.keys, betaOf(c, guidance), kept, tCls === undefined ? undefined : { tCls, qkv: b.qkv })
       x = r.x
       keep.push({ layer: l, indices: r.keep, scores: r.scores })
     }
-    x = add(x, mlp(LN(x, b.norm2, eps), b.fc1, b.fc2))
+    x = add(x, mlp(LN(x, b.norm2, c.vision.eps), b.fc1, b.fc2))
   })
-  return { V: LN(x, p.norm, eps), keep }
+  return { V: LN(x, p.norm, c.vision.eps), keep }
 }
+
+/** The ViT under one guidance mode; `tCls` [B, Dt] is required by `joint` and `text`. */
+export const visionEncoder = (c: CmgaConfig, p: VisionParams, pixels: F32, guidance: Guidance, tCls?: F32): VisionOut =>
+  visionSuffix(c, p, visionPrefix(c, p, pixels), guidance, tCls)
