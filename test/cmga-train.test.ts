@@ -16,7 +16,7 @@ import type { HostTensor } from '../compiler/ir/tensor.js'
 import { importCheckpoint } from '../apps/compile/checkpoint.js'
 import { parameterList } from '../models/cmga/params.js'
 import { readConfigFile } from '../apps/cmga/config-file.js'
-import { randomWeights } from '../apps/compile/random-init.js'
+import { QK_INIT_STD, randomWeights } from '../apps/compile/random-init.js'
 import { loadImages } from '../runtime/images/index.js'
 import { readSafetensors } from '../runtime/safetensors/index.js'
 import { loadTokenizer } from '../runtime/text/index.js'
@@ -132,7 +132,7 @@ test('--objectives itc trains only what ITC uses; the log and the progress lines
   assert.equal(log.options.objectives, ['itc'])
   assert.equal(Object.keys(log.history[0].values), ['loss', 'loss_itc', 'grad_norm'])
   const c = get(readConfigFile(configPath))
-  const start = randomWeights(c, 0)
+  const start = randomWeights(c, 0, 0.02, QK_INIT_STD) // what cmga train draws
   const trained = get(readSafetensors(join(out, 'weights.safetensors'))).tensors
   assert.equal([...trained.keys()], parameterList(c).map((p) => p.name), 'every parameter is saved')
   for (const name of ['itm_head.weight', 'text_encoder.cls.predictions.bias', 'text_encoder.encoder.layer.1.crossattention.self.query.weight']) {
@@ -147,7 +147,7 @@ test('--objectives itm --itm-detach trains the relation module and the ITM head 
   const r = await cli(...trainArgs(out, 3, '--objectives', 'itm', '--itm-detach'))
   assert.is(r.code, 0, errorLine(r))
   const c = get(readConfigFile(configPath))
-  const start = randomWeights(c, 0)
+  const start = randomWeights(c, 0, 0.02, QK_INIT_STD) // what cmga train draws
   const trained = get(readSafetensors(join(out, 'weights.safetensors'))).tensors
   for (const name of ['visual_encoder.pos_embed', 'visual_encoder.blocks.0.attn.qkv.weight', 'text_encoder.embeddings.word_embeddings.weight', 'text_encoder.encoder.layer.0.attention.self.query.weight']) {
     assert.ok(sameBytes(trained.get(name), start.get(name)), `${name} is as initialised`)
@@ -167,13 +167,16 @@ test('--resume with more --steps extends the run (random ITM negatives, no flips
   const longer = await cli(...trainArgs(out, 12, ...more, '--resume'))
   assert.is(longer.code, 0, errorLine(longer))
   assert.ok(longer.stderr.some((l) => l.startsWith('resuming from step 4')), longer.stderr.join('\n'))
-  const log = JSON.parse(readFileSync(join(out, 'log.json'), 'utf8')) as { options: { warmupLr: number; steps: number }; history: Array<{ step: number; lr: number; values: Record<string, number> }> }
+  const log = JSON.parse(readFileSync(join(out, 'log.json'), 'utf8')) as { options: { warmupLr: number; steps: number; initQkStd: number }; history: Array<{ step: number; lr: number; values: Record<string, number> }> }
   assert.equal(log.history.map((h) => h.step), Array.from({ length: 12 }, (_, i) => i + 1), 'the log continues')
   assert.is(log.options.warmupLr, 0)
   assert.is(log.options.steps, 12)
+  assert.is(log.options.initQkStd, 0.1, 'the default query/key init, kept by the resume')
   assert.ok(log.history.every((h) => Number.isFinite(h.values.loss_itm)))
   const otherLr = await cli(...trainArgs(out, 14, ...more, '--resume').map((a) => (a === '2e-3' ? '1e-3' : a)))
   assert.match(errorLine(otherLr), /--lr differs from the run being resumed \(2e-3 there, 1e-3 here\)/)
+  const otherInit = await cli(...trainArgs(out, 14, ...more, '--init-qk-std', '0.02', '--resume'))
+  assert.match(errorLine(otherInit), /--init-qk-std differs from the run being resumed \(0.1 there, 0.02 here\)/)
   const otherNegatives = await cli(...trainArgs(out, 14, '--mode', 'retrieval', '--resume'))
   assert.match(errorLine(otherNegatives), /--itm-negatives differs from the run being resumed \(random there, hard here\); --flip differs from the run being resumed \(none there, swap here\)/)
 })
@@ -214,6 +217,7 @@ test('bad use: one clear message each', async () => {
     [trainArgs(join(root, 'x15'), 10, '--objectives', 'itc,ftc', '--itm-detach'), /--itm-detach needs the itm objective/],
     [trainArgs(join(root, 'x9'), 10, '--neg-temp', '0.1'), /--neg-temp is the temperature of --itm-negatives sample/],
     [trainArgs(join(root, 'x10'), 10, '--lr-floor', '2'), /--lr-floor must be a number in \[0, 1\]/],
+    [trainArgs(join(root, 'x10q'), 10, '--init-qk-std', '0'), /--init-qk-std must be a positive number/],
     [trainArgs(join(root, 'x11'), 10, '--near-misses', '0.7'), /--near-misses must be a number in \[0, 0.5\]/],
     [trainArgs(join(root, 'x12'), 10, '--near-miss-focus', 'left:0.5'), /--near-miss-focus needs --near-misses above 0/],
     [trainArgs(join(root, 'x13'), 10, '--near-misses', '0.5', '--near-miss-focus', 'left,right'), /--near-miss-focus takes WORD,WORD,...:SHARE/],

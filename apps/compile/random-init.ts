@@ -1,6 +1,8 @@
 /**
  * Seeded random weights for a config (`cmga compile --random-init SEED`), initialized as
- * ALBEF/timm do: truncated-normal-like N(0, 0.02) matrices, zero biases, unit norms.
+ * ALBEF/timm do: truncated-normal-like N(0, 0.02) matrices, zero biases, unit norms;
+ * optionally with larger query and key matrices in the BERT side's attention (`cmga train
+ * --init-qk-std`, see `QK_INIT_STD`).
  * @since 0.1.0
  */
 import type { HostTensor } from '../../compiler/ir/tensor.js'
@@ -12,8 +14,23 @@ import { mulberry32, normal } from '../../runtime/prng.js'
 /** Standard normal draws clipped to two standard deviations. */
 const clippedNormal = (rand: () => number): number => Math.max(-2, Math.min(2, normal(rand)))
 
-/** Every parameter of the config, drawn from `seed` (matrices with standard deviation `std`). */
-export const randomWeights = (c: CmgaConfig, seed: number, std = 0.02): ReadonlyMap<string, HostTensor<'float32'>> => {
+/** The query and key matrices of the text and fusion layers' self- and cross-attention. */
+export const isBertQueryKey = (name: string): boolean => /^text_encoder\.encoder\.layer\.\d+\.(attention|crossattention)\.self\.(query|key)\.weight$/.test(name)
+
+/**
+ * `cmga train`'s default standard deviation of `isBertQueryKey` matrices when it draws its
+ * weights. At ALBEF's 0.02 the text layers' attention starts uniform (logits near 0), so a
+ * shape word's token carries nothing of the colour before it, and in about half of the
+ * seeds measured on the shapes world it never learned to (colours unbound from shapes);
+ * at 0.1 the attention starts position-dependent (see docs/reproduce/missed-targets.md).
+ */
+export const QK_INIT_STD = 0.1
+
+/**
+ * Every parameter of the config, drawn from `seed`: matrices with standard deviation
+ * `std`, those of `isBertQueryKey` with `qkStd` (the same draws, scaled).
+ */
+export const randomWeights = (c: CmgaConfig, seed: number, std = 0.02, qkStd = std): ReadonlyMap<string, HostTensor<'float32'>> => {
   const rand = mulberry32(seed)
   const out = new Map<string, HostTensor<'float32'>>()
   for (const p of parameterList(c)) {
@@ -22,7 +39,8 @@ export const randomWeights = (c: CmgaConfig, seed: number, std = 0.02): Readonly
     if (p.name === 'temp') data[0] = 0.07
     else if (isNorm) data.fill(1)
     else if (!p.name.endsWith('.bias') && p.name !== 'text_encoder.cls.predictions.bias') {
-      for (let i = 0; i < data.length; i++) data[i] = std * clippedNormal(rand)
+      const sd = isBertQueryKey(p.name) ? qkStd : std
+      for (let i = 0; i < data.length; i++) data[i] = sd * clippedNormal(rand)
     }
     out.set(p.name, { dtype: 'float32', shape: p.shape, data })
   }

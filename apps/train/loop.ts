@@ -58,6 +58,8 @@ export interface RunOptions {
   /** The final learning rate as a fraction of `lr` (the cosine's floor). */
   readonly lrFloor: number
   readonly seed: number
+  /** Standard deviation of the text and fusion attention's query and key matrices when drawn at random (`randomWeights`). */
+  readonly initQkStd: number
   /** Steps of keep-rate warm-up (0: the configured rate throughout). */
   readonly warmupKeep: number
   /** Keep-rate levels the warm-up is quantized to. */

@@ -17,7 +17,7 @@ import { adamwDefaults } from '../../compiler/train/adamw.js'
 import { importCheckpoint, trainingOnly } from '../compile/checkpoint.js'
 import type { CmgaConfig } from '../../models/cmga/config.js'
 import { readConfigFile } from '../cmga/config-file.js'
-import { randomWeights } from '../compile/random-init.js'
+import { QK_INIT_STD, randomWeights } from '../compile/random-init.js'
 import { lossNames, modeObjectives, needsItmBias, needsItmNoise } from '../../models/cmga/train-step.js'
 import { encodeSafetensors } from '../../runtime/safetensors/index.js'
 import type { TrainState } from './checkpoint.js'
@@ -49,9 +49,10 @@ export interface TrainRequest {
   readonly replace?: boolean
   /**
    * `length` 0 means the default, min(30, text.maxPositions); `warmupLr` undefined the
-   * default, 5% of `steps` in a new run and the resumed run's own warm-up in a resume.
+   * default, 5% of `steps` in a new run and the resumed run's own warm-up in a resume;
+   * `initQkStd` undefined `QK_INIT_STD` in a new run and the resumed run's in a resume.
    */
-  readonly options: Omit<RunOptions, 'warmupLr'> & { readonly warmupLr?: number }
+  readonly options: Omit<RunOptions, 'warmupLr' | 'initQkStd'> & { readonly warmupLr?: number; readonly initQkStd?: number }
   readonly threads: number
   readonly saveEvery: number
   readonly keepCheckpoints: number
@@ -98,6 +99,7 @@ const FIXED: ReadonlyArray<readonly [string, (o: Partial<RunOptions>) => unknown
   ['--lr-floor', (o) => o.lrFloor],
   ['--warmup-lr', (o) => o.warmupLr],
   ['--seed', (o) => o.seed],
+  ['--init-qk-std', (o) => o.initQkStd],
   ['--warmup-keep', (o) => o.warmupKeep],
   ['--keep-levels', (o) => o.keepLevels],
   ['--weight-decay', (o) => o.adamw?.weightDecay],
@@ -113,6 +115,7 @@ const savedOptions = (saved: Record<string, unknown>): Partial<RunOptions> => ({
   flip: 'plain',
   nearMisses: 0,
   lrFloor: 0.01,
+  initQkStd: 0.02,
   ...saved
 })
 
@@ -126,7 +129,7 @@ export const resumeMismatch = (saved: Partial<RunOptions>, now: RunOptions): str
 }
 
 const startingWeights = (c: CmgaConfig, req: TrainRequest, log: (l: string) => void): E.Either<CmgaError, ReadonlyMap<string, HostTensor<'float32'>>> => {
-  const random = randomWeights(c, req.options.seed)
+  const random = randomWeights(c, req.options.seed, 0.02, req.options.initQkStd ?? QK_INIT_STD)
   if (req.init === undefined) return E.right(random)
   return E.map((ck: { weights: ReadonlyMap<string, HostTensor<'float32'>> }) => {
     const drawn = [...random.keys()].filter((k) => !ck.weights.has(k) && trainingOnly(k))
@@ -216,7 +219,7 @@ export const runTraining = async (request: TrainRequest, ev: TrainEvents): Promi
   if (E.isLeft(start)) return start
   // the warm-up is resolved once and saved, so a resume with more --steps keeps it
   const saved = start.right.saved
-  const run: RunOptions = { ...o, warmupLr: o.warmupLr ?? saved?.warmupLr ?? Math.round(o.steps * 0.05) }
+  const run: RunOptions = { ...o, warmupLr: o.warmupLr ?? saved?.warmupLr ?? Math.round(o.steps * 0.05), initQkStd: o.initQkStd ?? saved?.initQkStd ?? QK_INIT_STD }
   const mismatch = saved === undefined ? null : resumeMismatch(saved, run)
   if (mismatch !== null) return fail('usage', `--resume: ${mismatch}`)
   if (saved !== undefined) ev.log(`resuming from step ${start.right.state.step}`)

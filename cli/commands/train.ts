@@ -18,6 +18,7 @@ import type { FocusOption } from '../../apps/train/near-misses.js'
 import type { TrainRequest } from '../../apps/train/train.js'
 import { DEFAULT_IMAGE_CACHE_MB, adamwFrom, runTraining } from '../../apps/train/train.js'
 import { hasCheckpoint, latestCheckpoint } from '../../apps/train/checkpoint.js'
+import { QK_INIT_STD } from '../../apps/compile/random-init.js'
 import type { Command, Values } from '../command.js'
 import { aliased, checkOutput, integer, oneOf, required } from '../command.js'
 import { whileInterruptible } from '../interrupt.js'
@@ -90,6 +91,11 @@ pretrain is ITC + FTC + ITM + MLM; retrieval (fine-tuning) is ITC + FTC + ITM.
                          STEPS steps, quantized to --keep-levels levels (one graph each); default 0
   --seed S               seed of the initial weights, data order, flips, MLM masks and ITM
                          negative noise (default 0)
+  --init-qk-std S        standard deviation of the text and fusion layers' attention query and
+                         key matrices when drawn at random (default ${QK_INIT_STD}, kept by --resume;
+                         other matrices 0.02, as ALBEF). At 0.02 the text attention starts
+                         uniform and on the shapes world half the seeds never bound colours to
+                         shapes; weights from --init keep their own
   --vocab FILE           vocab.txt or tokenizer.json (default: the one beside --init's weights,
                          in their folder or, for a checkpoint, their run's, since their word
                          embeddings are indexed by it; else vocab.txt beside the config; else one
@@ -223,6 +229,8 @@ const parseRest = (values: Values) =>
     E.bind('lrFloor', () => number('train', values, 'lr-floor', 0.01, (x) => x >= 0 && x <= 1, 'a number in [0, 1]')),
     E.bind('weightDecay', () => number('train', values, 'weight-decay', 0.02, (x) => x >= 0, 'a non-negative number')),
     E.bind('clip', () => number('train', values, 'clip', undefined, (x) => x > 0, 'a positive number')),
+    // undefined: QK_INIT_STD, or in a resume the resumed run's
+    E.bind('initQkStd', () => number('train', values, 'init-qk-std', undefined, (x) => x > 0, 'a positive number')),
     E.bind('keepLevels', () => integer('train', values, 'keep-levels', 4, 1, 64)),
     E.bind('saveEvery', () => integer('train', values, 'save-every', 100, 1)),
     E.bind('keepCheckpoints', () => integer('train', values, 'keep-checkpoints', 2, 1)),
@@ -253,6 +261,7 @@ const parse = (values: Values): E.Either<CmgaError, TrainRequest & { logEvery: n
         ...(rest.warmupLr === undefined ? {} : { warmupLr: rest.warmupLr }),
         lrFloor: rest.lrFloor as number,
         seed: f.seed,
+        ...(rest.initQkStd === undefined ? {} : { initQkStd: rest.initQkStd }),
         warmupKeep: f.warmupKeep,
         keepLevels: rest.keepLevels,
         adamw: adamwFrom(rest.weightDecay as number, rest.clip)
@@ -341,7 +350,7 @@ export const trainCommand: Command = {
     'warmup-keep': { type: 'string' }, seed: { type: 'string' }, vocab: { type: 'string' }, 'max-length': { type: 'string' }, 'max-len': { type: 'string' }, force: { type: 'boolean' }, 'warmup-lr': { type: 'string' },
     'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'keep-levels': { type: 'string' }, 'save-every': { type: 'string' }, 'image-cache': { type: 'string' },
     'keep-checkpoints': { type: 'string' }, 'log-every': { type: 'string' }, threads: { type: 'string' }, objectives: { type: 'string' },
-    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }, 'near-miss-spans': { type: 'boolean' }, 'itm-detach': { type: 'boolean' }
+    'itm-negatives': { type: 'string' }, 'neg-temp': { type: 'string' }, flip: { type: 'string' }, vflip: { type: 'string' }, 'vflip-skip': { type: 'string' }, 'lr-floor': { type: 'string' }, 'init-qk-std': { type: 'string' }, 'near-misses': { type: 'string' }, 'near-miss-focus': { type: 'string' }, 'near-miss-spans': { type: 'boolean' }, 'itm-detach': { type: 'boolean' }
   },
   run: async (values, log) => {
     const req = parse(aliased(values, 'max-length', 'max-len'))
