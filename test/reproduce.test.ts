@@ -21,7 +21,7 @@ import { cli, errorLine, tempDir } from './support/cli.js'
 const out = join(tempDir('cmga-reproduce-'), 'run')
 
 test('reproduce --quick: three models, recall, curve, timing, coverage, files', async () => {
-  const r = await cli('reproduce', '--quick', '--head-phase', '--out', out)
+  const r = await cli('reproduce', '--quick', '--out', out) // the head phase is the default
   assert.is(r.code, 0, errorLine(r) + r.stderr.slice(-5).join('\n'))
   const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ReproduceResults
   assert.equal(res.models.map((m) => m.model.name), ['cmga-0.7', 'cmga-1.0', 'clip'])
@@ -78,14 +78,17 @@ test('reproduce --quick: three models, recall, curve, timing, coverage, files', 
 
 test('reproduce: the same command continues; another plan in the same folder is refused', async () => {
   const before = statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs
-  const again = await cli('reproduce', '--quick', '--head-phase', '--out', out)
+  const again = await cli('reproduce', '--quick', '--head-phase', '--out', out) // the default, named
   assert.is(again.code, 0, errorLine(again))
   assert.ok(again.stderr.some((l) => l.includes('continuing the run')))
   assert.is(statSync(join(out, 'runs/cmga-0.7/weights.safetensors')).mtimeMs, before, 'not retrained')
   assert.is(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).continued, true)
   assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /Whole run: [\d.]+ min \(this invocation alone: it continued an earlier run/)
-  const withoutHead = await cli('reproduce', '--quick', '--out', out)
-  assert.is(withoutHead.code, 2, 'without --head-phase it is another plan')
+  const withoutHead = await cli('reproduce', '--quick', '--no-head-phase', '--out', out)
+  assert.is(withoutHead.code, 2, 'without the head phase it is another plan')
+  const both = await cli('reproduce', '--quick', '--head-phase', '--no-head-phase', '--out', out)
+  assert.is(both.code, 2)
+  assert.match(errorLine(both), /--head-phase and --no-head-phase contradict each other/)
   const other = await cli('reproduce', '--quick', '--steps', '12', '--out', out)
   assert.is(other.code, 2)
   assert.match(errorLine(other), /already exists \(use --force to replace it\); it holds a run of another plan/)
@@ -94,7 +97,7 @@ test('reproduce: the same command continues; another plan in the same folder is 
   assert.match(errorLine(bad), /--steps must be an integer/)
 })
 
-test('without --head-phase no model has one; the rest of the plan is the same', () => {
+test('with --no-head-phase no model has one; the rest of the plan is the same', () => {
   const p = withoutHeadPhase(quickPlan)
   assert.ok(quickPlan.models.some((m) => m.headPhase === true) && p.models.every((m) => m.headPhase !== true))
   assert.equal({ ...p, models: [] }, { ...quickPlan, models: [] })

@@ -22,9 +22,10 @@ export const isBertQueryKey = (name: string): boolean => /^text_encoder\.encoder
  * weights. At ALBEF's 0.02 the text layers' attention starts uniform (logits near 0), so a
  * shape word's token carries nothing of the colour before it, and in about half of the
  * seeds measured on the shapes world it never learned to (colours unbound from shapes);
- * at 0.1 the attention starts position-dependent (see docs/reproduce/missed-targets.md).
+ * at 0.1 and 0.2 the attention starts position-dependent and every seed tried bound them,
+ * 0.2 training a little faster (see docs/reproduce/missed-targets.md).
  */
-export const QK_INIT_STD = 0.1
+export const QK_INIT_STD = 0.2
 
 /**
  * Every parameter of the config, drawn from `seed`: matrices with standard deviation

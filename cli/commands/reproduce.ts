@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import type { CmgaError } from '../../compiler/errors.js'
+import { fail } from '../../compiler/errors.js'
 import { readConfigFile } from '../../apps/cmga/config-file.js'
 import { fullPlan, quickPlan, withoutHeadPhase } from '../../apps/reproduce/plan.js'
 import { reproduce } from '../../apps/reproduce/reproduce.js'
@@ -17,7 +18,7 @@ import { whileInterruptible } from '../interrupt.js'
 
 const shapesConfig = fileURLToPath(new URL('../../models/cmga/configs/shapes.json', import.meta.url))
 
-const help = `Usage: cmga reproduce --out DIR [--quick] [--head-phase] [--steps N] [--threads N] [--force]
+const help = `Usage: cmga reproduce --out DIR [--quick] [--no-head-phase] [--steps N] [--threads N] [--force]
 
 Reproduces the paper's claim on the shapes world (docs/shapes-world.md), end to end with
 cmga's own commands, each model trained on the same data and steps:
@@ -27,7 +28,7 @@ cmga's own commands, each model trained on the same data and steps:
              the global score alone, no re-ranking
 Steps: cmga data shapes (${fullPlan.trainCount} training pairs, seed ${fullPlan.trainSeed}; ${fullPlan.testCount} held-out pairs with masks,
 seed ${fullPlan.testSeed}); cmga train per model (${fullPlan.steps} steps x ${fullPlan.batch}, lr ${fullPlan.lr}, ${fullPlan.trainFlags.join(' ')}),
-checkpoints every ${fullPlan.evalEvery} steps scored by stage-1 recall; with --head-phase, cmga-0.7's
+checkpoints every ${fullPlan.evalEvery} steps scored by stage-1 recall; then (the head phase) cmga-0.7's
 ITM head alone for ${fullPlan.head.steps} steps from its trained weights (${fullPlan.head.flags.join(' ')}):
 the relation module and the ITM head learn, stage 1 stays as trained; cmga eval retrieval on the final
 models (stage 1, rerank_itm, rerank_combined, top ${fullPlan.k}), and on ${fullPlan.validationCount} validation pairs
@@ -41,15 +42,16 @@ Writes into DIR: data/, configs/, runs/ (training runs), models/ (compiled final
 models), eval/ (every evaluation as JSON), results.json, results.md (tables and the
 targets met or missed), chart.png (recall per model and stage; stage-1 recall vs
 step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model).
-About 50 minutes on 2 cores (timed whole on an AMD EPYC), about 61 with --head-phase.
+ABOUT_TIME
 Run the same command again after an interruption (Ctrl-C, SIGTERM: the steps running
 are stopped) to continue: finished steps are kept.
 
   --out DIR      where everything goes (an existing DIR is continued when it holds a
                  run of the same plan, else refused unless --force)
   --quick        the same pipeline at toy size (${quickPlan.trainCount} pairs, ${quickPlan.steps} steps x ${quickPlan.batch}): minutes
-  --head-phase   train cmga-0.7's ITM head alone after its steps (about 11 minutes more;
-                 the recorded run in the README did)
+  --no-head-phase  leave out the head phase (HEAD_TIME); another plan than
+                 the default's, so a DIR holding one is not continued with the other
+                 (--head-phase, the default, is accepted)
   --steps N      training steps per model (default ${fullPlan.steps}; ${quickPlan.steps} with --quick)
   --threads N    onnxruntime intra-op threads (default 2)
   --force        replace DIR
@@ -68,7 +70,8 @@ const run = async (values: Values, log: (line: string) => void): Promise<E.Eithe
   )
   if (E.isLeft(args)) return args
   const a = args.right
-  const plan = { ...(values['head-phase'] === true ? base : withoutHeadPhase(base)), steps: a.steps, evalEvery: Math.min(base.evalEvery, a.steps) }
+  if (values['head-phase'] === true && values['no-head-phase'] === true) return fail('usage', 'cmga reproduce: --head-phase and --no-head-phase contradict each other')
+  const plan = { ...(values['no-head-phase'] === true ? withoutHeadPhase(base) : base), steps: a.steps, evalEvery: Math.min(base.evalEvery, a.steps) }
   const kept = (): string => `finished steps are kept in ${a.out}; run the same command again to continue`
   const r = await whileInterruptible(kept, () => reproduce({ out: a.out, plan, config: a.config, threads: a.threads, force: values.force === true, log }), stopSteps)
   return E.map(() => undefined)(r)
@@ -79,6 +82,6 @@ export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: "train CMGA, CMGA at keep 1.0 and a CLIP-style model on the shapes world; recall, speed, chart",
   help,
-  flags: { out: { type: 'string' }, quick: { type: 'boolean' }, 'head-phase': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, force: { type: 'boolean' } },
+  flags: { out: { type: 'string' }, quick: { type: 'boolean' }, 'head-phase': { type: 'boolean' }, 'no-head-phase': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, force: { type: 'boolean' } },
   run
 }
