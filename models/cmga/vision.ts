@@ -33,6 +33,8 @@ export const patchEmbed = (c: CmgaConfig, p: VisionParams, pixels: F32): F32 => 
   return add(concat([expand(p.clsToken, [B, 1, D]), tokens], 1), p.posEmbed)
 }
 
+type Block = VisionParams['blocks'][number]
+
 /** A block's attention half: the residual after it, its probabilities and keys. */
 interface Attended {
   readonly x: F32
@@ -41,7 +43,7 @@ interface Attended {
   readonly keys: F32
 }
 
-const attend = (c: CmgaConfig, b: VisionParams['blocks'][number], x: F32): Attended => {
+const attend = (c: CmgaConfig, b: Block, x: F32): Attended => {
   const y = LN(x, b.norm1, c.vision.eps)
   const D = size(y.shape[2])
   const qkv = dense(y, b.qkv)
@@ -49,6 +51,9 @@ const attend = (c: CmgaConfig, b: VisionParams['blocks'][number], x: F32): Atten
   const { out, probs, keys } = MHA(third(0), third(1), third(2), c.vision.heads)
   return { x: add(x, dense(out, b.proj)), probs, keys }
 }
+
+/** A block's MLP half: the residual after it. */
+const feedForward = (c: CmgaConfig, b: Block, x: F32): F32 => add(x, mlp(LN(x, b.norm2, c.vision.eps), b.fc1, b.fc2))
 
 /**
  * The text-independent start of the encoder, the same under every guidance: every block
@@ -67,10 +72,7 @@ export const visionPrefix = (c: CmgaConfig, p: VisionParams, pixels: F32): Visio
   const layers = keptCounts(c).map((k) => k.layer)
   const first = layers.length === 0 ? p.blocks.length : Math.min(...layers)
   let x = patchEmbed(c, p, pixels)
-  for (const b of p.blocks.slice(0, first)) {
-    x = attend(c, b, x).x
-    x = add(x, mlp(LN(x, b.norm2, c.vision.eps), b.fc1, b.fc2))
-  }
+  for (const b of p.blocks.slice(0, first)) x = feedForward(c, b, attend(c, b, x).x)
   if (first === p.blocks.length) return { layer: first, x }
   const attended = attend(c, p.blocks[first], x)
   return { layer: first, x: attended.x, attended }
@@ -98,7 +100,7 @@ export const visionSuffix = (c: CmgaConfig, p: VisionParams, v: VisionPrefix, gu
       x = r.x
       keep.push({ layer: l, indices: r.keep, scores: r.scores })
     }
-    x = add(x, mlp(LN(x, b.norm2, c.vision.eps), b.fc1, b.fc2))
+    x = feedForward(c, b, x)
   })
   return { V: LN(x, p.norm, c.vision.eps), keep }
 }
