@@ -58,13 +58,15 @@ const feedForward = (c: CmgaConfig, b: Block, x: F32): F32 => add(x, mlp(LN(x, b
 /**
  * The text-independent start of the encoder, the same under every guidance: every block
  * before the first compression layer, and that layer's attention (`layer` is that block;
- * the depth, and no `attended`, when no layer compresses). Pairs that share an image
+ * the depth, and no `attention`, when no layer compresses). Pairs that share an image
  * share it: gather it (`gatherPrefix`) instead of gathering pixels and running it again.
  */
 export interface VisionPrefix {
   readonly layer: number
+  /** The residual: after `layer`'s attention half where `attention` is there, else after every block. */
   readonly x: F32
-  readonly attended?: Attended
+  /** `layer`'s attention probabilities and keys (what its compression reads). */
+  readonly attention?: Omit<Attended, 'x'>
 }
 
 /** The prefix of `visionEncoder` on `pixels`. */
@@ -74,15 +76,15 @@ export const visionPrefix = (c: CmgaConfig, p: VisionParams, pixels: F32): Visio
   let x = patchEmbed(c, p, pixels)
   for (const b of p.blocks.slice(0, first)) x = feedForward(c, b, attend(c, b, x).x)
   if (first === p.blocks.length) return { layer: first, x }
-  const attended = attend(c, p.blocks[first], x)
-  return { layer: first, x: attended.x, attended }
+  const { x: attended, probs, keys } = attend(c, p.blocks[first], x)
+  return { layer: first, x: attended, attention: { probs, keys } }
 }
 
 /** The prefix of the images `rows` (int64 [R]) picks, [CLS] attention row only. */
 export const gatherPrefix = (v: VisionPrefix, rows: I64): VisionPrefix => {
-  const a = v.attended
+  const a = v.attention
   const x = gather(v.x, rows, 0)
-  return a === undefined ? { layer: v.layer, x } : { layer: v.layer, x, attended: { x, probs: gather(slice(a.probs, 2, 0, 1), rows, 0), keys: gather(a.keys, rows, 0) } }
+  return a === undefined ? { layer: v.layer, x } : { layer: v.layer, x, attention: { probs: gather(slice(a.probs, 2, 0, 1), rows, 0), keys: gather(a.keys, rows, 0) } }
 }
 
 /** The rest of the ViT under one guidance mode, from its prefix; `tCls` [B, Dt] as `visionEncoder`. */
@@ -92,7 +94,7 @@ export const visionSuffix = (c: CmgaConfig, p: VisionParams, v: VisionPrefix, gu
   let x = v.x
   p.blocks.forEach((b, l) => {
     if (l < v.layer) return
-    const a = l === v.layer && v.attended !== undefined ? v.attended : attend(c, b, x)
+    const a = l === v.layer && v.attention !== undefined ? { x, ...v.attention } : attend(c, b, x)
     x = a.x
     const kept = schedule.get(l)
     if (kept !== undefined && guidance !== 'none') {
