@@ -141,6 +141,17 @@ test('targets: each of issue 11 met or missed by the measured numbers', () => {
   assert.equal(missed.length, 7, missed.join('; '))
 })
 
+test('targets: a margin beyond what a perfect model reaches on the set is said to be out of reach, with the most that could be gained', () => {
+  const ceiling = { txt_r1: 67.8, txt_r5: 100, txt_r10: 100, img_r1: 67.8, img_r5: 100, img_r10: 100, r_mean: 89.3 }
+  const r = { ...fake(88, 88.7, 88.9, 79.2, 82, [17.7, 24.6], 0.99), ceiling }
+  const byWhat = new Map(targets(r).map((t) => [t.what, t.measured]))
+  assert.match(byWhat.get('rerank_combined >= stage 1 + 3') ?? '', /it needs 91\.0, above a perfect model's 89\.3 on this set: at most \+1\.3 can be gained$/)
+  assert.match(byWhat.get('CMGA stage 1 >= CLIP-style + 20') ?? '', /it needs 99\.2, above a perfect model's 89\.3 on this set: at most \+10\.1 can be gained$/)
+  // reachable margins, or no ceiling known: nothing added
+  assert.not.match(targets({ ...fake(80, 88.7, 88.9, 60, 82, [17.7, 24.6], 0.99), ceiling }).map((t) => t.measured).join(' '), /perfect model/)
+  assert.not.match(targets(fake(88, 88.7, 88.9, 79.2, 82, [17.7, 24.6], 0.99)).map((t) => t.measured).join(' '), /perfect model/)
+})
+
 test('serving: the shipped model re-ranks by default only at a weight that beat stage 1 on the validation pairs', () => {
   const m = fake(82, 86, 83, 55, 82.5, [10, 14], 0.95).models[0]
   const sweep = (...r: number[]) => [0.01, 0.1, 1].map((weight, i) => ({ weight, r_mean: r[i] }))

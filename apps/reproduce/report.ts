@@ -27,6 +27,16 @@ export const missedNote =
   'What was tried for the missed targets, and what each attempt measured, is in the repository\'s `docs/reproduce/missed-targets.md`.'
 
 /** Issue 11's targets, from the results (those whose models the plan lacks are left out). */
+/**
+ * Where a margin target asks for more than the set allows: a perfect model's recall
+ * (`ceiling`) is the most any ranking reaches, so `base + margin` above it cannot be met
+ * by any model; said, with the most that could be gained.
+ */
+export const beyondCeiling = (r: ReproduceResults, base: number, margin: number): string => {
+  const top = r.ceiling?.r_mean
+  return top === undefined || base + margin <= top ? '' : `; it needs ${f1(base + margin)}, above a perfect model's ${f1(top)} on this set: at most +${Math.max(0, top - base).toFixed(1)} can be gained`
+}
+
 export const targets = (r: ReproduceResults): Target[] => {
   const out: Target[] = []
   const a = byName(r, 'cmga-0.7')
@@ -39,7 +49,7 @@ export const targets = (r: ReproduceResults): Target[] => {
       const v = a.rerank_validated
       const dv = v === undefined ? 0 : v.recall.r_mean - a.stage1.r_mean
       const validated = v === undefined ? '' : `; at weight ${v.weight}, chosen on validation pairs: ${f1(v.recall.r_mean)} (${dv >= 0 ? '+' : ''}${dv.toFixed(1)})`
-      out.push({ what: 'rerank_combined >= stage 1 + 3', measured: `${f1(a.rerank_combined.r_mean)} vs ${f1(a.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)}) at weight 0.1${validated}`, met: d >= 3 })
+      out.push({ what: 'rerank_combined >= stage 1 + 3', measured: `${f1(a.rerank_combined.r_mean)} vs ${f1(a.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)}) at weight 0.1${validated}${beyondCeiling(r, a.stage1.r_mean, 3)}`, met: d >= 3 })
     }
     if (a.rerank_itm !== undefined) {
       const d = a.rerank_itm.r_mean - a.stage1.r_mean
@@ -48,7 +58,7 @@ export const targets = (r: ReproduceResults): Target[] => {
   }
   if (a !== undefined && clip !== undefined) {
     const d = a.stage1.r_mean - clip.stage1.r_mean
-    out.push({ what: 'CMGA stage 1 >= CLIP-style + 20', measured: `${f1(a.stage1.r_mean)} vs ${f1(clip.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})`, met: d >= 20 })
+    out.push({ what: 'CMGA stage 1 >= CLIP-style + 20', measured: `${f1(a.stage1.r_mean)} vs ${f1(clip.stage1.r_mean)} (${d >= 0 ? '+' : ''}${d.toFixed(1)})${beyondCeiling(r, clip.stage1.r_mean, 20)}`, met: d >= 20 })
   }
   if (a !== undefined && b !== undefined) {
     const d = a.stage1.r_mean - b.stage1.r_mean

@@ -42,15 +42,15 @@ Writes into DIR: data/, configs/, runs/ (training runs), models/ (compiled final
 models), eval/ (every evaluation as JSON), results.json, results.md (tables and the
 targets met or missed), chart.png (recall per model and stage; stage-1 recall vs
 step) and shipped/ (cmga-0.7 as models/cmga/shapes/ ships a model).
-About 37 minutes on 2 cores with the head phase (timed whole on an AMD EPYC: its
-training 6.6 of them).
+About 51 minutes on 2 cores with the head phase (timed whole on an AMD EPYC: its
+training 6.4 of them).
 Run the same command again after an interruption (Ctrl-C, SIGTERM: the steps running
 are stopped) to continue: finished steps are kept.
 
   --out DIR      where everything goes (an existing DIR is continued when it holds a
                  run of the same plan, else refused unless --force)
   --quick        the same pipeline at toy size (${quickPlan.trainCount} pairs, ${quickPlan.steps} steps x ${quickPlan.batch}): minutes
-  --no-head-phase  leave out the head phase (about 8 minutes); another plan than
+  --no-head-phase  leave out the head phase (about 7 minutes); another plan than
                  the default's, so a DIR holding one is not continued with the other
                  (--head-phase, the default, is accepted)
   --steps N      training steps per model (default ${fullPlan.steps}; ${quickPlan.steps} with --quick)
