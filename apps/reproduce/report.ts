@@ -26,7 +26,6 @@ const byName = (r: ReproduceResults, name: string): ModelResult | undefined => r
 export const missedNote =
   'What was tried for the missed targets, and what each attempt measured, is in the repository\'s `docs/reproduce/missed-targets.md`.'
 
-/** Issue 11's targets, from the results (those whose models the plan lacks are left out). */
 /**
  * Where a margin target asks for more than the set allows: a perfect model's recall
  * (`ceiling`) is the most any ranking reaches, so `base + margin` above it cannot be met
@@ -37,6 +36,7 @@ export const beyondCeiling = (r: ReproduceResults, base: number, margin: number)
   return top === undefined || base + margin <= top ? '' : `; it needs ${f1(base + margin)}, above a perfect model's ${f1(top)} on this set: at most +${Math.max(0, top - base).toFixed(1)} can be gained`
 }
 
+/** Issue 11's targets, from the results (those whose models the plan lacks are left out). */
 export const targets = (r: ReproduceResults): Target[] => {
   const out: Target[] = []
   const a = byName(r, 'cmga-0.7')
